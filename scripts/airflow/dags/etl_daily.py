@@ -1,0 +1,13 @@
+"""Test DAG for airflow-token-broker integration tests."""
+from __future__ import annotations
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG
+
+with DAG(
+    dag_id="etl_daily",
+    schedule=None,
+    catchup=False,
+    tags=["token-broker-test"],
+) as dag:
+    EmptyOperator(task_id="extract")

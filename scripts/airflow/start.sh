@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Start a local, throwaway Apache Airflow 3 API server for integration tests.
+#
+#   AIRFLOW_PORT   port for the API server (default 28080), bound to 127.0.0.1 only
+#   AIRFLOW_HOME   Airflow home (default: a fresh dir under the cache)
+#   AIRFLOW_SKIP_RESERIALIZE=1  skip `airflow dags reserialize` (DAGs then stay
+#                  invisible to the API, since no dag-processor is running)
+#   AIRFLOW__*     any extra Airflow config from the caller; the caller's value
+#                  wins over the defaults set here (except host/port/dags folder)
+#
+# Runs `airflow db migrate` and `airflow dags reserialize`, then execs
+# `airflow api-server` in the foreground: kill this process to stop Airflow.
+# All output goes to stderr.
+#
+# Dev credentials (SimpleAuthManager): admin/admin-pass (admin),
+# proxy/proxy-pass (op), viewer/viewer-pass (viewer).
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE_ROOT="${AIRFLOW_TOKEN_BROKER_CACHE:-${HOME:-/tmp}/.cache/airflow-token-broker}"
+
+log() { printf '[airflow-start] %s\n' "$*" >&2; }
+
+AIRFLOW_PORT="${AIRFLOW_PORT:-28080}"
+if ! [[ "$AIRFLOW_PORT" =~ ^[0-9]+$ ]]; then
+  log "AIRFLOW_PORT must be a number, got '$AIRFLOW_PORT'"
+  exit 2
+fi
+
+VENV_DIR="$("${SCRIPT_DIR}/ensure-venv.sh" | tail -n 1)"
+AIRFLOW_BIN="${VENV_DIR}/bin/airflow"
+PYTHON_BIN="${VENV_DIR}/bin/python"
+
+# Fail fast if the port is taken (uvicorn would otherwise die after startup).
+if ! "$PYTHON_BIN" - "$AIRFLOW_PORT" <<'PY'
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError as e:
+    sys.stderr.write(f"port {sys.argv[1]} on 127.0.0.1 is not free: {e}\n")
+    sys.exit(1)
+finally:
+    s.close()
+PY
+then
+  exit 1
+fi
+
+if [[ -z "${AIRFLOW_HOME:-}" ]]; then
+  HOMES_DIR="${CACHE_ROOT}/airflow-homes"
+  mkdir -p "$HOMES_DIR"
+  # Prune homes left behind by runs more than a day old.
+  find "$HOMES_DIR" -mindepth 1 -maxdepth 1 -type d -mtime +1 -exec rm -rf {} + 2>/dev/null || true
+  AIRFLOW_HOME="$(mktemp -d "${HOMES_DIR}/home-XXXXXXXX")"
+fi
+mkdir -p "$AIRFLOW_HOME"
+AIRFLOW_HOME="$(cd "$AIRFLOW_HOME" && pwd)"
+export AIRFLOW_HOME
+log "AIRFLOW_HOME=$AIRFLOW_HOME"
+
+# Fixed dev passwords, written before Airflow starts so SimpleAuthManager does
+# not generate random ones. Users listed in SIMPLE_AUTH_MANAGER_USERS but not
+# in this file get a generated password appended by Airflow.
+PASSWORDS_FILE="${AIRFLOW_HOME}/simple_auth_manager_passwords.json"
+if [[ ! -f "$PASSWORDS_FILE" ]]; then
+  printf '%s\n' '{"admin": "admin-pass", "proxy": "proxy-pass", "viewer": "viewer-pass"}' > "$PASSWORDS_FILE"
+fi
+
+# --- Forced settings ---------------------------------------------------------
+export AIRFLOW__CORE__DAGS_FOLDER="${SCRIPT_DIR}/dags"
+export AIRFLOW__API__HOST="127.0.0.1"
+export AIRFLOW__API__PORT="$AIRFLOW_PORT"
+
+# --- Defaults (caller-provided AIRFLOW__* values win) -------------------------
+: "${AIRFLOW__CORE__LOAD_EXAMPLES:=False}"
+: "${AIRFLOW__CORE__AUTH_MANAGER:=airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager}"
+: "${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:=admin:admin,proxy:op,viewer:viewer}"
+: "${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:=$PASSWORDS_FILE}"
+: "${AIRFLOW__CORE__EXECUTOR:=LocalExecutor}"
+: "${AIRFLOW__CORE__FERNET_KEY:=HEpcna4Ka__uy9bjDy91NQn6NVPXu_NGBA23VEdEg_4=}"
+: "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:=sqlite:///${AIRFLOW_HOME}/airflow.db}"
+: "${AIRFLOW__API_AUTH__JWT_SECRET:=airflow-token-broker-dev-jwt-secret-not-for-production-0123456789abcdef}"
+: "${AIRFLOW__API__SECRET_KEY:=airflow-token-broker-dev-secret-key-not-for-production}"
+: "${AIRFLOW__API__WORKERS:=1}"
+: "${AIRFLOW__API__BASE_URL:=http://127.0.0.1:${AIRFLOW_PORT}}"
+: "${AIRFLOW__LOGGING__BASE_LOG_FOLDER:=${AIRFLOW_HOME}/logs}"
+export AIRFLOW__CORE__LOAD_EXAMPLES AIRFLOW__CORE__AUTH_MANAGER \
+  AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE \
+  AIRFLOW__CORE__EXECUTOR AIRFLOW__CORE__FERNET_KEY AIRFLOW__DATABASE__SQL_ALCHEMY_CONN \
+  AIRFLOW__API_AUTH__JWT_SECRET AIRFLOW__API__SECRET_KEY AIRFLOW__API__WORKERS \
+  AIRFLOW__API__BASE_URL AIRFLOW__LOGGING__BASE_LOG_FOLDER
+
+# Only the API server is started (no scheduler, triggerer or dag-processor),
+# so the only listening socket is 127.0.0.1:$AIRFLOW_PORT.
+export PATH="${VENV_DIR}/bin:${PATH}"
+
+START=$(date +%s)
+log "airflow db migrate"
+"$AIRFLOW_BIN" db migrate >&2
+if [[ "${AIRFLOW_SKIP_RESERIALIZE:-0}" == "1" ]]; then
+  log "skipping airflow dags reserialize (AIRFLOW_SKIP_RESERIALIZE=1)"
+else
+  log "airflow dags reserialize (dags folder: $AIRFLOW__CORE__DAGS_FOLDER)"
+  "$AIRFLOW_BIN" dags reserialize >&2
+fi
+log "prepared in $(( $(date +%s) - START ))s; exec airflow api-server on http://127.0.0.1:${AIRFLOW_PORT}"
+
+exec "$AIRFLOW_BIN" api-server --host 127.0.0.1 --port "$AIRFLOW_PORT" \
+  --workers "$AIRFLOW__API__WORKERS" >&2

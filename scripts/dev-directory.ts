@@ -1,0 +1,107 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
+import Provider from 'oidc-provider';
+
+/**
+ * A development-only central directory: a real OpenID provider (`oidc-provider`) on loopback whose service
+ * accounts get JWT access tokens carrying a `groups` claim. Used by `npm run demo` and the integration tests.
+ * Never for production: secrets are fixed and keys are generated per start.
+ */
+
+export interface DevServiceAccount {
+  clientId: string;
+  secret: string;
+  groups: string[];
+}
+
+export const DEMO_ACCOUNTS: DevServiceAccount[] = [
+  { clientId: 'demo-etl', secret: 'demo-etl-secret', groups: ['airflow-etl'] },
+  { clientId: 'svc-reporting', secret: 'svc-reporting-secret', groups: ['reporting'] },
+];
+
+/** The audience of the access tokens this directory issues to service accounts. */
+export const DEV_DIRECTORY_AUDIENCE = 'urn:airflow-token-broker';
+
+export interface DevDirectory {
+  issuer: string;
+  server: Server;
+  /** Signs a token with the directory's own key, as it would sign an ID token. */
+  signAsDirectory(claims: JWTPayload, options?: { typ?: string; expiresIn?: string }): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface DevDirectoryOptions {
+  port?: number;
+  host?: string;
+  accounts?: DevServiceAccount[];
+  accessTokenTtlSeconds?: number;
+}
+
+export async function startDevDirectory(options: DevDirectoryOptions = {}): Promise<DevDirectory> {
+  const host = options.host ?? '127.0.0.1';
+  const accounts = options.accounts ?? DEMO_ACCOUNTS;
+  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const signingJwk: JWK = { ...(await exportJWK(privateKey)), kid: 'dev-directory-1', alg: 'ES256', use: 'sig' };
+
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
+  const issuer = `http://${host}:${(server.address() as AddressInfo).port}`;
+
+  const groupsByClient = new Map(accounts.map((a) => [a.clientId, a.groups]));
+  const provider = new Provider(issuer, {
+    clients: accounts.map((a) => ({
+      client_id: a.clientId,
+      client_secret: a.secret,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
+    })),
+    jwks: { keys: [signingJwk] },
+    cookies: { keys: ['dev-directory-cookie-key-not-secret'] },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => DEV_DIRECTORY_AUDIENCE,
+        useGrantedResource: () => true,
+        getResourceServerInfo: () => ({
+          scope: '',
+          audience: DEV_DIRECTORY_AUDIENCE,
+          accessTokenTTL: options.accessTokenTtlSeconds ?? 300,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'ES256' } },
+        }),
+      },
+    },
+    // The service account's groups travel in its access token, as Keycloak or Entra put roles there.
+    extraTokenClaims: (_ctx, token) => {
+      const clientId = (token as { clientId?: string }).clientId;
+      const groups = clientId === undefined ? undefined : groupsByClient.get(clientId);
+      return groups ? { groups } : undefined;
+    },
+  });
+  server.on('request', provider.callback());
+
+  return {
+    issuer,
+    server,
+    async signAsDirectory(claims, opts = {}) {
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', kid: signingJwk.kid!, ...(opts.typ ? { typ: opts.typ } : {}) })
+        .setIssuer(issuer)
+        .setIssuedAt()
+        .setExpirationTime(opts.expiresIn ?? '5m')
+        .sign(privateKey);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,9 @@
+// `npm test`: type-check everything, then run jest (ESM needs --experimental-vm-modules).
+import { spawnSync } from 'node:child_process';
+
+const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules --no-warnings=ExperimentalWarning`.trim() } });
+
+const typecheck = run('tsc', ['-p', 'tsconfig.json', '--noEmit']);
+if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
+const jest = run('jest', process.argv.slice(2));
+process.exit(jest.status ?? 1);

@@ -1,0 +1,22 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { brokerRouter } from './broker/http/broker-router.js';
+import { errorMiddleware, notFound } from './http/error-middleware.js';
+import { opsRouter } from './http/ops-router.js';
+import { requestContext } from './http/request-context.js';
+import type { Services } from './services.js';
+
+/** Composes the HTTP surface: context, security headers, broker endpoints, ops, and the one error answer. */
+export function createApp(s: Services): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', s.config.server.trust_proxy);
+  app.set('etag', false);
+  app.use(requestContext(s.logger));
+  app.use(helmet());
+  app.use(brokerRouter(s));
+  app.use(opsRouter(s));
+  app.use(notFound);
+  app.use(errorMiddleware({ scheme: 'Basic', realm: 'airflow-token-broker' }));
+  return app;
+}

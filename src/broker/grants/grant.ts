@@ -1,0 +1,31 @@
+import type { DirectoryIdentity } from '../../directory/directory.js';
+import type { PresentedClient } from '../client-credentials.js';
+
+export interface GrantRequest {
+  params: ReadonlyMap<string, string>;
+  client: PresentedClient | undefined;
+}
+
+/** A grant type of the token endpoint: it establishes who the token is for. Roles are resolved afterwards. */
+export interface Grant {
+  readonly grantType: string;
+  identify(request: GrantRequest): Promise<DirectoryIdentity>;
+}
+
+/** The one door through which grant types are registered. */
+export class GrantRegistry {
+  private readonly grants = new Map<string, Grant>();
+
+  register(grant: Grant): this {
+    this.grants.set(grant.grantType, grant);
+    return this;
+  }
+
+  get(grantType: string): Grant | undefined {
+    return this.grants.get(grantType);
+  }
+
+  get grantTypes(): string[] {
+    return [...this.grants.keys()];
+  }
+}

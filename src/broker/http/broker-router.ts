@@ -1,0 +1,51 @@
+import { Router } from 'express';
+import type { Services } from '../../services.js';
+import { introspectionEndpoint } from './introspection-endpoint.js';
+import { methodNotAllowed } from './form.js';
+import { revocationEndpoint } from './revocation-endpoint.js';
+import { tokenEndpoint } from './token-endpoint.js';
+
+export const ENDPOINT_PATHS = {
+  token: '/oauth2/token',
+  introspection: '/oauth2/introspect',
+  revocation: '/oauth2/revoke',
+  jwks: '/oauth2/jwks',
+} as const;
+
+/** RFC 8414 metadata. URLs come from the configured issuer only, never from `Host` or `X-Forwarded-*`. */
+export function authorizationServerMetadata(s: Services): Record<string, unknown> {
+  const base = s.config.issuer.replace(/\/$/, '');
+  const authMethods = ['client_secret_basic', 'client_secret_post'];
+  return {
+    issuer: s.config.issuer,
+    token_endpoint: base + ENDPOINT_PATHS.token,
+    jwks_uri: base + ENDPOINT_PATHS.jwks,
+    introspection_endpoint: base + ENDPOINT_PATHS.introspection,
+    revocation_endpoint: base + ENDPOINT_PATHS.revocation,
+    grant_types_supported: s.grants.grantTypes,
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: authMethods,
+    introspection_endpoint_auth_methods_supported: authMethods,
+    revocation_endpoint_auth_methods_supported: authMethods,
+    scopes_supported: [...s.policies.current().roles.keys()],
+    authorization_details_types_supported: ['airflow'],
+  };
+}
+
+export function brokerRouter(s: Services): Router {
+  const router = Router();
+  const metadata = (_req: unknown, res: import('express').Response) => {
+    res.set('Cache-Control', 'public, max-age=300').json(authorizationServerMetadata(s));
+  };
+  router.get('/.well-known/oauth-authorization-server', metadata);
+  router.get('/.well-known/openid-configuration', metadata);
+  router.get(ENDPOINT_PATHS.jwks, (_req, res) => {
+    // Short cache: a rotated key must reach verifiers well within its pre-publication time.
+    res.set('Cache-Control', 'public, max-age=60').type('application/jwk-set+json').send(JSON.stringify(s.keys.publicJwks()));
+  });
+  router.post(ENDPOINT_PATHS.token, ...tokenEndpoint(s));
+  router.post(ENDPOINT_PATHS.introspection, ...introspectionEndpoint(s));
+  router.post(ENDPOINT_PATHS.revocation, ...revocationEndpoint(s));
+  for (const path of [ENDPOINT_PATHS.token, ENDPOINT_PATHS.introspection, ENDPOINT_PATHS.revocation]) router.all(path, methodNotAllowed);
+  return router;
+}

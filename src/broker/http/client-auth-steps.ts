@@ -1,0 +1,52 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { DirectoryIdentity } from '../../directory/directory.js';
+import { invalidClient, OAuthError } from '../../errors/oauth-error.js';
+import type { Services } from '../../services.js';
+import { presentedClient, type PresentedClient } from '../client-credentials.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      client?: PresentedClient;
+      /** The client the directory vouched for (introspection, revocation). */
+      caller?: DirectoryIdentity;
+    }
+  }
+}
+
+function limited(s: Services, limit: 'per_client' | 'per_ip', retryAfter: number): OAuthError {
+  s.metrics.rateLimited.inc({ limit });
+  return new OAuthError('temporarily_unavailable', 'rate limit exceeded', { status: 429, retryAfter });
+}
+
+export function rateLimitByAddress(s: Services) {
+  return function limitByAddress(req: Request, _res: Response, next: NextFunction): void {
+    const wait = s.limits.perAddress.take(req.ip ?? 'unknown');
+    next(wait > 0 ? limited(s, 'per_ip', wait) : undefined);
+  };
+}
+
+export function readClientCredentials(req: Request, _res: Response, next: NextFunction): void {
+  req.client = presentedClient(req.get('authorization'), req.form);
+  next();
+}
+
+/** Keyed by the claimed client id, before it is checked, so guessing a client's secret is throttled too. */
+export function rateLimitByClient(s: Services) {
+  return function limitByClient(req: Request, _res: Response, next: NextFunction): void {
+    if (!req.client) return next();
+    const wait = s.limits.perClient.take(req.client.clientId);
+    next(wait > 0 ? limited(s, 'per_client', wait) : undefined);
+  };
+}
+
+/** Introspection and revocation callers authenticate at the directory like service accounts do. */
+export function authenticateCaller(s: Services) {
+  return async function checkCallerAtDirectory(req: Request, _res: Response, next: NextFunction): Promise<void> {
+    const directory = s.directories.clientCredentials();
+    if (!req.client || !directory) return next(invalidClient(new Error('no client credentials presented')));
+    req.caller = await directory.authenticateClient(req.client.clientId, req.client.clientSecret);
+    next();
+  };
+}

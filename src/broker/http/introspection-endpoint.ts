@@ -1,0 +1,31 @@
+import type { Request, Response } from 'express';
+import type { Services } from '../../services.js';
+import { authenticateCaller, rateLimitByAddress, rateLimitByClient, readClientCredentials } from './client-auth-steps.js';
+import { formBody } from './form.js';
+
+/** RFC 7662. Anything invalid, expired, revoked or not the caller's to see is exactly `{"active": false}`. */
+export function introspectionEndpoint(s: Services) {
+  return [
+    ...formBody(s.config.server.body_limit),
+    rateLimitByAddress(s),
+    readClientCredentials,
+    rateLimitByClient(s),
+    authenticateCaller(s),
+    introspect(s),
+  ];
+}
+
+function introspect(s: Services) {
+  const allowed = new Set(s.config.introspection.allowed_clients);
+  return async function answerIntrospection(req: Request, res: Response): Promise<void> {
+    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+    const token = req.form.get('token');
+    const claims = token === undefined ? undefined : await s.verifier.verify(token).catch(() => undefined);
+    const caller = req.caller!.clientId;
+    if (!claims || (claims.client_id !== caller && !allowed.has(caller))) {
+      res.json({ active: false });
+      return;
+    }
+    res.json({ active: true, token_type: 'Bearer', ...claims });
+  };
+}

@@ -1,0 +1,32 @@
+import type { Request, Response } from 'express';
+import { invalidRequest, OAuthError } from '../../errors/oauth-error.js';
+import type { Services } from '../../services.js';
+import { authenticateCaller, rateLimitByAddress, rateLimitByClient, readClientCredentials } from './client-auth-steps.js';
+import { formBody } from './form.js';
+
+/** RFC 7009. A client revokes its own tokens; revocation is by `jti` and persisted. */
+export function revocationEndpoint(s: Services) {
+  return [
+    ...formBody(s.config.server.body_limit),
+    rateLimitByAddress(s),
+    readClientCredentials,
+    rateLimitByClient(s),
+    authenticateCaller(s),
+    revoke(s),
+  ];
+}
+
+function revoke(s: Services) {
+  return async function revokeByJti(req: Request, res: Response): Promise<void> {
+    const token = req.form.get('token');
+    if (token === undefined) throw invalidRequest('token is required');
+    // An invalid, expired or already revoked token needs no revoking: RFC 7009 §2.2 answers 200 all the same.
+    const claims = await s.verifier.verify(token).catch(() => undefined);
+    if (claims) {
+      if (claims.client_id !== req.caller!.clientId) throw new OAuthError('unauthorized_client', 'the token was not issued to this client');
+      await s.revocations.revoke(claims.jti, claims.exp * 1000);
+      req.ctx.log.info({ jti: claims.jti, client_id: claims.client_id }, 'token revoked');
+    }
+    res.status(200).set({ 'Cache-Control': 'no-store' }).end();
+  };
+}

@@ -1,0 +1,27 @@
+import type { Config } from '../config/schema.js';
+import { OAuthError } from '../errors/oauth-error.js';
+
+export interface Target {
+  upstream: string;
+  audience: string;
+}
+
+/**
+ * Picks the Airflow deployment a token is for, from RFC 8707 `resource` or RFC 8693 `audience` (the
+ * deployment's audience, exactly), or the default deployment when neither is given.
+ */
+export function resolveTarget(config: Config, resource: string | undefined, audience: string | undefined): Target {
+  if (resource !== undefined && audience !== undefined && resource !== audience) {
+    throw new OAuthError('invalid_target', 'resource and audience name different deployments');
+  }
+  const wanted = resource ?? audience;
+  const entries = Object.entries(config.upstreams);
+  if (wanted === undefined) {
+    const name = config.default_upstream ?? (entries.length === 1 ? entries[0]![0] : undefined);
+    if (!name) throw new OAuthError('invalid_target', 'name the deployment with resource or audience');
+    return { upstream: name, audience: config.upstreams[name]!.audience };
+  }
+  const match = entries.find(([, u]) => u.audience === wanted);
+  if (!match) throw new OAuthError('invalid_target', 'unknown resource or audience');
+  return { upstream: match[0], audience: match[1].audience };
+}

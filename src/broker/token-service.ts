@@ -1,0 +1,57 @@
+import type { Config } from '../config/schema.js';
+import type { DirectoryIdentity } from '../directory/directory.js';
+import type { PolicyStore } from '../policy/policy-store.js';
+import type { AccessTokenIssuer } from '../tokens/access-token-issuer.js';
+import type { AccessTokenClaims } from '../tokens/access-token.js';
+import { assertWithinRoles, parseAuthorizationDetails } from './authorization-details.js';
+import { resolveRoles, tokenLifetimeMs } from './role-resolution.js';
+import { resolveTarget } from './target.js';
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  issued_token_type?: string;
+  authorization_details?: AccessTokenClaims['authorization_details'];
+}
+
+export interface IssueResult {
+  response: TokenResponse;
+  claims: AccessTokenClaims;
+  policyHash: string;
+}
+
+/** Turns a vouched-for identity and the request's scope, details and target into a signed token. */
+export class TokenService {
+  constructor(
+    private readonly config: Config,
+    private readonly policies: PolicyStore,
+    private readonly issuer: AccessTokenIssuer,
+  ) {}
+
+  async issue(identity: DirectoryIdentity, params: ReadonlyMap<string, string>): Promise<IssueResult> {
+    const policy = this.policies.current(); // one version for the whole request
+    const roles = resolveRoles(policy, identity, params.get('scope'));
+    const details = parseAuthorizationDetails(params.get('authorization_details'));
+    if (details) assertWithinRoles(details, policy, roles);
+    const target = resolveTarget(this.config, params.get('resource'), params.get('audience'));
+    const ttlMs = tokenLifetimeMs(policy, roles, this.config.tokens.default_ttl, this.config.tokens.max_ttl);
+    const { token, claims } = await this.issuer.issue({
+      subject: identity.subject,
+      clientId: identity.clientId,
+      audience: target.audience,
+      roles,
+      authorizationDetails: details,
+      ttlMs,
+    });
+    const response: TokenResponse = {
+      access_token: token,
+      token_type: 'Bearer',
+      expires_in: claims.exp - claims.iat,
+      scope: claims.scope,
+      ...(details ? { authorization_details: details } : {}),
+    };
+    return { response, claims, policyHash: policy.hash };
+  }
+}

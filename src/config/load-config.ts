@@ -1,0 +1,29 @@
+import { dirname, resolve } from 'node:path';
+import { configSchema, type Config } from './schema.js';
+import { validateSource } from './validate-source.js';
+import { YamlSource } from './yaml-source.js';
+
+export interface LoadedConfig {
+  file: string;
+  config: Config;
+  /** Absolute paths derived from the config's relative ones. */
+  paths: { policyFile: string; keysDir: string; revocationDb: string; auditFile: string | undefined };
+}
+
+/** Reads and validates the operator config; throws InvalidFileError listing every problem. */
+export function loadConfig(file: string): LoadedConfig {
+  const absolute = resolve(file);
+  const config = validateSource(YamlSource.read(absolute), configSchema);
+  const base = dirname(absolute);
+  const dest = config.audit.destination;
+  return {
+    file: absolute,
+    config,
+    paths: {
+      policyFile: resolve(base, config.policy_file),
+      keysDir: resolve(base, config.keys.dir),
+      revocationDb: resolve(base, config.revocation.sqlite_path),
+      auditFile: dest === 'stdout' || dest === 'stderr' ? undefined : resolve(base, dest),
+    },
+  };
+}

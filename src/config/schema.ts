@@ -1,0 +1,240 @@
+import { z } from 'zod';
+import { duration } from './duration.js';
+
+/**
+ * The operator configuration: the single source of truth for every option. `docs/configuration.md` is
+ * generated from the descriptions below (`npm run docs:config`) and a test fails when it is stale.
+ */
+
+const envRef = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
+/** A secret: must be written as `${ENV_VAR}` and is read from the environment at load time. */
+export const secretRef = () =>
+  z
+    .string()
+    .meta({ description: 'Secret: write it as a `${ENV_VAR}` reference; inline values are refused.' })
+    .transform((value, ctx) => {
+      const match = envRef.exec(value);
+      if (!match) {
+        ctx.addIssue({ code: 'custom', message: 'secrets must be given as ${ENV_VAR} references, never inline' });
+        return z.NEVER;
+      }
+      const resolved = process.env[match[1]!];
+      if (resolved === undefined || resolved === '') {
+        ctx.addIssue({ code: 'custom', message: `environment variable ${match[1]} is not set` });
+        return z.NEVER;
+      }
+      return resolved;
+    });
+
+const httpUrl = z.url({ protocol: /^https?$/ });
+const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use lower-case letters, digits, "-" and "_"');
+
+const rateLimit = z
+  .strictObject({
+    requests: z.number().int().positive().meta({ description: 'Requests allowed per window.' }),
+    per: duration().meta({ description: 'Window length, e.g. `1m`.' }),
+  })
+  .meta({ description: 'A token bucket: `requests` per `per`, refilled continuously.' });
+
+const directory = z
+  .strictObject({
+    issuer: httpUrl.meta({
+      description:
+        'Issuer URL of the OpenID provider. Discovery reads `<issuer>/.well-known/openid-configuration`; the ' +
+        '`iss` of its tokens must equal this exactly.',
+      examples: ['https://login.example.com/realms/corp'],
+    }),
+    allow_insecure_http: z.boolean().default(false).meta({
+      description: 'Allow an `http:` issuer. Only for a directory on loopback in development.',
+    }),
+    timeout: duration().prefault('5s').meta({ description: 'Timeout of every call to this directory.' }),
+    claims: z
+      .strictObject({
+        subject: z.string().default('sub').meta({ description: 'Claim holding the subject.' }),
+        client_id: z
+          .array(z.string())
+          .min(1)
+          .default(['client_id', 'azp'])
+          .meta({ description: 'Claims holding the client id, tried in order.' }),
+        groups: z
+          .string()
+          .default('groups')
+          .meta({ description: 'Claim holding the groups or roles that policy bindings match (`when.groups`).' }),
+      })
+      .prefault({})
+      .meta({ description: 'Where the identity is read from in the directory tokens.' }),
+    client_credentials: z
+      .strictObject({
+        auth_method: z
+          .enum(['client_secret_basic', 'client_secret_post'])
+          .default('client_secret_basic')
+          .meta({ description: 'How the broker presents the caller\'s client credentials to the directory.' }),
+        scope: z.string().optional().meta({ description: '`scope` sent to the directory (Entra: `api://<app>/.default`).' }),
+        resource: z.string().optional().meta({ description: 'RFC 8707 `resource` sent to the directory.' }),
+        audience: z.string().meta({
+          description: 'Expected `aud` of the access token the directory returns; the identity is read from it.',
+          examples: ['urn:airflow-token-broker'],
+        }),
+      })
+      .optional()
+      .meta({
+        description:
+          'Service accounts authenticate at this directory: the broker checks their credentials with a ' +
+          'client-credentials grant there. At most one directory may set it.',
+      }),
+    token_exchange: z
+      .strictObject({
+        audiences: z.array(z.string()).min(1).meta({ description: 'Accepted `aud` values of subject tokens.' }),
+        token_types: z
+          .array(z.enum(['access_token', 'id_token', 'jwt']))
+          .min(1)
+          .default(['access_token', 'id_token', 'jwt'])
+          .meta({ description: 'Accepted RFC 8693 `subject_token_type`s (`urn:ietf:params:oauth:token-type:*`).' }),
+        algorithms: z
+          .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+          .min(1)
+          .default(['RS256', 'PS256', 'ES256', 'EdDSA'])
+          .meta({ description: 'Signature algorithms accepted on subject tokens.' }),
+        max_age: duration().optional().meta({ description: 'Refuse subject tokens issued longer ago than this.' }),
+      })
+      .optional()
+      .meta({ description: 'Accept this directory\'s tokens as RFC 8693 `subject_token`s.' }),
+  })
+  .meta({ description: 'A central directory (OpenID provider) the broker trusts.' });
+
+const upstream = z
+  .strictObject({
+    audience: z.string().min(1).meta({
+      description:
+        'The `aud` of tokens for this deployment; clients name it with `resource` (RFC 8707) or `audience`.',
+      examples: ['https://airflow.example.com'],
+    }),
+    description: z.string().optional(),
+  })
+  .meta({ description: 'An Airflow deployment that tokens can be issued for.' });
+
+export const configSchema = z
+  .strictObject({
+    issuer: httpUrl.meta({
+      description:
+        'The broker\'s public issuer URL. Every endpoint URL is derived from it; `Host` and `X-Forwarded-*` are ' +
+        'never used.',
+      examples: ['https://airflow-auth.example.com'],
+    }),
+    server: z
+      .strictObject({
+        host: z.string().default('127.0.0.1').meta({ description: 'Listen address.' }),
+        port: z.number().int().min(0).max(65535).default(8400).meta({ description: 'Listen port.' }),
+        trust_proxy: z
+          .union([z.boolean(), z.number().int().min(0), z.string()])
+          .default(false)
+          .meta({
+            description:
+              'Which proxies in front of the broker may set `X-Forwarded-For` (express `trust proxy`). Only ' +
+              'used for the client IP of rate limits and logs.',
+          }),
+        body_limit: z.string().default('16kb').meta({ description: 'Largest accepted request body.' }),
+        shutdown_grace: duration().prefault('10s').meta({ description: 'How long in-flight requests may finish.' }),
+      })
+      .prefault({}),
+    policy_file: z.string().meta({
+      description: 'The policy file owned by security admins (relative paths are relative to this config file).',
+      examples: ['./policy.yaml'],
+    }),
+    keys: z
+      .strictObject({
+        dir: z.string().default('./keys').meta({ description: 'Directory of signing keys (shared by instances).' }),
+        algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256').meta({ description: 'Algorithm of new keys.' }),
+        generate_if_missing: z.boolean().default(true).meta({
+          description: 'Create a first key (mode 0600) when the directory has none. Meant for development.',
+        }),
+        prepublish: duration().prefault('1h').meta({
+          description:
+            'How long `keys rotate` publishes a new key before it signs. Airflow refreshes a trusted JWKS hourly.',
+        }),
+        reload_interval: duration().prefault('30s').meta({ description: 'How often the key directory is re-read.' }),
+      })
+      .prefault({}),
+    tokens: z
+      .strictObject({
+        default_ttl: duration().prefault('5m').meta({
+          description: 'Lifetime of an access token whose roles set no `token_ttl`.',
+        }),
+        max_ttl: duration().prefault('1h').meta({ description: 'No access token lives longer than this.' }),
+      })
+      .prefault({}),
+    directories: z.record(name, directory).meta({ description: 'Trusted directories by name.' }),
+    upstreams: z.record(name, upstream).meta({ description: 'Airflow deployments by name.' }),
+    default_upstream: name.optional().meta({
+      description: 'Deployment used when a token request names none (default: the only one, if there is one).',
+    }),
+    rate_limits: z
+      .strictObject({
+        per_client: rateLimit.prefault({ requests: 120, per: '1m' }),
+        per_ip: rateLimit.prefault({ requests: 600, per: '1m' }),
+        max_tracked: z
+          .number()
+          .int()
+          .positive()
+          .default(100_000)
+          .meta({ description: 'Most clients/addresses tracked at once; the least recently seen are dropped.' }),
+      })
+      .prefault({})
+      .meta({ description: 'Rate limits of the token, introspection and revocation endpoints.' }),
+    introspection: z
+      .strictObject({
+        allowed_clients: z.array(z.string()).default([]).meta({
+          description:
+            'Clients that may introspect any token. Any other client sees only its own tokens as active.',
+        }),
+      })
+      .prefault({}),
+    revocation: z
+      .strictObject({
+        store: z.enum(['sqlite', 'memory']).default('sqlite').meta({
+          description: '`sqlite` persists revocations (survives restarts); `memory` is for tests.',
+        }),
+        sqlite_path: z.string().default('./data/revocations.sqlite').meta({ description: 'SQLite file of the store.' }),
+      })
+      .prefault({}),
+    audit: z
+      .strictObject({
+        destination: z.string().default('stdout').meta({ description: '`stdout`, `stderr` or a file path.' }),
+      })
+      .prefault({}),
+    logging: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    const withCc = Object.entries(config.directories).filter(([, d]) => d.client_credentials);
+    if (withCc.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['directories', withCc[1]![0], 'client_credentials'],
+        message: `only one directory may check client credentials (already: ${withCc[0]![0]})`,
+      });
+    }
+    if (config.default_upstream && !(config.default_upstream in config.upstreams)) {
+      ctx.addIssue({ code: 'custom', path: ['default_upstream'], message: `no upstream named "${config.default_upstream}"` });
+    }
+    const audiences = new Map<string, string>();
+    for (const [key, up] of Object.entries(config.upstreams)) {
+      const other = audiences.get(up.audience);
+      if (other) ctx.addIssue({ code: 'custom', path: ['upstreams', key, 'audience'], message: `same audience as upstream "${other}"` });
+      audiences.set(up.audience, key);
+    }
+    for (const [key, dir] of Object.entries(config.directories)) {
+      if (new URL(dir.issuer).protocol === 'http:' && !dir.allow_insecure_http) {
+        ctx.addIssue({ code: 'custom', path: ['directories', key, 'issuer'], message: 'http issuer needs allow_insecure_http: true' });
+      }
+    }
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type DirectoryConfig = Config['directories'][string];
+export type UpstreamConfig = Config['upstreams'][string];

@@ -1,0 +1,76 @@
+/**
+ * The closed vocabulary of error codes this service puts on the wire.
+ * RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2, RFC 9396 §5.
+ */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'invalid_authorization_details'
+  | 'unsupported_token_type'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'temporarily_unavailable'
+  | 'server_error';
+
+const defaultStatus: Record<OAuthErrorCode, number> = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  invalid_target: 400,
+  invalid_authorization_details: 400,
+  unsupported_token_type: 400,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  temporarily_unavailable: 503,
+  server_error: 500,
+};
+
+export interface OAuthErrorOptions {
+  status?: number;
+  /** Seconds, sent as `Retry-After`. */
+  retryAfter?: number;
+  /** Extra response headers (e.g. `Allow` on 405). */
+  headers?: Record<string, string>;
+  /** Internal detail for logs only; never sent to the client. */
+  cause?: unknown;
+}
+
+/** A protocol error whose code and description are safe to send to the client. */
+export class OAuthError extends Error {
+  readonly code: OAuthErrorCode;
+  readonly status: number;
+  readonly description: string;
+  readonly retryAfter: number | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(code: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
+    super(description, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'OAuthError';
+    this.code = code;
+    this.description = description;
+    this.status = options.status ?? defaultStatus[code];
+    this.retryAfter = options.retryAfter;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export const invalidRequest = (description: string, cause?: unknown) =>
+  new OAuthError('invalid_request', description, { cause });
+
+/** Credentials failures always read the same, whatever failed: unknown client and wrong secret are indistinguishable. */
+export const invalidClient = (cause?: unknown) =>
+  new OAuthError('invalid_client', 'client authentication failed', { cause });
+
+export const directoryUnavailable = (cause?: unknown, retryAfter = 5) =>
+  new OAuthError('temporarily_unavailable', 'the central directory is unavailable, retry later', {
+    retryAfter,
+    cause,
+  });

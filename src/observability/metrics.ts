@@ -1,0 +1,32 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The service's Prometheus metrics, on one registry per app instance (tests build several). */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly tokenRequests = new Counter({
+    name: 'atb_token_requests_total',
+    help: 'Token endpoint requests by grant type and outcome (issued, or the OAuth error code).',
+    labelNames: ['grant_type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly directoryDuration = new Histogram({
+    name: 'atb_directory_request_duration_seconds',
+    help: 'Calls to the central directory by operation and outcome.',
+    labelNames: ['directory', 'operation', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly rateLimited = new Counter({
+    name: 'atb_rate_limited_total',
+    help: 'Requests refused by a rate limit, by limit.',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { compileGlob, type Glob } from './glob.js';
+import { grantKind, type PolicyDocument } from './schema.js';
+import type { AirflowRole, ResourceKind } from './vocabulary.js';
+
+/** What bindings match on: the identity the central directory vouched for. */
+export interface BindingSubject {
+  directory: string;
+  subject: string;
+  clientId: string;
+  groups: readonly string[];
+}
+
+export interface CompiledGrant {
+  role: string;
+  /** Position in the role's `allow` list, for explanations. */
+  index: number;
+  kind: ResourceKind;
+  patterns: readonly Glob[];
+  actions: ReadonlySet<string>;
+}
+
+export interface CompiledRole {
+  name: string;
+  description: string | undefined;
+  tokenTtlMs: number | undefined;
+  airflowRole: AirflowRole | undefined;
+  grants: readonly CompiledGrant[];
+}
+
+interface CompiledBinding {
+  role: string;
+  conditions: ReadonlyArray<[keyof BindingSubject, ReadonlySet<string>]>;
+}
+
+/** An immutable, validated policy version with its globs compiled once. */
+export class Policy {
+  readonly roles: ReadonlyMap<string, CompiledRole>;
+  private readonly bindings: readonly CompiledBinding[];
+
+  constructor(
+    readonly document: PolicyDocument,
+    /** sha256 of the file's bytes: names this version in audit records. */
+    readonly hash: string,
+  ) {
+    const roles = new Map<string, CompiledRole>();
+    for (const [name, role] of Object.entries(document.roles)) {
+      roles.set(name, {
+        name,
+        description: role.description,
+        tokenTtlMs: role.token_ttl,
+        airflowRole: role.airflow_role,
+        grants: role.allow.map((grant, index) => {
+          const kind = grantKind(grant);
+          return { role: name, index, kind, patterns: grant[kind]!.map(compileGlob), actions: new Set(grant.actions) };
+        }),
+      });
+    }
+    this.roles = roles;
+    this.bindings = document.bindings.map((b) => ({
+      role: b.role,
+      conditions: Object.entries(b.when)
+        .filter(([, values]) => values !== undefined)
+        .map(([key, values]) => [conditionKey(key), new Set(values)] as [keyof BindingSubject, ReadonlySet<string>]),
+    }));
+  }
+
+  static fromDocument(document: PolicyDocument, bytes: string | Buffer): Policy {
+    return new Policy(document, createHash('sha256').update(bytes).digest('hex'));
+  }
+
+  /**
+   * The roles bound to an identity, in policy order. Matching is exact: no trimming, case folding or Unicode
+   * normalisation, because "Admins" and "admins" may be different groups at the directory.
+   */
+  rolesFor(identity: BindingSubject): string[] {
+    const bound = new Set<string>();
+    for (const binding of this.bindings) {
+      if (binding.conditions.every(([key, values]) => matchesCondition(identity[key], values))) bound.add(binding.role);
+    }
+    return [...this.roles.keys()].filter((r) => bound.has(r));
+  }
+}
+
+function conditionKey(key: string): keyof BindingSubject {
+  return key === 'client_id' ? 'clientId' : (key as keyof BindingSubject);
+}
+
+function matchesCondition(value: string | readonly string[], accepted: ReadonlySet<string>): boolean {
+  return typeof value === 'string' ? accepted.has(value) : value.some((v) => accepted.has(v));
+}

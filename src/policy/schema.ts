@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { duration } from '../config/duration.js';
+import { airflowRoles, resourceActions, resourceKinds, type ResourceKind } from './vocabulary.js';
+
+/**
+ * The policy file owned by security admins. Example:
+ *
+ * ```yaml
+ * version: 1
+ * roles:
+ *   etl-operator:
+ *     token_ttl: 10m
+ *     allow:
+ *       - dags: ["etl_*"]
+ *         actions: [read, trigger, clear]
+ * bindings:
+ *   - role: etl-operator
+ *     when: { groups: airflow-etl }
+ * ```
+ */
+
+const roleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'role names use letters, digits, ".", "_" and "-"');
+const glob = z.string().min(1, 'an empty pattern matches nothing');
+const oneOrMany = z.union([z.string(), z.array(z.string()).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]));
+
+/** One grant: exactly one resource kind with its id patterns, and the actions allowed on them. */
+const grantSchema = z
+  .strictObject({
+    dags: z.array(glob).min(1).optional(),
+    variables: z.array(glob).min(1).optional(),
+    connections: z.array(glob).min(1).optional(),
+    pools: z.array(glob).min(1).optional(),
+    assets: z.array(glob).min(1).optional(),
+    actions: z.array(z.string()).min(1),
+  })
+  .superRefine((grant, ctx) => {
+    const kinds = resourceKinds.filter((k) => grant[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `a grant names exactly one of ${resourceKinds.join(', ')} (found ${kinds.length ? kinds.join(', ') : 'none'})`,
+      });
+      return;
+    }
+    const allowed: readonly string[] = resourceActions[kinds[0]!];
+    grant.actions.forEach((action, i) => {
+      if (!allowed.includes(action)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['actions', i],
+          message: `unknown action "${action}" for ${kinds[0]} (allowed: ${allowed.join(', ')})`,
+        });
+      }
+    });
+  });
+
+const roleSchema = z.strictObject({
+  description: z.string().optional(),
+  token_ttl: duration().optional(),
+  airflow_role: z.enum(airflowRoles).optional(),
+  allow: z.array(grantSchema).default([]),
+});
+
+const bindingSchema = z.strictObject({
+  role: roleName,
+  when: z
+    .strictObject({
+      groups: oneOrMany.optional(),
+      client_id: oneOrMany.optional(),
+      subject: oneOrMany.optional(),
+      directory: oneOrMany.optional(),
+    })
+    .refine((w) => Object.values(w).some((v) => v !== undefined), 'a binding needs at least one condition'),
+});
+
+export const policySchema = z
+  .strictObject({
+    version: z.literal(1),
+    roles: z.record(roleName, roleSchema),
+    bindings: z.array(bindingSchema).default([]),
+  })
+  .superRefine((policy, ctx) => {
+    policy.bindings.forEach((b, i) => {
+      if (!(b.role in policy.roles)) {
+        ctx.addIssue({ code: 'custom', path: ['bindings', i, 'role'], message: `binding to undefined role "${b.role}"` });
+      }
+    });
+  });
+
+export type PolicyDocument = z.output<typeof policySchema>;
+export type GrantDocument = PolicyDocument['roles'][string]['allow'][number];
+
+export function grantKind(grant: GrantDocument): ResourceKind {
+  return resourceKinds.find((k) => grant[k] !== undefined)!;
+}

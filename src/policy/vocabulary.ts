@@ -1,0 +1,20 @@
+/**
+ * The resources a policy grants on, and the actions each accepts. A closed list: the schema refuses anything
+ * else, so a typo in a policy is an error, never a silently dead rule.
+ */
+export const resourceActions = {
+  dags: ['read', 'trigger', 'clear', 'pause', 'edit', 'delete'],
+  variables: ['read', 'write', 'delete'],
+  connections: ['read', 'write', 'delete'],
+  pools: ['read', 'write', 'delete'],
+  assets: ['read', 'write', 'delete'],
+} as const;
+
+export type ResourceKind = keyof typeof resourceActions;
+export type Action = (typeof resourceActions)[ResourceKind][number];
+
+export const resourceKinds = Object.keys(resourceActions) as ResourceKind[];
+
+/** The Airflow roles of SimpleAuthManager, weakest first. */
+export const airflowRoles = ['viewer', 'user', 'op', 'admin'] as const;
+export type AirflowRole = (typeof airflowRoles)[number];

@@ -1,0 +1,97 @@
+import type { LoadedConfig } from './config/load-config.js';
+import type { Config } from './config/schema.js';
+import { Directories } from './directory/directories.js';
+import { KeyStore } from './keys/key-store.js';
+import { createAuditLog, type AuditLog } from './observability/audit-log.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { readPolicyFile } from './policy/policy-file.js';
+import { PolicyStore } from './policy/policy-store.js';
+import { GrantRegistry } from './broker/grants/grant.js';
+import { clientCredentialsGrant } from './broker/grants/client-credentials-grant.js';
+import { tokenExchangeGrant } from './broker/grants/token-exchange-grant.js';
+import { RateLimiter } from './broker/rate-limiter.js';
+import { TokenService } from './broker/token-service.js';
+import { AccessTokenIssuer } from './tokens/access-token-issuer.js';
+import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
+import { MemoryRevocationStore, type RevocationStore } from './tokens/revocation-store.js';
+import { SqliteRevocationStore } from './tokens/sqlite-revocation-store.js';
+
+/** Everything the HTTP layer needs, built once from the configuration. */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  audit: AuditLog;
+  metrics: Metrics;
+  keys: KeyStore;
+  policies: PolicyStore;
+  directories: Directories;
+  revocations: RevocationStore;
+  grants: GrantRegistry;
+  tokens: TokenService;
+  verifier: AccessTokenVerifier;
+  limits: { perClient: RateLimiter; perAddress: RateLimiter };
+  now: () => number;
+  close(): Promise<void>;
+}
+
+export interface ServiceOverrides {
+  logger?: Logger;
+  audit?: AuditLog;
+  now?: () => number;
+  revocations?: RevocationStore;
+}
+
+export async function createServices(loaded: LoadedConfig, overrides: ServiceOverrides = {}): Promise<Services> {
+  const { config, paths } = loaded;
+  const now = overrides.now ?? Date.now;
+  const logger = overrides.logger ?? createLogger(config.logging.level);
+  const audit = overrides.audit ?? createAuditLog(paths.auditFile ? { file: paths.auditFile } : (config.audit.destination as 'stdout' | 'stderr'));
+  const keys = new KeyStore({ dir: paths.keysDir, algorithm: config.keys.algorithm, maxTokenTtlMs: config.tokens.max_ttl, now });
+  await keys.load();
+  if (!keys.signingKey()) {
+    if (!config.keys.generate_if_missing) throw new Error(`no active signing key in ${paths.keysDir} (run: airflow-token-broker keys generate)`);
+    const key = await keys.generate();
+    logger.warn({ kid: key.kid, dir: paths.keysDir }, 'generated a signing key (development default: keys.generate_if_missing)');
+  }
+  keys.startReloading(config.keys.reload_interval, (err) => logger.error({ err }, 'reloading keys failed'));
+  const policies = new PolicyStore(readPolicyFile(paths.policyFile));
+  const directories = new Directories(config.directories);
+  const revocations =
+    overrides.revocations ?? (config.revocation.store === 'memory' ? new MemoryRevocationStore(now) : new SqliteRevocationStore(paths.revocationDb, now));
+  const grants = new GrantRegistry();
+  const ccDirectory = directories.clientCredentials();
+  if (ccDirectory) grants.register(clientCredentialsGrant(ccDirectory));
+  if (directories.all.some((d) => d.config.token_exchange)) grants.register(tokenExchangeGrant(directories));
+  const issuer = new AccessTokenIssuer(config.issuer, keys, now);
+  const verifier = new AccessTokenVerifier(keys, revocations, {
+    issuer: config.issuer,
+    audiences: Object.values(config.upstreams).map((u) => u.audience),
+    maxTtlMs: config.tokens.max_ttl,
+    now,
+  });
+  const rl = config.rate_limits;
+  return {
+    config,
+    logger,
+    audit,
+    metrics: new Metrics({ defaultMetrics: !overrides.logger }),
+    keys,
+    policies,
+    directories,
+    revocations,
+    grants,
+    tokens: new TokenService(config, policies, issuer),
+    verifier,
+    limits: {
+      perClient: new RateLimiter({ requests: rl.per_client.requests, perMs: rl.per_client.per }, rl.max_tracked, now),
+      perAddress: new RateLimiter({ requests: rl.per_ip.requests, perMs: rl.per_ip.per }, rl.max_tracked, now),
+    },
+    now,
+    async close() {
+      keys.stop();
+      revocations.close();
+      audit.flush();
+    },
+  };
+}

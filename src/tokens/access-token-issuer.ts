@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { KeyStore } from '../keys/key-store.js';
+import { OAuthError } from '../errors/oauth-error.js';
+import { ACCESS_TOKEN_TYPE, type AccessTokenClaims, type AirflowAuthorizationDetail } from './access-token.js';
+
+export interface TokenRequestOutcome {
+  subject: string;
+  clientId: string;
+  audience: string;
+  roles: readonly string[];
+  authorizationDetails: AirflowAuthorizationDetail[] | undefined;
+  ttlMs: number;
+}
+
+export interface IssuedToken {
+  token: string;
+  claims: AccessTokenClaims;
+}
+
+/** Signs RFC 9068 access tokens with the key store's active key. */
+export class AccessTokenIssuer {
+  constructor(
+    private readonly issuer: string,
+    private readonly keys: KeyStore,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async issue(request: TokenRequestOutcome): Promise<IssuedToken> {
+    const key = this.keys.signingKey();
+    if (!key) throw new OAuthError('server_error', 'no signing key is active', { cause: new Error('key store has no active key') });
+    const iat = Math.floor(this.now() / 1000);
+    const claims: AccessTokenClaims = {
+      iss: this.issuer,
+      sub: request.subject,
+      aud: request.audience,
+      exp: iat + Math.floor(request.ttlMs / 1000),
+      iat,
+      nbf: iat,
+      jti: randomUUID(),
+      client_id: request.clientId,
+      scope: request.roles.join(' '),
+      ...(request.authorizationDetails ? { authorization_details: request.authorizationDetails } : {}),
+    };
+    const token = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
+      .sign(key.privateKey);
+    return { token, claims };
+  }
+}

@@ -1,0 +1,22 @@
+import type { ResourceKind } from '../policy/vocabulary.js';
+
+/** RFC 9396 authorization detail of type `airflow`: a grant, like a policy grant, that narrows a token. */
+export type AirflowAuthorizationDetail = { type: 'airflow'; actions: string[] } & Partial<Record<ResourceKind, string[]>>;
+
+/** The claims of our RFC 9068 access tokens. */
+export interface AccessTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string;
+  exp: number;
+  iat: number;
+  nbf: number;
+  jti: string;
+  client_id: string;
+  /** Space-separated role names. */
+  scope: string;
+  authorization_details?: AirflowAuthorizationDetail[];
+}
+
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+export const ACCESS_TOKEN_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'];

@@ -1,0 +1,92 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+import { MemoryAuditLog } from '../../src/observability/audit-log.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { createServices, type ServiceOverrides, type Services } from '../../src/services.js';
+import { DEV_DIRECTORY_AUDIENCE, startDevDirectory, type DevDirectory, type DevDirectoryOptions } from '../../scripts/dev-directory.js';
+
+export const EXAMPLE_POLICY = resolve('examples/policy.yaml');
+export const PROD_AUDIENCE = 'https://airflow.prod.example';
+export const STAGING_AUDIENCE = 'https://airflow.staging.example';
+
+export interface Broker {
+  url: string;
+  dir: string;
+  server: Server;
+  services: Services;
+  audit: MemoryAuditLog;
+  close(): Promise<void>;
+}
+
+/** Starts the broker on loopback with a real config file; `configure` may change any option. */
+export async function startBroker(
+  directory: DevDirectory | { issuer: string },
+  options: { policyFile?: string; configure?: (c: ConfigInput) => void; overrides?: ServiceOverrides; dir?: string } = {},
+): Promise<Broker> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'atb-test-'));
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const policyFile = join(dir, 'policy.yaml');
+  writeFileSync(policyFile, readFileSync(options.policyFile ?? EXAMPLE_POLICY));
+  const config: ConfigInput = {
+    issuer: url,
+    policy_file: './policy.yaml',
+    keys: { dir: './keys' },
+    directories: {
+      dev: {
+        issuer: directory.issuer,
+        allow_insecure_http: true,
+        timeout: '2s',
+        client_credentials: { audience: DEV_DIRECTORY_AUDIENCE },
+        token_exchange: { audiences: [DEV_DIRECTORY_AUDIENCE] },
+      },
+    },
+    upstreams: { prod: { audience: PROD_AUDIENCE }, staging: { audience: STAGING_AUDIENCE } },
+    default_upstream: 'prod',
+    revocation: { sqlite_path: './revocations.sqlite' },
+    logging: { level: 'silent' },
+  };
+  options.configure?.(config);
+  const configFile = join(dir, 'config.yaml');
+  writeFileSync(configFile, stringify(config));
+  const audit = new MemoryAuditLog();
+  const services = await createServices(loadConfig(configFile), { logger: createLogger(process.env.ATB_TEST_LOG ?? 'silent'), audit, ...options.overrides });
+  server.on('request', createApp(services));
+  return {
+    url,
+    dir,
+    server,
+    services,
+    audit,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await services.close();
+    },
+  };
+}
+
+export async function startDirectory(options?: DevDirectoryOptions): Promise<DevDirectory> {
+  return startDevDirectory(options);
+}
+
+export function basic(clientId: string, secret: string): string {
+  return 'Basic ' + Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64');
+}
+
+export async function tokenRequest(broker: Broker, params: Record<string, string>, headers: Record<string, string> = {}) {
+  const res = await fetch(`${broker.url}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(params),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+}
