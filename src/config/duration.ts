@@ -19,4 +19,6 @@ export const duration = () =>
       return z.NEVER;
     }
     return ms;
-  });
+  })
+  // Marks the field for the generated docs; JSON Schema's own `format: duration` means ISO 8601.
+  .meta({ 'x-format': 'duration' });

@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { configSchema } from './schema.js';
+
+/** The part of a JSON Schema node that the configuration reference reads. */
+interface SchemaNode {
+  type?: string | string[];
+  format?: string;
+  'x-format'?: string;
+  pattern?: string;
+  enum?: unknown[];
+  anyOf?: SchemaNode[];
+  items?: SchemaNode;
+  minItems?: number;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  minLength?: number;
+  properties?: Record<string, SchemaNode>;
+  required?: string[];
+  additionalProperties?: SchemaNode | boolean;
+  propertyNames?: SchemaNode;
+  description?: string;
+  examples?: unknown[];
+  default?: unknown;
+}
+
+interface Option {
+  path: string;
+  node: SchemaNode;
+  required: boolean;
+  /** Closest optional section above this option: a required option is only required inside it. */
+  within: string | undefined;
+}
+
+const intro = `# Configuration
+
+<!-- Generated from src/config/schema.ts by \`npm run docs:config\`; edit the schema, not this file. -->
+
+The broker reads one YAML file, named by \`--config <file>\` or else by the environment variable
+\`AIRFLOW_TOKEN_BROKER_CONFIG\`. It is validated completely at start: every problem is reported at once, each as
+\`file:line:column error: key.path: message\`, and the broker does not start until all are fixed. Unknown keys are
+errors, so a misspelt option never goes unnoticed.
+
+- **Secrets** are never written in the file. A secret option takes a \`\${ENV_VAR}\` reference, read from the
+  environment at load time; an inline value or an unset variable is an error.
+- **Relative paths** (\`policy_file\`, \`keys.dir\`, \`revocation.sqlite_path\`, a file \`audit.destination\`) are
+  relative to the directory of the config file, not to the working directory.
+- **Durations** are written \`500ms\`, \`30s\`, \`10m\`, \`1h\` or \`7d\`; a bare number means seconds.
+- **Names** (\`<name>\` below) of directories and upstreams use lower-case letters, digits, \`-\` and \`_\`.
+`;
+
+/** The configuration reference, generated from the schema; `docs/configuration.md` must equal it. */
+export function renderConfigDocs(exampleConfig = readFileSync(resolve('examples/config.yaml'), 'utf8')): string {
+  const root = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as SchemaNode;
+  const sections = Object.entries(root.properties ?? {}).map(([key, node]) =>
+    [`## \`${key}\``, '', ...collectOptions(node, key, root.required?.includes(key) ?? false, undefined).map(renderOption)].join('\n'),
+  );
+  const example = ['## Full example', '', '`examples/config.yaml`:', '', '```yaml', exampleConfig.trimEnd(), '```', ''].join('\n');
+  return [intro, ...sections, example].join('\n');
+}
+
+function collectOptions(node: SchemaNode, path: string, required: boolean, within: string | undefined): Option[] {
+  const options: Option[] = [{ path, node, required, within }];
+  const inner = required ? within : path;
+  for (const [key, child] of Object.entries(node.properties ?? {})) {
+    options.push(...collectOptions(child, `${path}.${key}`, node.required?.includes(key) ?? false, inner));
+  }
+  if (typeof node.additionalProperties === 'object') {
+    options.push(...collectOptions(node.additionalProperties, `${path}.<name>`, false, inner));
+  }
+  return options;
+}
+
+function renderOption({ path, node, required, within }: Option): string {
+  const lines = [`### \`${path}\``, ''];
+  if (node.description) lines.push(node.description, '');
+  lines.push(`- Type: ${describeType(node)}`);
+  if (path.endsWith('.<name>')) lines.push('- Required: no (one entry per name)');
+  else lines.push(`- Required: ${required ? (within ? `yes, when \`${within}\` is given` : 'yes') : 'no'}`);
+  if (node.default !== undefined && !isEmptyObject(node.default)) lines.push(`- Default: ${inlineValue(node.default)}`);
+  if (node.examples?.length) lines.push(`- Example: ${node.examples.map(inlineValue).join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function describeType(node: SchemaNode): string {
+  if (node['x-format'] === 'duration') return 'duration';
+  if (node.anyOf) return node.anyOf.map(describeType).join(' or ');
+  if (node.enum) return `one of ${node.enum.map(inlineValue).join(', ')}`;
+  if (Array.isArray(node.type)) return node.type.join(' or ');
+  switch (node.type) {
+    case 'string':
+      if (node.format === 'uri') return 'URL';
+      if (node.pattern) return `string matching \`${node.pattern}\``;
+      return node.minLength ? 'non-empty string' : 'string';
+    case 'integer':
+      return describeInteger(node);
+    case 'array':
+      return `list of ${describeType(node.items ?? {})}${node.minItems ? ` (at least ${node.minItems})` : ''}`;
+    case 'object':
+      if (node.properties) return 'section';
+      return `map of name to ${typeof node.additionalProperties === 'object' && node.additionalProperties.properties ? 'section' : 'value'}`;
+    default:
+      return node.type ?? 'any';
+  }
+}
+
+function describeInteger(node: SchemaNode): string {
+  if (node.exclusiveMinimum === 0) return 'positive integer';
+  // zod adds the safe-integer bounds to every integer; only the narrower ones mean something here.
+  const max = node.maximum !== undefined && node.maximum < Number.MAX_SAFE_INTEGER ? node.maximum : undefined;
+  if (node.minimum !== undefined && max !== undefined) return `integer from ${node.minimum} to ${max}`;
+  if (node.minimum !== undefined) return `integer, at least ${node.minimum}`;
+  return 'integer';
+}
+
+function inlineValue(value: unknown): string {
+  return `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
+}
+
+function isEmptyObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
+}
