@@ -60,6 +60,7 @@ export async function startDevDirectory(options: DevDirectoryOptions = {}): Prom
       id_token_signed_response_alg: 'ES256',
     })),
     jwks: { keys: [signingJwk] },
+    ttl: { ClientCredentials: options.accessTokenTtlSeconds ?? 300 },
     cookies: { keys: ['dev-directory-cookie-key-not-secret'] },
     features: {
       devInteractions: { enabled: false },

@@ -81,7 +81,11 @@ START=$(date +%s)
 log "creating venv in $VENV_DIR (this takes a few minutes on a cold machine)"
 # Build in place at the final path: venv scripts hard-code their location,
 # so a temp dir + rename would break bin/airflow shebangs.
-"$PYTHON" -m venv "$VENV_DIR" >&2
+if ! "$PYTHON" -m venv "$VENV_DIR" >&2; then
+  log "python -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
+  rm -rf "$VENV_DIR"
+  exit 1
+fi
 "${VENV_DIR}/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip >&2
 "${VENV_DIR}/bin/python" -m pip install --disable-pip-version-check -r "$REQ_FILE" >&2
 

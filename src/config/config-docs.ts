@@ -48,14 +48,16 @@ errors, so a misspelt option never goes unnoticed.
 - **Relative paths** (\`policy_file\`, \`keys.dir\`, \`revocation.sqlite_path\`, a file \`audit.destination\`) are
   relative to the directory of the config file, not to the working directory.
 - **Durations** are written \`500ms\`, \`30s\`, \`10m\`, \`1h\` or \`7d\`; a bare number means seconds.
-- **Names** (\`<name>\` below) of directories and upstreams use lower-case letters, digits, \`-\` and \`_\`.
+- **Maps** such as \`directories\` hold one entry per name you choose; \`<name>\` stands for it below.
 `;
 
 /** The configuration reference, generated from the schema; `docs/configuration.md` must equal it. */
 export function renderConfigDocs(exampleConfig = readFileSync(resolve('examples/config.yaml'), 'utf8')): string {
   const root = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as SchemaNode;
   const sections = Object.entries(root.properties ?? {}).map(([key, node]) =>
-    [`## \`${key}\``, '', ...collectOptions(node, key, root.required?.includes(key) ?? false, undefined).map(renderOption)].join('\n'),
+    collectOptions(node, key, root.required?.includes(key) ?? false, undefined)
+      .map((option, i) => renderOption(option, i === 0 ? '##' : '###'))
+      .join('\n'),
   );
   const example = ['## Full example', '', '`examples/config.yaml`:', '', '```yaml', exampleConfig.trimEnd(), '```', ''].join('\n');
   return [intro, ...sections, example].join('\n');
@@ -73,12 +75,12 @@ function collectOptions(node: SchemaNode, path: string, required: boolean, withi
   return options;
 }
 
-function renderOption({ path, node, required, within }: Option): string {
-  const lines = [`### \`${path}\``, ''];
+function renderOption({ path, node, required, within }: Option, heading: string): string {
+  const lines = [`${heading} \`${path}\``, ''];
   if (node.description) lines.push(node.description, '');
   lines.push(`- Type: ${describeType(node)}`);
-  if (path.endsWith('.<name>')) lines.push('- Required: no (one entry per name)');
-  else lines.push(`- Required: ${required ? (within ? `yes, when \`${within}\` is given` : 'yes') : 'no'}`);
+  if (node.propertyNames?.pattern) lines.push(`- Names: matching \`${node.propertyNames.pattern}\``);
+  if (!path.endsWith('.<name>')) lines.push(`- Required: ${required ? (within ? `yes, within \`${within}\`` : 'yes') : 'no'}`);
   if (node.default !== undefined && !isEmptyObject(node.default)) lines.push(`- Default: ${inlineValue(node.default)}`);
   if (node.examples?.length) lines.push(`- Example: ${node.examples.map(inlineValue).join(', ')}`);
   return `${lines.join('\n')}\n`;
@@ -86,9 +88,9 @@ function renderOption({ path, node, required, within }: Option): string {
 
 function describeType(node: SchemaNode): string {
   if (node['x-format'] === 'duration') return 'duration';
-  if (node.anyOf) return node.anyOf.map(describeType).join(' or ');
+  if (node.anyOf) return listOf(node.anyOf.map(describeType));
   if (node.enum) return `one of ${node.enum.map(inlineValue).join(', ')}`;
-  if (Array.isArray(node.type)) return node.type.join(' or ');
+  if (Array.isArray(node.type)) return listOf(node.type);
   switch (node.type) {
     case 'string':
       if (node.format === 'uri') return 'URL';
@@ -107,12 +109,17 @@ function describeType(node: SchemaNode): string {
 }
 
 function describeInteger(node: SchemaNode): string {
-  if (node.exclusiveMinimum === 0) return 'positive integer';
   // zod adds the safe-integer bounds to every integer; only the narrower ones mean something here.
   const max = node.maximum !== undefined && node.maximum < Number.MAX_SAFE_INTEGER ? node.maximum : undefined;
+  if (node.exclusiveMinimum === 0) return 'positive integer';
+  if (node.minimum === 0 && max === undefined) return 'non-negative integer';
   if (node.minimum !== undefined && max !== undefined) return `integer from ${node.minimum} to ${max}`;
   if (node.minimum !== undefined) return `integer, at least ${node.minimum}`;
   return 'integer';
+}
+
+function listOf(items: string[]): string {
+  return items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items.at(-1)}` : (items[0] ?? '');
 }
 
 function inlineValue(value: unknown): string {

@@ -101,7 +101,28 @@ const directory = z
       .optional()
       .meta({ description: 'Accept this directory\'s tokens as RFC 8693 `subject_token`s.' }),
   })
+  .superRefine((dir, ctx) => {
+    if (new URL(dir.issuer).protocol === 'http:' && !dir.allow_insecure_http) {
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'http issuer needs allow_insecure_http: true' });
+    }
+  })
   .meta({ description: 'A central directory (OpenID provider) the broker trusts.' });
+
+// Cross-field checks sit on the smallest schema that holds their fields: zod skips a refinement when its own
+// value has problems, so a check on the root would stay silent until every unrelated mistake is fixed.
+const directories = z
+  .record(name, directory)
+  .superRefine((dirs, ctx) => {
+    const withCc = Object.entries(dirs).filter(([, d]) => d.client_credentials);
+    if (withCc.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [withCc[1]![0], 'client_credentials'],
+        message: `only one directory may check client credentials (already: ${withCc[0]![0]})`,
+      });
+    }
+  })
+  .meta({ description: 'Trusted directories by name.' });
 
 const upstream = z
   .strictObject({
@@ -113,6 +134,18 @@ const upstream = z
     description: z.string().optional(),
   })
   .meta({ description: 'An Airflow deployment that tokens can be issued for.' });
+
+const upstreams = z
+  .record(name, upstream)
+  .superRefine((ups, ctx) => {
+    const audiences = new Map<string, string>();
+    for (const [key, up] of Object.entries(ups)) {
+      const other = audiences.get(up.audience);
+      if (other) ctx.addIssue({ code: 'custom', path: [key, 'audience'], message: `same audience as upstream "${other}"` });
+      audiences.set(up.audience, key);
+    }
+  })
+  .meta({ description: 'Airflow deployments by name.' });
 
 export const configSchema = z
   .strictObject({
@@ -164,8 +197,8 @@ export const configSchema = z
         max_ttl: duration().prefault('1h').meta({ description: 'No access token lives longer than this.' }),
       })
       .prefault({}),
-    directories: z.record(name, directory).meta({ description: 'Trusted directories by name.' }),
-    upstreams: z.record(name, upstream).meta({ description: 'Airflow deployments by name.' }),
+    directories,
+    upstreams,
     default_upstream: name.optional().meta({
       description: 'Deployment used when a token request names none (default: the only one, if there is one).',
     }),
@@ -210,27 +243,8 @@ export const configSchema = z
       .prefault({}),
   })
   .superRefine((config, ctx) => {
-    const withCc = Object.entries(config.directories).filter(([, d]) => d.client_credentials);
-    if (withCc.length > 1) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['directories', withCc[1]![0], 'client_credentials'],
-        message: `only one directory may check client credentials (already: ${withCc[0]![0]})`,
-      });
-    }
     if (config.default_upstream && !(config.default_upstream in config.upstreams)) {
       ctx.addIssue({ code: 'custom', path: ['default_upstream'], message: `no upstream named "${config.default_upstream}"` });
-    }
-    const audiences = new Map<string, string>();
-    for (const [key, up] of Object.entries(config.upstreams)) {
-      const other = audiences.get(up.audience);
-      if (other) ctx.addIssue({ code: 'custom', path: ['upstreams', key, 'audience'], message: `same audience as upstream "${other}"` });
-      audiences.set(up.audience, key);
-    }
-    for (const [key, dir] of Object.entries(config.directories)) {
-      if (new URL(dir.issuer).protocol === 'http:' && !dir.allow_insecure_http) {
-        ctx.addIssue({ code: 'custom', path: ['directories', key, 'issuer'], message: 'http issuer needs allow_insecure_http: true' });
-      }
     }
   });
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isScalar, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
 
 /** One problem found in a YAML file, located for a human: `file:line:column key.path: message`. */
@@ -60,14 +60,40 @@ export class YamlSource {
     return { line: 1, column: 1 };
   }
 
-  problem(path: readonly PropertyKey[], message: string, severity: 'error' | 'warning' = 'error'): SourceProblem {
-    const { line, column } = this.locate(path);
-    return { file: this.file, line, column, path: formatPath(path), message, severity };
+  /** Locates the key (not the value) at the end of `path`; falls back to `locate`. */
+  locateKey(path: readonly PropertyKey[]): { line: number; column: number } {
+    const parent = this.doc.getIn(path.slice(0, -1) as unknown[], true);
+    const key = isMap(parent) ? parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(path.at(-1)))?.key : undefined;
+    if (!isScalar(key) || !key.range) return this.locate(path);
+    const pos = this.lines.linePos(key.range[0]);
+    return { line: pos.line, column: pos.col };
+  }
+
+  problem(
+    path: readonly PropertyKey[],
+    message: string,
+    severity: 'error' | 'warning' = 'error',
+    at: { line: number; column: number } = this.locate(path),
+  ): SourceProblem {
+    return { file: this.file, line: at.line, column: at.column, path: formatPath(path), message, severity };
   }
 
   /** Every issue of a failed schema validation, located. */
   schemaProblems(error: z.ZodError): SourceProblem[] {
-    return error.issues.map((issue) => this.problem(issue.path, issue.message));
+    return error.issues.flatMap((issue) => {
+      // zod reports bad keys on their map; point at each key instead, so the line is the one to fix.
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((key) => this.problem([...issue.path, key], 'unknown key', 'error', this.locateKey([...issue.path, key])));
+      }
+      if (issue.code === 'invalid_key') {
+        const reason = issue.issues[0]?.message ?? issue.message;
+        return [this.problem(issue.path, `invalid name "${String(issue.path.at(-1))}": ${reason}`, 'error', this.locateKey(issue.path))];
+      }
+      if (issue.code === 'invalid_type' && issue.path.length > 0 && !this.doc.hasIn(issue.path)) {
+        return [this.problem(issue.path, 'missing required key')];
+      }
+      return [this.problem(issue.path, issue.message)];
+    });
   }
 
   /** True when the node at `path` is a plain scalar written in the file (used to spot inline secrets). */

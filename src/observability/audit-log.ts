@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 
 /** The audit record of a token request (one JSON line each). Documented in docs/security-model.md. */
 export interface TokenAuditRecord {
@@ -25,14 +25,20 @@ export interface AuditLog {
   flush(): void;
 }
 
-/** Writes audit records as JSON lines to stdout, stderr or a file. Carries no token, secret or header. */
+/**
+ * Writes audit records as JSON lines (buffered, asynchronous) to stdout, stderr or a file. A record carries
+ * no token, secret or header: only the fields of its type.
+ */
 export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string }): AuditLog {
   const dest =
-    destination === 'stdout' ? pino.destination(1) : destination === 'stderr' ? pino.destination(2) : pino.destination({ dest: destination.file, mkdir: true, sync: false });
-  const logger: Logger = pino({ base: { log: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: () => ({}) } }, dest);
+    destination === 'stdout'
+      ? pino.destination({ dest: 1, sync: false })
+      : destination === 'stderr'
+        ? pino.destination({ dest: 2, sync: false })
+        : pino.destination({ dest: destination.file, mkdir: true, sync: false });
   return {
-    token: (record) => logger.info(record),
-    flush: () => logger.flush(),
+    token: (record) => void dest.write(JSON.stringify({ time: new Date().toISOString(), log: 'audit', ...record }) + '\n'),
+    flush: () => dest.flushSync(),
   };
 }
 

@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { decodeJwt } from 'jose';
+import type { DevDirectory } from '../../scripts/dev-directory.js';
+import { startBroker, startDirectory, type Broker } from '../helpers/broker-harness.js';
+
+/** The real bin (`dist/src/cli/main.js`, built by `npm test`), as shell scripts use it. */
+const BIN = resolve('dist/src/cli/main.js');
+
+function cli(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...options.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+describe('config check', () => {
+  it('accepts the example config and policy', async () => {
+    const res = await cli(['config', 'check', '--config', 'examples/config.yaml']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/config\.yaml: ok/);
+    expect(res.stdout).toMatch(/policy\.yaml: ok \(sha256 [0-9a-f]{64}\)/);
+  });
+
+  it('lists every problem with file:line:column and exits 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atb-cli-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, ['issuer: not-a-url', 'policy_file: ./p.yaml', 'directories: {}', 'upstreams: {}', 'tokens:', '  max_ttl: forever', 'bogus: 1', ''].join('\n'));
+    const res = await cli(['config', 'check', '--config', file]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`${file}:1:9 error: issuer:`);
+    expect(res.stderr).toContain(`${file}:6:12 error: tokens.max_ttl: "forever" is not a duration`);
+    expect(res.stderr).toMatch(/bogus/);
+  });
+});
+
+describe('keys', () => {
+  it('generate, rotate and list share one keys directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atb-cli-keys-'));
+    const config = join(dir, 'config.yaml');
+    writeFileSync(config, ['issuer: https://broker.example', 'policy_file: ./policy.yaml', 'directories: {}', 'upstreams: {}', ''].join('\n'));
+    expect((await cli(['keys', 'generate', '-c', config])).code).toBe(0);
+    const rotated = await cli(['keys', 'rotate', '-c', config, '--prepublish', '2h']);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toMatch(/published now, signs from/);
+    const list = await cli(['keys', 'list', '-c', config, '--json']);
+    const rows = JSON.parse(list.stdout) as Array<{ state: string; published: boolean; alg: string }>;
+    expect(rows.map((r) => r.state)).toEqual(['active', 'pending']);
+    expect(rows.every((r) => r.published && r.alg === 'ES256')).toBe(true);
+  });
+});
+
+describe('token', () => {
+  let directory: DevDirectory;
+  let broker: Broker;
+  beforeAll(async () => {
+    directory = await startDirectory();
+    broker = await startBroker(directory);
+  });
+  afterAll(async () => {
+    await broker.close();
+    await directory.close();
+  });
+
+  it('prints a token for a service account, secret from the environment', async () => {
+    const res = await cli(['token', '--issuer', broker.url, '--client-id', 'demo-etl', '--insecure-http'], {
+      env: { AIRFLOW_TOKEN_BROKER_CLIENT_SECRET: 'demo-etl-secret' },
+    });
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(decodeJwt(res.stdout.trim())).toMatchObject({ sub: 'demo-etl', scope: 'etl-operator' });
+  });
+
+  it('reads the secret from stdin and passes scope and resource', async () => {
+    const res = await cli(
+      ['token', '--issuer', broker.url, '--client-id', 'demo-etl', '--client-secret-stdin', '--scope', 'etl-operator', '--resource', 'https://airflow.staging.example', '--insecure-http'],
+      { input: 'demo-etl-secret\n' },
+    );
+    expect(res.code).toBe(0);
+    expect(decodeJwt(res.stdout.trim()).aud).toBe('https://airflow.staging.example');
+  });
+
+  it('fails with the OAuth error and exit 1 on a wrong secret', async () => {
+    const res = await cli(['token', '--issuer', broker.url, '--client-id', 'demo-etl', '--insecure-http'], {
+      env: { AIRFLOW_TOKEN_BROKER_CLIENT_SECRET: 'wrong' },
+    });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('invalid_client');
+    expect(res.stdout).toBe('');
+  });
+});

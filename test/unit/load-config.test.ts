@@ -1,0 +1,108 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { loadConfig } from '../../src/config/load-config.js';
+import { secretRef } from '../../src/config/schema.js';
+import { InvalidFileError } from '../../src/config/validate-source.js';
+import { formatProblem } from '../../src/config/yaml-source.js';
+
+const fixture = (name: string) => resolve('test/fixtures/config', name);
+
+/** The located messages loading `name` fails with, without the (absolute) file name in front. */
+function problemsOf(name: string): string[] {
+  try {
+    loadConfig(fixture(name));
+  } catch (error) {
+    if (!(error instanceof InvalidFileError)) throw error;
+    return error.problems.map((p) => formatProblem(p).slice(`${fixture(name)}:`.length));
+  }
+  throw new Error(`${name} loaded without problems`);
+}
+
+describe('a valid config', () => {
+  test('fills every default and resolves paths against the config file', () => {
+    const loaded = loadConfig(fixture('valid-minimal.yaml'));
+    expect(loaded.config.server).toEqual({ host: '127.0.0.1', port: 8400, trust_proxy: false, body_limit: '16kb', shutdown_grace: 10_000 });
+    expect(loaded.config.tokens).toEqual({ default_ttl: 300_000, max_ttl: 3_600_000 });
+    expect(loaded.config.directories.corp).toMatchObject({ allow_insecure_http: false, timeout: 5000, claims: { subject: 'sub', groups: 'groups' } });
+    expect(loaded.config.rate_limits.per_client).toEqual({ requests: 120, per: 60_000 });
+    expect(loaded.paths).toEqual({
+      policyFile: fixture('policy.yaml'),
+      keysDir: fixture('keys'),
+      revocationDb: fixture('data/revocations.sqlite'),
+      auditFile: undefined,
+    });
+  });
+
+  test('examples/config.yaml loads', () => {
+    expect(loadConfig('examples/config.yaml').config.directories.dev?.allow_insecure_http).toBe(true);
+  });
+});
+
+describe('a broken config is refused with every problem located', () => {
+  test.each<[string, string[]]>([
+    ['unknown-key.yaml', ['5:3 error: server.hots: unknown key']],
+    ['wrong-type.yaml', ['4:9 error: server.port: Invalid input: expected number, received string']],
+    ['missing-issuer.yaml', ['5:5 error: directories.corp.issuer: missing required key']],
+    ['invalid-name.yaml', ['4:3 error: directories.Corp: invalid name "Corp": use lower-case letters, digits, "-" and "_"']],
+    ['syntax-error.yaml', ['5:1 error: Flow sequence in block collection must be sufficiently indented and end with a ]']],
+    ['duplicate-key.yaml', ['9:1 error: Map keys must be unique']],
+    ['http-issuer.yaml', ['5:13 error: directories.corp.issuer: http issuer needs allow_insecure_http: true']],
+    [
+      'two-client-credentials.yaml',
+      ['11:7 error: directories.partner.client_credentials: only one directory may check client credentials (already: corp)'],
+    ],
+    ['unknown-default-upstream.yaml', ['9:19 error: default_upstream: no upstream named "production"']],
+    ['same-audience.yaml', ['10:15 error: upstreams.staging.audience: same audience as upstream "prod"']],
+    ['bad-duration.yaml', ['4:16 error: tokens.default_ttl: "10 minutes" is not a duration (use e.g. 30s, 10m, 1h)']],
+    [
+      'several-problems.yaml',
+      [
+        '1:9 error: issuer: Invalid URL',
+        '1:1 error: policy_file: missing required key',
+        '5:14 error: directories.corp.timeout: "10 minutes" is not a duration (use e.g. 30s, 10m, 1h)',
+        '7:13 error: directories.legacy.issuer: http issuer needs allow_insecure_http: true',
+        '10:15 error: upstreams.prod.audience: Too small: expected string to have >=1 characters',
+        '12:10 error: logging.level: Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"',
+      ],
+    ],
+  ])('%s', (name, expected) => {
+    expect(problemsOf(name)).toEqual(expected);
+  });
+
+  test('the error message names the file and lists every problem', () => {
+    const file = fixture('several-problems.yaml');
+    expect(() => loadConfig(file)).toThrow(`${file} is invalid:\n${file}:1:9 error: issuer: Invalid URL\n${file}:1:1 error: policy_file`);
+  });
+});
+
+describe('secretRef', () => {
+  const schema = z.strictObject({ client_secret: secretRef() });
+  const saved = process.env.ATB_TEST_SECRET;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.ATB_TEST_SECRET;
+    else process.env.ATB_TEST_SECRET = saved;
+  });
+  const messages = (input: unknown) => schema.safeParse(input).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+
+  test('refuses an inline secret', () => {
+    process.env.ATB_TEST_SECRET = 's3cret';
+    expect(messages({ client_secret: 's3cret' })).toEqual(['client_secret: secrets must be given as ${ENV_VAR} references, never inline']);
+  });
+
+  test('refuses a reference that is not the whole value', () => {
+    process.env.ATB_TEST_SECRET = 's3cret';
+    expect(messages({ client_secret: 'prefix-${ATB_TEST_SECRET}' })).toHaveLength(1);
+  });
+
+  test('reports an unset or empty variable', () => {
+    delete process.env.ATB_TEST_SECRET;
+    expect(messages({ client_secret: '${ATB_TEST_SECRET}' })).toEqual(['client_secret: environment variable ATB_TEST_SECRET is not set']);
+    process.env.ATB_TEST_SECRET = '';
+    expect(messages({ client_secret: '${ATB_TEST_SECRET}' })).toEqual(['client_secret: environment variable ATB_TEST_SECRET is not set']);
+  });
+
+  test('resolves a set variable', () => {
+    process.env.ATB_TEST_SECRET = 's3cret';
+    expect(schema.parse({ client_secret: '${ATB_TEST_SECRET}' })).toEqual({ client_secret: 's3cret' });
+  });
+});
