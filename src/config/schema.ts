@@ -242,11 +242,18 @@ export const configSchema = z
       })
       .prefault({}),
   })
-  .superRefine((config, ctx) => {
-    if (config.default_upstream && !(config.default_upstream in config.upstreams)) {
-      ctx.addIssue({ code: 'custom', path: ['default_upstream'], message: `no upstream named "${config.default_upstream}"` });
-    }
-  });
+  .superRefine(
+    (config, ctx) => {
+      if (typeof config.default_upstream === 'string' && !Object.hasOwn(config.upstreams, config.default_upstream)) {
+        ctx.addIssue({ code: 'custom', path: ['default_upstream'], message: `no upstream named "${config.default_upstream}"` });
+      }
+    },
+    // Also on a partly parsed config, so this is listed together with unrelated problems.
+    {
+      when: ({ value: v }) =>
+        typeof v === 'object' && v !== null && 'upstreams' in v && typeof v.upstreams === 'object' && v.upstreams !== null,
+    },
+  );
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

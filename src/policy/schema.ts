@@ -79,13 +79,21 @@ export const policySchema = z
     roles: z.record(roleName, roleSchema),
     bindings: z.array(bindingSchema).default([]),
   })
-  .superRefine((policy, ctx) => {
-    policy.bindings.forEach((b, i) => {
-      if (!(b.role in policy.roles)) {
-        ctx.addIssue({ code: 'custom', path: ['bindings', i, 'role'], message: `binding to undefined role "${b.role}"` });
-      }
-    });
-  });
+  .superRefine(
+    (policy, ctx) => {
+      policy.bindings.forEach((b, i) => {
+        if (typeof b?.role === 'string' && !Object.hasOwn(policy.roles, b.role)) {
+          ctx.addIssue({ code: 'custom', path: ['bindings', i, 'role'], message: `binding to undefined role "${b.role}"` });
+        }
+      });
+    },
+    // Runs on the partly parsed policy too (zod's default skips it on any other problem), so one run lists all.
+    { when: ({ value: v }) => isObject(v) && isObject(v.roles) && Array.isArray(v.bindings) },
+  );
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
 
 export type PolicyDocument = z.output<typeof policySchema>;
 export type GrantDocument = PolicyDocument['roles'][string]['allow'][number];
