@@ -10,10 +10,24 @@ export interface Glob {
 
 export function compileGlob(source: string): Glob {
   if (!source.includes('*')) return { source, literal: true, matches: (value) => value === source };
-  const body = source
-    .split('*')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
-  const re = new RegExp(`^${body}$`, 's');
-  return { source, literal: false, matches: (value) => re.test(value) };
+  const parts = source.split('*');
+  return { source, literal: false, matches: (value) => matchParts(parts, value) };
+}
+
+/**
+ * Finds the literal parts in order, each middle one at its leftmost place, without backtracking: a regex
+ * with several stars can backtrack for seconds on a crafted id, and ids come from requests.
+ */
+function matchParts(parts: readonly string[], value: string): boolean {
+  const head = parts[0]!;
+  const tail = parts.at(-1)!;
+  if (value.length < head.length + tail.length || !value.startsWith(head) || !value.endsWith(tail)) return false;
+  const end = value.length - tail.length;
+  let pos = head.length;
+  for (const part of parts.slice(1, -1)) {
+    const at = value.indexOf(part, pos);
+    if (at < 0 || at + part.length > end) return false;
+    pos = at + part.length;
+  }
+  return true;
 }

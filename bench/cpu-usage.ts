@@ -1,0 +1,69 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** CPU time by thread of one process, read from /proc (Linux). */
+export interface ProcessCpuSnapshot {
+  threads: Map<number, { name: string; ticks: number }>;
+}
+
+/** CPU seconds spent in a window, grouped by thread role. */
+export interface CpuShare {
+  /** The JavaScript thread: event loop, V8 execution, main-thread GC. */
+  main: number;
+  /** Other threads by name (`libuv-worker` runs WebCrypto sign/verify jobs, `V8 DefaultWorke` runs concurrent GC). */
+  others: Record<string, number>;
+  total: number;
+}
+
+const clockTicks = (() => {
+  const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(out.stdout?.trim());
+  return Number.isFinite(n) && n > 0 ? n : 100;
+})();
+
+function ticksOf(statLine: string): { name: string; ticks: number } {
+  const name = statLine.slice(statLine.indexOf('(') + 1, statLine.lastIndexOf(')'));
+  const fields = statLine.slice(statLine.lastIndexOf(')') + 2).split(' ');
+  // Fields after "(comm) ": state=0 ... utime=11, stime=12.
+  return { name, ticks: Number(fields[11]) + Number(fields[12]) };
+}
+
+export function snapshotProcess(pid: number): ProcessCpuSnapshot {
+  const threads = new Map<number, { name: string; ticks: number }>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        threads.set(Number(tid), ticksOf(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
+      } catch {
+        // The thread ended between listing and reading.
+      }
+    }
+  } catch {
+    // Not Linux, or the process is gone: no breakdown.
+  }
+  return { threads };
+}
+
+export function cpuBetween(pid: number, before: ProcessCpuSnapshot, after: ProcessCpuSnapshot): CpuShare {
+  const share: CpuShare = { main: 0, others: {}, total: 0 };
+  for (const [tid, now] of after.threads) {
+    const seconds = (now.ticks - (before.threads.get(tid)?.ticks ?? 0)) / clockTicks;
+    if (seconds <= 0) continue;
+    if (tid === pid) share.main += seconds;
+    else share.others[now.name] = (share.others[now.name] ?? 0) + seconds;
+    share.total += seconds;
+  }
+  return share;
+}
+
+/** Busy and total CPU seconds of the whole machine (all cores), from /proc/stat. */
+export function machineTicks(): { busy: number; total: number } {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    return { busy: (total - idle) / clockTicks, total: total / clockTicks };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+}
