@@ -56,7 +56,7 @@ export function writeWrkScript(dir: string, name: string, request: WrkRequest): 
     return `[==[${s}]==]`;
   };
   const lines = [`wrk.method = ${long(request.method)}`];
-  for (const [header, value] of Object.entries(request.headers ?? {})) lines.push(`wrk.headers[${long(header)}] = ${long(value)}`);
+  for (const [header, value] of Object.entries(request.headers ?? {})) lines.push(`wrk.headers[ ${long(header)} ] = ${long(value)}`);
   if (request.body !== undefined) lines.push(`wrk.body = ${long(request.body)}`);
   lines.push(
     'done = function(summary, latency, requests)',

@@ -15,6 +15,7 @@ const detailSchema = z
     connections: idList.optional(),
     pools: idList.optional(),
     assets: idList.optional(),
+    views: idList.optional(),
   })
   .superRefine((d, ctx) => {
     const kinds = resourceKinds.filter((k) => d[k] !== undefined);

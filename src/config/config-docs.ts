@@ -38,8 +38,9 @@ const intro = `# Configuration
 
 <!-- Generated from src/config/schema.ts by \`npm run docs:config\`; edit the schema, not this file. -->
 
-The broker reads one YAML file, named by \`--config <file>\` or else by the environment variable
-\`AIRFLOW_TOKEN_BROKER_CONFIG\`. It is validated completely at start: every problem is reported at once, each as
+The broker reads one YAML file, named by \`--config <file>\`, else by the environment variable
+\`AIRFLOW_TOKEN_BROKER_CONFIG\`, else \`config.yaml\` in the working directory. It is validated completely at start
+(and by \`airflow-token-broker config check\`): every problem is reported at once, each as
 \`file:line:column error: key.path: message\`, and the broker does not start until all are fixed. Unknown keys are
 errors, so a misspelt option never goes unnoticed.
 

@@ -5,13 +5,16 @@
 export interface Glob {
   readonly source: string;
   readonly literal: boolean;
+  /** Matches every id (`*`, `**`): the only patterns that allow operations reaching all resources. */
+  readonly all: boolean;
   matches(value: string): boolean;
 }
 
 export function compileGlob(source: string): Glob {
-  if (!source.includes('*')) return { source, literal: true, matches: (value) => value === source };
+  if (!source.includes('*')) return { source, literal: true, all: false, matches: (value) => value === source };
   const parts = source.split('*');
-  return { source, literal: false, matches: (value) => matchParts(parts, value) };
+  const all = parts.every((p) => p === '');
+  return { source, literal: false, all, matches: all ? () => true : (value) => matchParts(parts, value) };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { compileGlob, type Glob } from './glob.js';
-import { grantKind, type PolicyDocument } from './schema.js';
+import { grantKind, type GrantDocument, type PolicyDocument } from './schema.js';
 import type { AirflowRole, ResourceKind } from './vocabulary.js';
 
 /** What bindings match on: the identity the central directory vouched for. */
@@ -13,6 +13,7 @@ export interface BindingSubject {
 
 export interface CompiledGrant {
   role: string;
+  effect: 'allow' | 'deny';
   /** Position in the role's `allow` list, for explanations. */
   index: number;
   kind: ResourceKind;
@@ -26,6 +27,7 @@ export interface CompiledRole {
   tokenTtlMs: number | undefined;
   airflowRole: AirflowRole | undefined;
   grants: readonly CompiledGrant[];
+  denies: readonly CompiledGrant[];
 }
 
 interface CompiledBinding {
@@ -50,10 +52,8 @@ export class Policy {
         description: role.description,
         tokenTtlMs: role.token_ttl,
         airflowRole: role.airflow_role,
-        grants: role.allow.map((grant, index) => {
-          const kind = grantKind(grant);
-          return { role: name, index, kind, patterns: grant[kind]!.map(compileGlob), actions: new Set(grant.actions) };
-        }),
+        grants: role.allow.map((grant, index) => compileGrant(name, 'allow', grant, index)),
+        denies: role.deny.map((grant, index) => compileGrant(name, 'deny', grant, index)),
       });
     }
     this.roles = roles;
@@ -80,6 +80,11 @@ export class Policy {
     }
     return [...this.roles.keys()].filter((r) => bound.has(r));
   }
+}
+
+function compileGrant(role: string, effect: 'allow' | 'deny', grant: GrantDocument, index: number): CompiledGrant {
+  const kind = grantKind(grant);
+  return { role, effect, index, kind, patterns: grant[kind]!.map(compileGlob), actions: new Set(grant.actions) };
 }
 
 function conditionKey(key: string): keyof BindingSubject {

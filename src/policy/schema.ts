@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
-import { airflowRoles, resourceActions, resourceKinds, type ResourceKind } from './vocabulary.js';
+import { airflowRoles, resourceActions, resourceKinds, viewIds, type ResourceKind } from './vocabulary.js';
 
 /**
  * The policy file owned by security admins. Example:
@@ -31,6 +31,10 @@ const grantSchema = z
     connections: z.array(glob).min(1).optional(),
     pools: z.array(glob).min(1).optional(),
     assets: z.array(glob).min(1).optional(),
+    views: z
+      .array(z.enum([...viewIds, '*'], { error: `unknown view (known: ${viewIds.join(', ')}, or "*")` }))
+      .min(1)
+      .optional(),
     actions: z.array(z.string()).min(1),
   })
   .superRefine((grant, ctx) => {
@@ -59,6 +63,8 @@ const roleSchema = z.strictObject({
   token_ttl: duration().optional(),
   airflow_role: z.enum(airflowRoles).optional(),
   allow: z.array(grantSchema).default([]),
+  /** Deny wins: a call matched by any deny grant of any of the token's roles is refused. */
+  deny: z.array(grantSchema).default([]),
 });
 
 const bindingSchema = z.strictObject({

@@ -2,21 +2,11 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { loadConfig } from '../../src/config/load-config.js';
 import { secretRef } from '../../src/config/schema.js';
-import { InvalidFileError } from '../../src/config/validate-source.js';
-import { formatProblem } from '../../src/config/yaml-source.js';
+import { locatedProblems } from '../helpers/located-problems.js';
 
 const fixture = (name: string) => resolve('test/fixtures/config', name);
 
-/** The located messages loading `name` fails with, without the (absolute) file name in front. */
-function problemsOf(name: string): string[] {
-  try {
-    loadConfig(fixture(name));
-  } catch (error) {
-    if (!(error instanceof InvalidFileError)) throw error;
-    return error.problems.map((p) => formatProblem(p).slice(`${fixture(name)}:`.length));
-  }
-  throw new Error(`${name} loaded without problems`);
-}
+const problemsOf = (name: string) => locatedProblems(() => loadConfig(fixture(name)), `${fixture(name)}:`);
 
 describe('a valid config', () => {
   test('fills every default and resolves paths against the config file', () => {
@@ -40,6 +30,7 @@ describe('a valid config', () => {
 
 describe('a broken config is refused with every problem located', () => {
   test.each<[string, string[]]>([
+    // Regression: an unknown key was located at the first line of its map, not at the key.
     ['unknown-key.yaml', ['5:3 error: server.hots: unknown key']],
     ['wrong-type.yaml', ['4:9 error: server.port: Invalid input: expected number, received string']],
     ['missing-issuer.yaml', ['5:5 error: directories.corp.issuer: missing required key']],
@@ -52,8 +43,11 @@ describe('a broken config is refused with every problem located', () => {
       ['11:7 error: directories.partner.client_credentials: only one directory may check client credentials (already: corp)'],
     ],
     ['unknown-default-upstream.yaml', ['9:19 error: default_upstream: no upstream named "production"']],
+    // Regression: the check used `in`, so `constructor` (inherited from Object.prototype) passed as an upstream.
+    ['default-upstream-prototype-member.yaml', ['9:19 error: default_upstream: no upstream named "constructor"']],
     ['same-audience.yaml', ['10:15 error: upstreams.staging.audience: same audience as upstream "prod"']],
     ['bad-duration.yaml', ['4:16 error: tokens.default_ttl: "10 minutes" is not a duration (use e.g. 30s, 10m, 1h)']],
+    // Regression: the http issuer check ran only once everything else was valid, so it hid behind other mistakes.
     [
       'several-problems.yaml',
       [

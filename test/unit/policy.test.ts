@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { BindingSubject } from '../../src/policy/policy.js';
+import { parsePolicy, readPolicyFile } from '../../src/policy/policy-file.js';
+import { locatedProblems } from '../helpers/located-problems.js';
+
+const fixture = (name: string) => resolve('test/fixtures/policy', name);
+
+const identity = (overrides: Partial<BindingSubject>): BindingSubject => ({
+  directory: 'corp',
+  subject: 'alice',
+  clientId: 'cli',
+  groups: [],
+  ...overrides,
+});
+
+const problemsOf = (name: string) => locatedProblems(() => parsePolicy(name, readFileSync(fixture(name), 'utf8')));
+
+describe('examples/policy.yaml', () => {
+  const policy = readPolicyFile('examples/policy.yaml');
+
+  test('loads with the roles and grants it spells out', () => {
+    expect([...policy.roles.keys()]).toEqual(['etl-operator', 'reporting-reader']);
+    const etl = policy.roles.get('etl-operator')!;
+    expect(etl.tokenTtlMs).toBe(600_000);
+    expect(etl.grants.map((g) => [g.kind, g.patterns.map((p) => p.source), [...g.actions]])).toEqual([
+      ['dags', ['etl_*'], ['read', 'trigger', 'clear']],
+      ['variables', ['etl_*'], ['read', 'write']],
+    ]);
+    expect(policy.roles.get('reporting-reader')!.grants[0]!.patterns.map((p) => p.source)).toEqual(['report_*', 'finance_daily']);
+  });
+
+  test('binds by group and by client id', () => {
+    expect(policy.rolesFor(identity({ groups: ['airflow-etl'] }))).toEqual(['etl-operator']);
+    expect(policy.rolesFor(identity({ clientId: 'svc-reporting' }))).toEqual(['reporting-reader']);
+    expect(policy.rolesFor(identity({ clientId: 'svc-reporting', groups: ['other', 'airflow-etl'] }))).toEqual([
+      'etl-operator',
+      'reporting-reader',
+    ]);
+    expect(policy.rolesFor(identity({ groups: ['airflow'] }))).toEqual([]);
+  });
+
+  test('is named by the hash of its bytes', () => {
+    expect(policy.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(parsePolicy('copy.yaml', `${readFileSync('examples/policy.yaml', 'utf8')}\n`).hash).not.toBe(policy.hash);
+  });
+});
+
+describe('bindings match exactly', () => {
+  const policy = readPolicyFile(fixture('bindings.yaml'));
+
+  test.each([
+    ['another case', 'Airflow-ETL'],
+    ['a leading space', ' airflow-etl'],
+    ['a trailing space', 'airflow-etl '],
+    ['a decomposed (NFD) é for the composed one', 'e\u0301quipe-etl'],
+    ['a prefix', 'airflow-et'],
+  ])('a group differing by %s does not bind', (_, group) => {
+    expect(policy.rolesFor(identity({ groups: [group] }))).toEqual([]);
+  });
+
+  test('the composed é as written binds', () => {
+    expect(policy.rolesFor(identity({ groups: ['\u00e9quipe-etl'] }))).toEqual(['equipe']);
+  });
+
+  test('list values are alternatives', () => {
+    expect(policy.rolesFor(identity({ clientId: 'svc-finance' }))).toEqual(['reporting-reader']);
+    expect(policy.rolesFor(identity({ clientId: 'svc-reporting' }))).toEqual(['reporting-reader']);
+  });
+
+  test('several when keys must all hold', () => {
+    expect(policy.rolesFor(identity({ directory: 'partner', groups: ['airflow-sre'] }))).toEqual(['ops-prod']);
+    expect(policy.rolesFor(identity({ directory: 'corp', groups: ['airflow-ops'] }))).toEqual(['ops-prod']);
+    expect(policy.rolesFor(identity({ directory: 'lab', groups: ['airflow-ops'] }))).toEqual([]);
+    expect(policy.rolesFor(identity({ directory: 'corp', groups: ['airflow-etl'] }))).toEqual(['etl-operator']);
+  });
+
+  test('a subject or client id equal to a bound group value does not bind', () => {
+    expect(policy.rolesFor(identity({ subject: 'airflow-etl', clientId: 'airflow-etl' }))).toEqual([]);
+  });
+});
+
+describe('a broken policy is refused with every problem located', () => {
+  test.each<[string, string[]]>([
+    [
+      'unknown-action.yaml',
+      ['unknown-action.yaml:6:34 error: roles.etl-operator.allow[0].actions[2]: unknown action "write" for dags (allowed: read, trigger, clear, pause, edit, delete)'],
+    ],
+    [
+      'two-resource-kinds.yaml',
+      ['two-resource-kinds.yaml:5:9 error: roles.etl-operator.allow[0]: a grant names exactly one of dags, variables, connections, pools, assets (found dags, variables)'],
+    ],
+    [
+      'no-resource-kind.yaml',
+      ['no-resource-kind.yaml:5:9 error: roles.etl-operator.allow[0]: a grant names exactly one of dags, variables, connections, pools, assets (found none)'],
+    ],
+    ['undefined-role.yaml', ['undefined-role.yaml:10:11 error: bindings[1].role: binding to undefined role "etl-operators"']],
+    ['empty-when.yaml', ['empty-when.yaml:9:11 error: bindings[0].when: a binding needs at least one condition']],
+    ['version-2.yaml', ['version-2.yaml:1:10 error: version: Invalid input: expected 1']],
+    ['bad-token-ttl.yaml', ['bad-token-ttl.yaml:4:16 error: roles.etl-operator.token_ttl: "10 minutes" is not a duration (use e.g. 30s, 10m, 1h)']],
+    // Regression: the role check used `in`, so a binding to `toString` passed as if the role existed.
+    ['binding-to-prototype-member.yaml', ['binding-to-prototype-member.yaml:9:11 error: bindings[0].role: binding to undefined role "toString"']],
+    // Regression: the role check only ran on an otherwise valid policy, so it hid behind any other mistake.
+    [
+      'several-problems.yaml',
+      [
+        'several-problems.yaml:4:16 error: roles.etl-operator.token_ttl: "10 minutes" is not a duration (use e.g. 30s, 10m, 1h)',
+        'several-problems.yaml:7:25 error: roles.etl-operator.allow[0].actions[1]: unknown action "run" for dags (allowed: read, trigger, clear, pause, edit, delete)',
+        'several-problems.yaml:9:5 error: bindings[0].when: missing required key',
+        'several-problems.yaml:10:5 error: bindings[0].wehn: unknown key',
+        'several-problems.yaml:11:11 error: bindings[1].role: binding to undefined role "etl-operators"',
+      ],
+    ],
+  ])('%s', (name, expected) => {
+    expect(problemsOf(name)).toEqual(expected);
+  });
+});
