@@ -124,6 +124,39 @@ const directories = z
   })
   .meta({ description: 'Trusted directories by name.' });
 
+const serviceAccountCredentials = z
+  .strictObject({
+    mode: z.literal('service-account'),
+    username: z.string().min(1).meta({ description: 'Airflow user the proxy logs in as (`POST /auth/token`).' }),
+    password: secretRef(),
+    refresh_before: duration().prefault('60s').meta({
+      description: 'Log in again this long before the Airflow token expires.',
+    }),
+  })
+  .meta({ description: 'The proxy calls Airflow as one Airflow user; the policy decides what each caller may do.' });
+
+const trustedJwksCredentials = z
+  .strictObject({
+    mode: z.literal('trusted-jwks'),
+    jwt_audience: z.string().min(1).default('apache-airflow').meta({
+      description: 'Airflow\'s `[api_auth] jwt_audience` (one value). Never the Execution API audience.',
+    }),
+    jwt_issuer: z.string().optional().meta({ description: 'Airflow\'s `[api_auth] jwt_issuer`, if set there.' }),
+    token_ttl: duration().prefault('5m').meta({ description: 'Lifetime of the per-caller Airflow tokens.' }),
+    default_airflow_role: z.enum(['viewer', 'user', 'op', 'admin']).optional().meta({
+      description: 'Airflow role for callers whose roles set no `airflow_role` (default: refuse).',
+    }),
+  })
+  .refine((c) => c.jwt_audience !== 'urn:airflow.apache.org:task', {
+    message: 'the Execution API audience is never minted',
+    path: ['jwt_audience'],
+  })
+  .meta({
+    description:
+      'The broker mints a short-lived Airflow JWT per caller, signed with a key Airflow trusts through ' +
+      '`[api_auth] trusted_jwks_url`; Airflow\'s audit log then names the real caller.',
+  });
+
 const upstream = z
   .strictObject({
     audience: z.string().min(1).meta({
@@ -132,8 +165,32 @@ const upstream = z
       examples: ['https://airflow.example.com'],
     }),
     description: z.string().optional(),
+    url: httpUrl.optional().meta({
+      description: 'Base URL of the Airflow API server (without `/api/v2`). Without it, no proxy route is served.',
+      examples: ['http://airflow-api:8080'],
+    }),
+    credentials: z
+      .discriminatedUnion('mode', [serviceAccountCredentials, trustedJwksCredentials])
+      .optional()
+      .meta({ description: 'How the proxy authenticates to Airflow.' }),
+    timeouts: z
+      .strictObject({
+        connect: duration().prefault('5s'),
+        headers: duration().prefault('30s').meta({ description: 'Until Airflow\'s response headers arrive.' }),
+        body: duration().prefault('60s').meta({ description: 'Longest pause while a response body streams.' }),
+      })
+      .prefault({}),
+    max_request_body: z.string().default('1mb').meta({ description: 'Largest request body the proxy accepts.' }),
+    list_scan_limit: z.number().int().positive().default(10_000).meta({
+      description:
+        'Most items the proxy reads to filter a list for a DAG-restricted token; past it the request is refused.',
+    }),
   })
-  .meta({ description: 'An Airflow deployment that tokens can be issued for.' });
+  .refine((u) => (u.url === undefined) === (u.credentials === undefined), {
+    message: 'url and credentials go together',
+    path: ['credentials'],
+  })
+  .meta({ description: 'An Airflow deployment that tokens can be issued for, and that the proxy fronts.' });
 
 const upstreams = z
   .record(name, upstream)
@@ -187,6 +244,10 @@ export const configSchema = z
             'How long `keys rotate` publishes a new key before it signs. Airflow refreshes a trusted JWKS hourly.',
         }),
         reload_interval: duration().prefault('30s').meta({ description: 'How often the key directory is re-read.' }),
+        airflow_dir: z.string().default('./keys/airflow').meta({
+          description:
+            'Keys that sign the per-caller Airflow tokens of `trusted-jwks` upstreams: never the client-token keys.',
+        }),
       })
       .prefault({}),
     tokens: z
@@ -202,6 +263,19 @@ export const configSchema = z
     default_upstream: name.optional().meta({
       description: 'Deployment used when a token request names none (default: the only one, if there is one).',
     }),
+    proxy: z
+      .strictObject({
+        path_prefix: z
+          .string()
+          .regex(/^\/[a-z0-9-]+$/, 'one path segment such as /airflow')
+          .default('/airflow')
+          .meta({ description: 'Deployments are served under `<path_prefix>/<upstream>/api/v2/...`.' }),
+        token_cache_size: z.number().int().positive().default(50_000).meta({
+          description: 'Verified tokens kept in memory (bounded LRU); revocation is still checked on every request.',
+        }),
+        leeway: duration().prefault('30s').meta({ description: 'Clock skew tolerated on `exp`/`nbf`/`iat`.' }),
+      })
+      .prefault({}),
     rate_limits: z
       .strictObject({
         per_client: rateLimit.prefault({ requests: 120, per: '1m' }),

@@ -15,7 +15,10 @@ export type OAuthErrorCode =
   | 'invalid_token'
   | 'insufficient_scope'
   | 'temporarily_unavailable'
-  | 'server_error';
+  | 'server_error'
+  /** The proxy could not get an answer from Airflow (502) or not in time (504). */
+  | 'upstream_error'
+  | 'upstream_timeout';
 
 const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -31,6 +34,8 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   insufficient_scope: 403,
   temporarily_unavailable: 503,
   server_error: 500,
+  upstream_error: 502,
+  upstream_timeout: 504,
 };
 
 export interface OAuthErrorOptions {

@@ -35,7 +35,19 @@ export class AccessTokenVerifier {
     this.now = options.now ?? Date.now;
   }
 
+  /** Signature and claims, then revocation by `jti`. */
   async verify(token: string): Promise<AccessTokenClaims> {
+    const claims = await this.verifyWithoutRevocation(token);
+    await this.assertNotRevoked(claims);
+    return claims;
+  }
+
+  async assertNotRevoked(claims: AccessTokenClaims): Promise<void> {
+    if (await this.revocations.isRevoked(claims.jti)) throw new InvalidTokenError('ERR_REVOKED');
+  }
+
+  /** Signature and claims only: what a cache may keep. Revocation must still be checked on every use. */
+  async verifyWithoutRevocation(token: string): Promise<AccessTokenClaims> {
     let claims: AccessTokenClaims;
     try {
       const result = await jwtVerify(token, (header: JWTHeaderParameters) => this.keyFor(header), {
@@ -55,7 +67,6 @@ export class AccessTokenVerifier {
       throw new InvalidTokenError('ERR_CLAIM_TYPE');
     }
     if ((claims.exp - claims.iat) * 1000 > this.options.maxTtlMs) throw new InvalidTokenError('ERR_LIFETIME_TOO_LONG');
-    if (await this.revocations.isRevoked(claims.jti)) throw new InvalidTokenError('ERR_REVOKED');
     return claims;
   }
 

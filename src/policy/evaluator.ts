@@ -1,0 +1,101 @@
+import type { AirflowAuthorizationDetail } from '../tokens/access-token.js';
+import { compileGlob, type Glob } from './glob.js';
+import type { CompiledGrant, Policy } from './policy.js';
+import type { Action, ResourceKind } from './vocabulary.js';
+
+/**
+ * The pure decision point: policy in, verdict and reasons out. No I/O, no HTTP. The proxy and the admin
+ * `explain` tool call the same functions, so an explanation is the proxy's answer.
+ */
+
+/** Stands for "every resource of the kind" (a `~` path, an absent filter, a bulk-wide operation). */
+export const ALL = '\u0000all';
+
+/** The closed vocabulary of reasons. */
+export type Reason =
+  | 'public-operation'
+  | 'grant-matched'
+  | 'list-filtered'
+  | 'no-matching-grant'
+  | 'deny-rule-matched'
+  | 'outside-authorization-details'
+  | 'unknown-operation'
+  | 'operation-not-proxied'
+  | 'resource-id-unresolved';
+
+export interface Check {
+  resource: ResourceKind;
+  action: Action;
+  /** A resource id, or ALL. */
+  id: string;
+}
+
+export interface RuleRef {
+  role: string;
+  effect: 'allow' | 'deny';
+  /** Position in the role's allow or deny list. */
+  index: number;
+  patterns: readonly string[];
+}
+
+export interface CheckVerdict {
+  check: Check;
+  allowed: boolean;
+  reason: Reason;
+  rule: RuleRef | undefined;
+}
+
+/** The token's side of a decision: its roles and optional RFC 9396 narrowing. */
+export interface Principal {
+  roles: readonly string[];
+  details: readonly AirflowAuthorizationDetail[] | undefined;
+}
+
+/** The principal compiled against one policy version, so per-request work is lookups only. */
+export interface CompiledPrincipal {
+  policy: Policy;
+  grants: readonly CompiledGrant[];
+  denies: readonly CompiledGrant[];
+  details: ReadonlyArray<{ resource: ResourceKind; actions: ReadonlySet<string>; patterns: readonly Glob[] }> | undefined;
+}
+
+export function compilePrincipal(policy: Policy, principal: Principal): CompiledPrincipal {
+  const roles = principal.roles.map((r) => policy.roles.get(r)).filter((r) => r !== undefined);
+  return {
+    policy,
+    grants: roles.flatMap((r) => r.grants),
+    denies: roles.flatMap((r) => r.denies),
+    details: principal.details?.map((d) => {
+      const resource = (Object.keys(d) as Array<keyof typeof d>).find((k) => k !== 'type' && k !== 'actions') as ResourceKind;
+      return { resource, actions: new Set(d.actions), patterns: (d[resource] ?? []).map(compileGlob) };
+    }),
+  };
+}
+
+const covers = (patterns: readonly Glob[], id: string) => (id === ALL ? patterns.some((p) => p.all) : patterns.some((p) => p.matches(id)));
+
+/** Deny wins; then an allow grant must cover the id; then the token's narrowing must cover it too. */
+export function evaluateCheck(p: CompiledPrincipal, check: Check): CheckVerdict {
+  const { resource, action, id } = check;
+  // For ALL, any deny on the kind and action takes something away from "all", so it denies.
+  const deny = p.denies.find((g) => g.kind === resource && g.actions.has(action) && (id === ALL || g.patterns.some((x) => x.matches(id))));
+  if (deny) return { check, allowed: false, reason: 'deny-rule-matched', rule: ruleRef(deny) };
+  const grant = p.grants.find((g) => g.kind === resource && g.actions.has(action) && covers(g.patterns, id));
+  if (!grant) return { check, allowed: false, reason: 'no-matching-grant', rule: undefined };
+  if (p.details && !p.details.some((d) => d.resource === resource && d.actions.has(action) && covers(d.patterns, id))) {
+    return { check, allowed: false, reason: 'outside-authorization-details', rule: ruleRef(grant) };
+  }
+  return { check, allowed: true, reason: 'grant-matched', rule: ruleRef(grant) };
+}
+
+/** May any id of this kind be visible at all? (Decides between filtering a list and refusing it.) */
+export function mayReachSome(p: CompiledPrincipal, resource: ResourceKind, action: Action): boolean {
+  return (
+    p.grants.some((g) => g.kind === resource && g.actions.has(action)) &&
+    (!p.details || p.details.some((d) => d.resource === resource && d.actions.has(action)))
+  );
+}
+
+function ruleRef(g: CompiledGrant): RuleRef {
+  return { role: g.role, effect: g.effect, index: g.index, patterns: g.patterns.map((x) => x.source) };
+}

@@ -1,0 +1,69 @@
+/**
+ * Decides on the exact bytes of the path the proxy forwards. Anything a server, a framework or a normaliser
+ * could read differently from us is refused: the path we authorize must be the path Airflow routes.
+ */
+
+export interface RequestTarget {
+  /** The raw path as received (validated), e.g. `/airflow/prod/api/v2/dags/etl_daily`. */
+  path: string;
+  /** Raw path segments (still percent-encoded), without the empty leading one. */
+  segments: readonly string[];
+  /** The raw query string without `?`, or ''. */
+  query: string;
+}
+
+export class BadRequestTarget extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'BadRequestTarget';
+  }
+}
+
+// Percent-encodings that decode to a separator, a dot, a backslash, `;`, `?`, `#` or a control character.
+const DANGEROUS_ESCAPE = /%(2f|5c|2e|3b|3f|23|25|[01][0-9a-f]|7f)/i;
+// Bytes allowed raw in a path segment (RFC 3986 pchar minus `;`, which some servers treat as parameters).
+const SEGMENT = /^(?:[A-Za-z0-9\-._~!$&'()*+,=:@]|%[0-9A-Fa-f]{2})+$/;
+const QUERY = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/;
+
+export function parseRequestTarget(rawUrl: string): RequestTarget {
+  if (!rawUrl.startsWith('/')) throw new BadRequestTarget('only origin-form request targets are accepted');
+  if (rawUrl.includes('#')) throw new BadRequestTarget('fragment in request target');
+  const q = rawUrl.indexOf('?');
+  const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
+  const query = q < 0 ? '' : rawUrl.slice(q + 1);
+  if (path.includes('\\')) throw new BadRequestTarget('backslash in path');
+  if (path.includes(';')) throw new BadRequestTarget('path parameters (;) are not accepted');
+  if (DANGEROUS_ESCAPE.test(path)) throw new BadRequestTarget('encoded separator, dot or control character in path');
+  const segments = path.slice(1).split('/');
+  for (const segment of segments) {
+    if (segment === '') throw new BadRequestTarget('empty path segment');
+    if (segment === '.' || segment === '..') throw new BadRequestTarget('dot segment in path');
+    if (!SEGMENT.test(segment)) throw new BadRequestTarget('invalid character in path');
+    try {
+      decodeURIComponent(segment);
+    } catch {
+      throw new BadRequestTarget('invalid percent-encoding in path');
+    }
+  }
+  if (!QUERY.test(query)) throw new BadRequestTarget('invalid character in query');
+  return { path, segments, query };
+}
+
+/** Request headers whose presence means someone is trying to change how the request is understood. */
+export const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+
+/** Headers that must not be repeated (a second copy may be read by a component we do not control). */
+const SINGLE_HEADERS = new Set(['authorization', 'host', 'content-length', 'content-type', 'transfer-encoding']);
+
+/** Checks the raw header list: no repeated Authorization/Host, no method override. */
+export function checkRequestHeaders(rawHeaders: readonly string[]): void {
+  const seen = new Set<string>();
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (METHOD_OVERRIDE_HEADERS.includes(name)) throw new BadRequestTarget(`${name} is not accepted`);
+    if (SINGLE_HEADERS.has(name)) {
+      if (seen.has(name)) throw new BadRequestTarget(`repeated ${name} header`);
+      seen.add(name);
+    }
+  }
+}

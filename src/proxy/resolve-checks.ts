@@ -1,0 +1,107 @@
+import type { IdSource, Operation, PolicyOperation } from '../airflow/catalog/operation.js';
+import { ALL, type Check } from '../policy/evaluator.js';
+import type { Action } from '../policy/vocabulary.js';
+
+/** Ids the proxy must ask Airflow about (with its own credentials). */
+export interface IdLookups {
+  backfillDag(backfillId: string): Promise<string | undefined>;
+}
+
+export interface RequestFacts {
+  params: Readonly<Record<string, string>>;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+/** One interpretation of a request: the operation and every permission check it needs. */
+export type ResolvedOperation =
+  | { operation: Operation; kind: 'public' }
+  | { operation: Operation; kind: 'never' }
+  | { operation: PolicyOperation; kind: 'checks'; checks: Check[]; listAll: boolean }
+  | { operation: PolicyOperation; kind: 'unresolved'; why: string };
+
+/**
+ * Stage 2b: the resource ids a request touches, from path, query, body or a lookup. An id that cannot be
+ * found makes the interpretation `unresolved`, which the evaluator denies.
+ */
+export async function resolveChecks(operation: Operation, facts: RequestFacts, lookups: IdLookups): Promise<ResolvedOperation> {
+  if (operation.access === 'public') return { operation, kind: 'public' };
+  if (operation.access === 'never') return { operation, kind: 'never' };
+  try {
+    if (operation.bulk) return { operation, kind: 'checks', checks: bulkChecks(operation, facts), listAll: false };
+    if (operation.batch) {
+      const ids = (facts.body as Record<string, unknown> | undefined)?.[operation.batch.bodyField];
+      if (ids === undefined || ids === null || (Array.isArray(ids) && ids.length === 0)) {
+        return { operation, kind: 'checks', checks: [{ resource: operation.resource, action: operation.action, id: ALL }], listAll: true };
+      }
+      if (!Array.isArray(ids) || !ids.every((x): x is string => typeof x === 'string')) throw new Unresolved(`${operation.batch.bodyField} must be a list of strings`);
+      return { operation, kind: 'checks', checks: ids.map((id) => ({ resource: operation.resource, action: operation.action, id })), listAll: false };
+    }
+    const ids = await idsFrom(operation.ids, operation, facts, lookups);
+    const checks = ids.map((id) => ({ resource: operation.resource, action: operation.action, id }));
+    return { operation, kind: 'checks', checks, listAll: operation.list !== undefined && ids.length === 1 && ids[0] === ALL };
+  } catch (err) {
+    if (err instanceof Unresolved) return { operation, kind: 'unresolved', why: err.message };
+    throw err;
+  }
+}
+
+class Unresolved extends Error {}
+
+async function idsFrom(source: IdSource, op: PolicyOperation, facts: RequestFacts, lookups: IdLookups): Promise<string[]> {
+  switch (source.from) {
+    case 'path': {
+      const value = facts.params[source.param];
+      if (value === undefined) throw new Unresolved(`no ${source.param} in path`);
+      return [op.resource === 'dags' && value === '~' ? ALL : value];
+    }
+    case 'query': {
+      const values = facts.query.getAll(source.param);
+      return values.length === 0 || values.includes('~') ? [ALL] : values;
+    }
+    case 'body': {
+      const value = (facts.body as Record<string, unknown> | undefined)?.[source.field];
+      if (typeof value !== 'string') throw new Unresolved(`body field ${source.field} must be a string`);
+      return [value];
+    }
+    case 'fixed':
+      return [source.id];
+    case 'all':
+      return [ALL];
+    case 'lookup': {
+      const id = facts.params[source.param];
+      const found = id === undefined ? undefined : await lookups.backfillDag(id);
+      if (found === undefined) throw new Unresolved(`${source.param} could not be resolved`);
+      return [found];
+    }
+  }
+}
+
+/** Every entity of every bulk action, with the action its bulk verb maps to. */
+function bulkChecks(op: PolicyOperation, facts: RequestFacts): Check[] {
+  const spec = op.bulk!;
+  const actions = (facts.body as { actions?: unknown } | undefined)?.actions;
+  if (!Array.isArray(actions) || actions.length === 0) throw new Unresolved('bulk body needs a non-empty actions list');
+  const checks: Check[] = [];
+  for (const entry of actions) {
+    const verb = (entry as { action?: unknown } | null)?.action;
+    const action: Action | undefined = typeof verb === 'string' ? spec.actions[verb as keyof typeof spec.actions] : undefined;
+    if (!action) throw new Unresolved(`unsupported bulk action ${String(verb)}`);
+    const entities = (entry as { entities?: unknown }).entities;
+    if (!Array.isArray(entities) || entities.length === 0) throw new Unresolved('bulk action without entities');
+    for (const entity of entities) checks.push({ resource: op.resource, action, id: entityId(entity, spec.field, spec.fallbackPathParam, op, facts) });
+  }
+  return checks;
+}
+
+function entityId(entity: unknown, field: string, fallback: string | undefined, op: PolicyOperation, facts: RequestFacts): string {
+  // A bare string is the entity's own id: the resource id itself, unless the resource comes from the path
+  // (a bulk DAG-run entity "run_1" names a run of the path's DAG).
+  const value = typeof entity === 'string' ? (fallback === undefined ? entity : undefined) : (entity as Record<string, unknown> | null)?.[field];
+  if (typeof value === 'string') return value;
+  if ((value === undefined || value === null) && fallback !== undefined) {
+    const fromPath = facts.params[fallback];
+    if (fromPath !== undefined) return op.resource === 'dags' && fromPath === '~' ? ALL : fromPath;
+  }
+  throw new Unresolved(`bulk entity without ${field}`);
+}

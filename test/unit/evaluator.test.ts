@@ -1,0 +1,149 @@
+import type { PolicyOperation } from '../../src/airflow/catalog/operation.js';
+import { ALL, compilePrincipal, evaluateCheck, type Principal } from '../../src/policy/evaluator.js';
+import { parsePolicy } from '../../src/policy/policy-file.js';
+import { decide, permits } from '../../src/proxy/authorize.js';
+import type { ResolvedOperation } from '../../src/proxy/resolve-checks.js';
+
+/** Policy in, verdict and reasons out. */
+const policy = parsePolicy(
+  'policy.yaml',
+  `
+version: 1
+roles:
+  etl-operator:
+    allow:
+      - dags: ["etl_*"]
+        actions: [read, trigger, clear]
+      - variables: ["etl_*"]
+        actions: [read, write]
+  auditor:
+    allow:
+      - dags: ["*"]
+        actions: [read]
+      - views: [config, event_logs]
+        actions: [read]
+    deny:
+      - dags: ["payroll_*"]
+        actions: [read]
+  admin:
+    allow:
+      - dags: ["*"]
+        actions: [read, trigger, pause]
+`,
+);
+
+const who = (roles: string[], details?: Principal['details']) => compilePrincipal(policy, { roles, details });
+const check = (resource: 'dags' | 'variables' | 'views', action: string, id: string) => ({ resource, action: action as 'read', id });
+
+describe('evaluateCheck', () => {
+  it('allows what a grant covers, naming the grant', () => {
+    const v = evaluateCheck(who(['etl-operator']), check('dags', 'trigger', 'etl_daily'));
+    expect(v).toMatchObject({ allowed: true, reason: 'grant-matched', rule: { role: 'etl-operator', effect: 'allow', index: 0, patterns: ['etl_*'] } });
+  });
+
+  it('denies by default', () => {
+    expect(evaluateCheck(who(['etl-operator']), check('dags', 'trigger', 'payroll_monthly'))).toMatchObject({ allowed: false, reason: 'no-matching-grant', rule: undefined });
+    expect(evaluateCheck(who(['etl-operator']), check('dags', 'delete', 'etl_daily')).reason).toBe('no-matching-grant');
+    expect(evaluateCheck(who(['etl-operator']), check('variables', 'delete', 'etl_x')).reason).toBe('no-matching-grant');
+    expect(evaluateCheck(who([]), check('dags', 'read', 'etl_daily')).reason).toBe('no-matching-grant');
+  });
+
+  it('a role that no longer exists grants nothing', () => {
+    expect(evaluateCheck(who(['ghost']), check('dags', 'read', 'etl_daily')).allowed).toBe(false);
+  });
+
+  it('deny wins over an allow of the same role', () => {
+    const v = evaluateCheck(who(['auditor']), check('dags', 'read', 'payroll_monthly'));
+    expect(v).toMatchObject({ allowed: false, reason: 'deny-rule-matched', rule: { role: 'auditor', effect: 'deny', index: 0 } });
+  });
+
+  it('deny of one role wins over an allow of another', () => {
+    expect(evaluateCheck(who(['admin', 'auditor']), check('dags', 'read', 'payroll_monthly')).reason).toBe('deny-rule-matched');
+  });
+
+  it('ALL needs a grant covering everything', () => {
+    expect(evaluateCheck(who(['etl-operator']), check('dags', 'read', ALL)).allowed).toBe(false);
+    expect(evaluateCheck(who(['admin']), check('dags', 'read', ALL)).allowed).toBe(true);
+    // a deny on part of the kind takes something away from "all"
+    expect(evaluateCheck(who(['auditor']), check('dags', 'read', ALL)).reason).toBe('deny-rule-matched');
+  });
+
+  it('narrowing by authorization_details can only remove', () => {
+    const narrowed = who(['etl-operator'], [{ type: 'airflow', dags: ['etl_daily'], actions: ['trigger'] }]);
+    expect(evaluateCheck(narrowed, check('dags', 'trigger', 'etl_daily')).allowed).toBe(true);
+    expect(evaluateCheck(narrowed, check('dags', 'trigger', 'etl_hourly')).reason).toBe('outside-authorization-details');
+    expect(evaluateCheck(narrowed, check('dags', 'read', 'etl_daily')).reason).toBe('outside-authorization-details');
+  });
+
+  it('views are named ids', () => {
+    expect(evaluateCheck(who(['auditor']), check('views', 'read', 'config')).allowed).toBe(true);
+    expect(evaluateCheck(who(['auditor']), check('views', 'read', 'jobs')).allowed).toBe(false);
+  });
+});
+
+describe('decide', () => {
+  const op = (over: Partial<PolicyOperation> = {}): PolicyOperation => ({
+    name: 'get_dags',
+    method: 'GET',
+    template: '/dags',
+    access: 'policy',
+    resource: 'dags',
+    action: 'read',
+    ids: { from: 'all' },
+    list: { itemsKey: 'dags', idField: 'dag_id' },
+    ...over,
+  });
+  const listAll = (o = op()): ResolvedOperation => ({ operation: o, kind: 'checks', checks: [{ resource: 'dags', action: 'read', id: ALL }], listAll: true });
+
+  it('unknown operation: denied', () => {
+    expect(decide(who(['admin']), [])).toMatchObject({ allowed: false, reason: 'unknown-operation' });
+  });
+
+  it('never-proxied operation: denied even for admin', () => {
+    expect(decide(who(['admin']), [{ operation: { name: 'login', method: 'GET', template: '/auth/login', access: 'never' }, kind: 'never' }]).reason).toBe('operation-not-proxied');
+  });
+
+  it('unresolved ids: denied', () => {
+    expect(decide(who(['admin']), [{ operation: op(), kind: 'unresolved', why: 'x' }]).reason).toBe('resource-id-unresolved');
+  });
+
+  it('a list the token sees only part of is filtered, and the filter applies grants, denies and narrowing', () => {
+    const d = decide(who(['auditor']), [listAll()]);
+    expect(d).toMatchObject({ allowed: true, reason: 'list-filtered' });
+    const p = who(['auditor']);
+    expect(permits(p, op(), 'etl_daily')).toBe(true);
+    expect(permits(p, op(), 'payroll_monthly')).toBe(false);
+  });
+
+  it('a list the token sees entirely is not filtered', () => {
+    expect(decide(who(['admin']), [listAll()])).toMatchObject({ allowed: true, reason: 'grant-matched', filter: undefined });
+  });
+
+  it('a list of a kind the token has no grant on is refused', () => {
+    const vars = op({ name: 'get_connections', resource: 'variables', action: 'delete' });
+    const r: ResolvedOperation = { operation: vars, kind: 'checks', checks: [{ resource: 'variables', action: 'delete', id: ALL }], listAll: true };
+    expect(decide(who(['etl-operator']), [r])).toMatchObject({ allowed: false, reason: 'no-matching-grant' });
+  });
+
+  it('every interpretation of an ambiguous path must be allowed', () => {
+    const a: ResolvedOperation = { operation: op({ list: undefined }), kind: 'checks', checks: [{ resource: 'dags', action: 'read', id: 'etl_daily' }], listAll: false };
+    const b: ResolvedOperation = { operation: op({ list: undefined }), kind: 'checks', checks: [{ resource: 'dags', action: 'read', id: 'payroll_monthly' }], listAll: false };
+    expect(decide(who(['etl-operator']), [a]).allowed).toBe(true);
+    expect(decide(who(['etl-operator']), [a, b])).toMatchObject({ allowed: false, reason: 'no-matching-grant' });
+  });
+
+  it('a bulk request is allowed only if every entity is', () => {
+    const r: ResolvedOperation = {
+      operation: op({ list: undefined }),
+      kind: 'checks',
+      checks: [
+        { resource: 'variables', action: 'write', id: 'etl_a' },
+        { resource: 'variables', action: 'write', id: 'payroll_secret' },
+      ],
+      listAll: false,
+    };
+    const d = decide(who(['etl-operator']), [r]);
+    expect(d).toMatchObject({ allowed: false, reason: 'no-matching-grant' });
+    expect(d.verdicts.map((v) => v.allowed)).toEqual([true, false]);
+  });
+});

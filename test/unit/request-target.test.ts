@@ -1,0 +1,64 @@
+import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from '../../src/proxy/request-target.js';
+
+/** One attack, one case: each of these could make the proxy authorize one path while Airflow routes another. */
+const refused: Array<[string, string]> = [
+  ['encoded-slash', '/airflow/prod/api/v2/dags/etl_x%2F..%2Fpayroll_monthly'],
+  ['encoded-slash-lowercase', '/airflow/prod/api/v2/variables/a%2fb'],
+  ['encoded-dot-segment', '/airflow/prod/api/v2/dags/%2e%2e/connections'],
+  ['encoded-dot', '/airflow/prod/api/v2/dags/etl%2Edaily'],
+  ['backslash', '/airflow/prod/api/v2/dags\\..\\connections'],
+  ['encoded-backslash', '/airflow/prod/api/v2/dags/a%5Cb'],
+  ['dot-segment', '/airflow/prod/api/v2/dags/../connections'],
+  ['single-dot-segment', '/airflow/prod/api/v2/./connections'],
+  ['empty-segment', '/airflow/prod/api/v2//connections'],
+  ['trailing-slash', '/airflow/prod/api/v2/dags/'],
+  ['matrix-parameter', '/airflow/prod/api/v2/dags;x=1/etl_daily'],
+  ['encoded-semicolon', '/airflow/prod/api/v2/dags/etl%3Bx'],
+  ['encoded-question-mark', '/airflow/prod/api/v2/dags/etl%3Fx'],
+  ['encoded-percent', '/airflow/prod/api/v2/dags/etl%252F'],
+  ['encoded-nul', '/airflow/prod/api/v2/dags/etl%00'],
+  ['encoded-newline', '/airflow/prod/api/v2/dags/etl%0Ax'],
+  ['absolute-form', 'http://airflow.internal/api/v2/connections'],
+  ['asterisk-form', '*'],
+  ['fragment', '/airflow/prod/api/v2/dags#x'],
+  ['bad-percent-encoding', '/airflow/prod/api/v2/dags/%zz'],
+  ['invalid-utf8', '/airflow/prod/api/v2/dags/%C0%AF'],
+  ['raw-space', '/airflow/prod/api/v2/dags/a b'],
+  ['raw-non-ascii', '/airflow/prod/api/v2/dags/é'],
+];
+
+describe('request targets the proxy refuses', () => {
+  it.each(refused)('%s', (_name, url) => {
+    expect(() => parseRequestTarget(url)).toThrow(BadRequestTarget);
+  });
+});
+
+describe('request targets the proxy accepts', () => {
+  it('keeps the raw path, segments and query', () => {
+    expect(parseRequestTarget('/airflow/prod/api/v2/dags?limit=10&dag_id_pattern=etl_%25')).toEqual({
+      path: '/airflow/prod/api/v2/dags',
+      segments: ['airflow', 'prod', 'api', 'v2', 'dags'],
+      query: 'limit=10&dag_id_pattern=etl_%25',
+    });
+  });
+
+  it('accepts ~ and percent-encoded spaces and unicode', () => {
+    expect(parseRequestTarget('/airflow/prod/api/v2/dags/~/dagRuns').segments).toContain('~');
+    expect(parseRequestTarget('/airflow/prod/api/v2/variables/my%20key%C3%A9').segments.at(-1)).toBe('my%20key%C3%A9');
+  });
+});
+
+describe('request headers', () => {
+  it('refuses a repeated Authorization header', () => {
+    expect(() => checkRequestHeaders(['Authorization', 'Bearer a', 'authorization', 'Bearer b'])).toThrow(/repeated authorization/);
+  });
+  it('refuses a repeated Host header', () => {
+    expect(() => checkRequestHeaders(['Host', 'a', 'Host', 'b'])).toThrow(/repeated host/);
+  });
+  it.each(['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override'])('refuses %s', (header) => {
+    expect(() => checkRequestHeaders([header, 'DELETE'])).toThrow(BadRequestTarget);
+  });
+  it('accepts ordinary headers', () => {
+    expect(() => checkRequestHeaders(['Host', 'a', 'Accept', 'x', 'Accept', 'y'])).not.toThrow();
+  });
+});
