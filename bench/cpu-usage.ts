@@ -3,13 +3,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 /** CPU time by thread of one process, read from /proc (Linux). */
 export interface ProcessCpuSnapshot {
-  threads: Map<number, { name: string; ticks: number }>;
+  threads: Map<number, { name: string; ticks: number; systemTicks: number }>;
 }
 
 /** CPU seconds spent in a window, grouped by thread role. */
 export interface CpuShare {
   /** The JavaScript thread: event loop, V8 execution, main-thread GC. */
   main: number;
+  /** The part of `main` spent in the kernel: socket writes on loopback, waking worker threads. */
+  mainSystem: number;
   /** Other threads by name (`libuv-worker` runs WebCrypto sign/verify jobs, `V8 DefaultWorke` runs concurrent GC). */
   others: Record<string, number>;
   total: number;
@@ -21,15 +23,15 @@ const clockTicks = (() => {
   return Number.isFinite(n) && n > 0 ? n : 100;
 })();
 
-function ticksOf(statLine: string): { name: string; ticks: number } {
+function ticksOf(statLine: string): { name: string; ticks: number; systemTicks: number } {
   const name = statLine.slice(statLine.indexOf('(') + 1, statLine.lastIndexOf(')'));
   const fields = statLine.slice(statLine.lastIndexOf(')') + 2).split(' ');
   // Fields after "(comm) ": state=0 ... utime=11, stime=12.
-  return { name, ticks: Number(fields[11]) + Number(fields[12]) };
+  return { name, ticks: Number(fields[11]) + Number(fields[12]), systemTicks: Number(fields[12]) };
 }
 
 export function snapshotProcess(pid: number): ProcessCpuSnapshot {
-  const threads = new Map<number, { name: string; ticks: number }>();
+  const threads = new Map<number, { name: string; ticks: number; systemTicks: number }>();
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
@@ -45,11 +47,14 @@ export function snapshotProcess(pid: number): ProcessCpuSnapshot {
 }
 
 export function cpuBetween(pid: number, before: ProcessCpuSnapshot, after: ProcessCpuSnapshot): CpuShare {
-  const share: CpuShare = { main: 0, others: {}, total: 0 };
+  const share: CpuShare = { main: 0, mainSystem: 0, others: {}, total: 0 };
   for (const [tid, now] of after.threads) {
     const seconds = (now.ticks - (before.threads.get(tid)?.ticks ?? 0)) / clockTicks;
     if (seconds <= 0) continue;
-    if (tid === pid) share.main += seconds;
+    if (tid === pid) {
+      share.main += seconds;
+      share.mainSystem += (now.systemTicks - (before.threads.get(tid)?.systemTicks ?? 0)) / clockTicks;
+    }
     else share.others[now.name] = (share.others[now.name] ?? 0) + seconds;
     share.total += seconds;
   }
@@ -65,5 +70,17 @@ export function machineTicks(): { busy: number; total: number } {
     return { busy: (total - idle) / clockTicks, total: total / clockTicks };
   } catch {
     return { busy: 0, total: 0 };
+  }
+}
+
+/** CPU seconds of this process's children that have exited and been reaped (here: the finished wrk runs). */
+export function reapedChildrenSeconds(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after "(comm) ": cutime=13, cstime=14.
+    return (Number(fields[13]) + Number(fields[14])) / clockTicks;
+  } catch {
+    return 0;
   }
 }

@@ -162,7 +162,8 @@ export function formatProfileSummary(s: ProfileSummary): string {
   out.push(`main thread: ${s.totalMs} ms sampled, ${s.busyMs} ms busy (${Math.round((1000 * s.busyMs) / s.totalMs) / 10}%)`);
   out.push('', 'self time by area (% of busy main-thread time)');
   for (const a of s.areas) out.push(`  ${a.pctOfBusy.toFixed(1).padStart(5)}%  ${String(a.ms).padStart(9)} ms  ${a.area}`);
-  out.push('', 'inclusive time of steps and calls (a sample counts once per name on its stack)');
+  out.push('', 'inclusive time of steps and calls (a sample counts once per name on its stack; a middleware also');
+  out.push('includes the steps it reaches synchronously through next(), so these overlap)');
   for (const st of s.steps) out.push(`  ${st.pctOfBusy.toFixed(1).padStart(5)}%  ${String(st.ms).padStart(9)} ms  ${st.step}`);
   out.push('', 'top functions by self time');
   for (const f of s.functions) out.push(`  ${f.pctOfBusy.toFixed(1).padStart(5)}%  ${String(f.ms).padStart(9)} ms  ${f.fn}  ${f.where}  [${f.area}]`);

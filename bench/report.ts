@@ -8,7 +8,7 @@ export interface MeasuredRun {
   connections: number;
   result: WrkResult;
   /** CPU cores used on average during the measured window. */
-  cores: { broker: CpuShare; directory: CpuShare; machineBusy: number; machineCores: number };
+  cores: { broker: CpuShare; directory: CpuShare; wrk: number; machineBusy: number; machineCores: number };
 }
 
 export interface BestRun {
@@ -68,14 +68,23 @@ export function formatRuns(runs: MeasuredRun[]): string {
       r.result.errorCount === 0 ? '0' : `${r.result.errorCount} !`,
       cores(r.cores.broker, s),
       cores(r.cores.directory, s),
-      `${Math.round((100 * r.cores.machineBusy) / r.cores.machineCores)}%`,
+      r.cores.wrk.toFixed(2),
+      otherLoad(r).toFixed(2),
+      `${r.cores.machineBusy.toFixed(2)}/${r.cores.machineCores}`,
     ];
   });
-  const header = ['scenario', 'wrk', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'errors', 'broker cores', 'directory cores', 'machine busy'];
+  const header = ['scenario', 'wrk', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'errors', 'broker cores', 'directory cores', 'wrk', 'others', 'machine busy'];
   return (
-    table(header, rows, new Set([2, 3, 4, 5, 6, 7, 8, 9])) +
-    '\n(cores = main thread + other threads, e.g. libuv workers running WebCrypto jobs; machine busy = all processes incl. wrk)'
+    table(header, rows, new Set([2, 3, 4, 5, 6, 7, 8, 9, 10, 11])) +
+    '\n(CPU in cores, averaged over the run. broker/directory: main thread + other threads (libuv workers run the WebCrypto' +
+    '\n jobs); others: busy CPU not used by the bench processes, i.e. noise from the rest of the machine)'
   );
+}
+
+/** Cores used by processes outside the bench during a run. */
+export function otherLoad(r: MeasuredRun): number {
+  const s = r.result.durationS;
+  return Math.max(0, r.cores.machineBusy - r.cores.wrk - (r.cores.broker.total + r.cores.directory.total) / s);
 }
 
 export function formatBest(best: BestRun[]): string {

@@ -1,15 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { DEMO_ACCOUNTS, DEV_DIRECTORY_AUDIENCE } from '../scripts/dev-directory.js';
 import type { ConfigInput } from '../src/config/schema.js';
-import { cpuBetween, machineTicks, snapshotProcess } from './cpu-usage.js';
+import { cpuBetween, machineTicks, reapedChildrenSeconds, snapshotProcess } from './cpu-usage.js';
 import { freePort, firstJsonLine, ProcessGroup, waitUntilReady, type BenchProcess } from './processes.js';
 import { formatProfileSummary, summarizeProfile, type CpuProfile } from './profile-summary.js';
-import { bestRuns, formatBest, formatRuns, wrkLabel, type MeasuredRun } from './report.js';
+import { bestRuns, formatBest, formatRuns, otherLoad, wrkLabel, type MeasuredRun } from './report.js';
 import { ensureWrk, runWrk, writeWrkScript, type WrkRequest } from './wrk.js';
 
 /**
@@ -192,9 +192,15 @@ async function measure(scenarios: Scenario[], broker: BenchProcess, directory: B
       const run = { url: s.url, script, threads, connections, timeoutS: settings.timeoutS };
       process.stderr.write(`${s.title} ${wrkLabel({ threads, connections })}: warm-up ${settings.warmupS}s, measure ${settings.durationS}s\n`);
       if (settings.warmupS > 0) await runWrk({ ...run, durationS: settings.warmupS });
-      const before = { broker: snapshotProcess(broker.pid), directory: snapshotProcess(directory.pid), machine: machineTicks() };
+      const snapshot = () => ({
+        broker: snapshotProcess(broker.pid),
+        directory: snapshotProcess(directory.pid),
+        machine: machineTicks(),
+        wrk: reapedChildrenSeconds(),
+      });
+      const before = snapshot();
       const result = await runWrk({ ...run, durationS: settings.durationS });
-      const after = { broker: snapshotProcess(broker.pid), directory: snapshotProcess(directory.pid), machine: machineTicks() };
+      const after = snapshot();
       runs.push({
         scenario: s.id,
         title: s.title,
@@ -204,6 +210,7 @@ async function measure(scenarios: Scenario[], broker: BenchProcess, directory: B
         cores: {
           broker: cpuBetween(broker.pid, before.broker, after.broker),
           directory: cpuBetween(directory.pid, before.directory, after.directory),
+          wrk: (after.wrk - before.wrk) / result.durationS,
           machineBusy: (after.machine.busy - before.machine.busy) / result.durationS,
           machineCores,
         },
@@ -256,6 +263,10 @@ function report(runs: MeasuredRun[], wrkVersion: string, profile: { file: string
   if (exchange) {
     out.push(`target ${target.description}: ${target.met ? 'MET' : 'NOT MET'} (${exchange.requestsPerSecond.toLocaleString('en-US')}/s at ${exchange.wrk})`);
   }
+  const noisy = runs.filter((r) => otherLoad(r) > 0.15);
+  if (noisy.length) {
+    out.push(`NOTE: other processes used > 0.15 cores during ${noisy.length} run(s) ("others" column): figures are lowered by a busy machine`);
+  }
   if (runsWithErrors.length) out.push(`WARNING: ${runsWithErrors.length} run(s) had errors; their figures are not valid (marked "!")`);
   if (profile) out.push('', `broker CPU profile: ${profile.file}`, profile.summary);
 
@@ -277,16 +288,21 @@ function report(runs: MeasuredRun[], wrkVersion: string, profile: { file: string
       error_count: r.result.errorCount,
       cpu_cores: {
         broker_main: round(r.cores.broker.main / r.result.durationS, 3),
+        broker_main_kernel: round(r.cores.broker.mainSystem / r.result.durationS, 3),
         broker_other_threads: Object.fromEntries(Object.entries(r.cores.broker.others).map(([k, v]) => [k, round(v / r.result.durationS, 3)])),
         directory_main: round(r.cores.directory.main / r.result.durationS, 3),
+        directory_main_kernel: round(r.cores.directory.mainSystem / r.result.durationS, 3),
         directory_other_threads: Object.fromEntries(Object.entries(r.cores.directory.others).map(([k, v]) => [k, round(v / r.result.durationS, 3)])),
+        wrk: round(r.cores.wrk, 3),
         machine_busy: round(r.cores.machineBusy, 3),
+        other_processes: round(otherLoad(r), 3),
       },
     })),
     best,
     ratios,
     target,
     runs_with_errors: runsWithErrors.length,
+    load_average_at_end: loadavg(),
     profile: profile?.file,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });

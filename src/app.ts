@@ -1,9 +1,11 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { brokerRouter } from './broker/http/broker-router.js';
 import { errorMiddleware, notFound } from './http/error-middleware.js';
 import { opsRouter } from './http/ops-router.js';
 import { requestContext } from './http/request-context.js';
+import { createProxyHandler } from './proxy/proxy-handler.js';
 import type { Services } from './services.js';
 
 /** Composes the HTTP surface: context, security headers, broker endpoints, ops, and the one error answer. */
@@ -19,4 +21,24 @@ export function createApp(s: Services): Express {
   app.use(notFound);
   app.use(errorMiddleware({ scheme: 'Basic', realm: 'airflow-token-broker' }));
   return app;
+}
+
+/**
+ * The server's request listener: proxied Airflow calls go straight to the proxy pipeline (no express stack on
+ * the hot path); everything else to the express app.
+ */
+export function createRequestListener(s: Services): (req: IncomingMessage, res: ServerResponse) => void {
+  const app = createApp(s);
+  const prefix = s.config.proxy.path_prefix + '/';
+  const proxy = createProxyHandler({
+    prefix: s.config.proxy.path_prefix,
+    deployments: s.deployments,
+    catalog: s.catalog,
+    authenticator: s.authenticator,
+    policies: s.policies,
+    airflowKeys: s.airflowKeys,
+    audit: s.audit,
+    logger: s.logger,
+  });
+  return (req, res) => (req.url?.startsWith(prefix) ? proxy(req, res) : app(req, res));
 }

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { createApp } from './app.js';
+import { createRequestListener } from './app.js';
 import { loadConfig } from './config/load-config.js';
 import { createServices, type Services } from './services.js';
 
@@ -15,7 +15,7 @@ export async function startServer(configFile: string): Promise<RunningServer> {
   const loaded = loadConfig(configFile);
   const services = await createServices(loaded);
   const { host, port, shutdown_grace } = loaded.config.server;
-  const server = createServer(createApp(services));
+  const server = createServer(createRequestListener(services));
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

@@ -16,6 +16,10 @@ import { AccessTokenIssuer } from './tokens/access-token-issuer.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import { MemoryRevocationStore, type RevocationStore } from './tokens/revocation-store.js';
 import { SqliteRevocationStore } from './tokens/sqlite-revocation-store.js';
+import { RouteCatalog } from './airflow/catalog/route-catalog.js';
+import { airflowV2Operations } from './airflow/catalog/v2-operations.js';
+import { ProxyAuthenticator } from './proxy/authenticate.js';
+import { buildDeployments, type Deployment } from './proxy/deployments.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. */
 export interface Services {
@@ -31,6 +35,11 @@ export interface Services {
   tokens: TokenService;
   verifier: AccessTokenVerifier;
   limits: { perClient: RateLimiter; perAddress: RateLimiter };
+  /** Keys of the per-caller Airflow tokens (`trusted-jwks` upstreams); never the client-token keys. */
+  airflowKeys: KeyStore;
+  deployments: ReadonlyMap<string, Deployment>;
+  catalog: RouteCatalog;
+  authenticator: ProxyAuthenticator;
   now: () => number;
   close(): Promise<void>;
 }
@@ -55,6 +64,14 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     logger.warn({ kid: key.kid, dir: paths.keysDir }, 'generated a signing key (development default: keys.generate_if_missing)');
   }
   keys.startReloading(config.keys.reload_interval, (err) => logger.error({ err }, 'reloading keys failed'));
+  const airflowKeys = new KeyStore({ dir: paths.airflowKeysDir, algorithm: config.keys.algorithm, maxTokenTtlMs: config.tokens.max_ttl, now });
+  await airflowKeys.load();
+  const usesTrustedJwks = Object.values(config.upstreams).some((u) => u.credentials?.mode === 'trusted-jwks');
+  if (usesTrustedJwks && !airflowKeys.signingKey()) {
+    if (!config.keys.generate_if_missing) throw new Error(`no active Airflow signing key in ${paths.airflowKeysDir}`);
+    await airflowKeys.generate();
+  }
+  airflowKeys.startReloading(config.keys.reload_interval, (err) => logger.error({ err }, 'reloading Airflow keys failed'));
   const policies = new PolicyStore(readPolicyFile(paths.policyFile));
   const directories = new Directories(config.directories);
   const revocations =
@@ -71,6 +88,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     now,
   });
   const rl = config.rate_limits;
+  const deployments = buildDeployments(config, airflowKeys, now);
   return {
     config,
     logger,
@@ -87,9 +105,19 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       perClient: new RateLimiter({ requests: rl.per_client.requests, perMs: rl.per_client.per }, rl.max_tracked, now),
       perAddress: new RateLimiter({ requests: rl.per_ip.requests, perMs: rl.per_ip.per }, rl.max_tracked, now),
     },
+    airflowKeys,
+    deployments,
+    catalog: new RouteCatalog(airflowV2Operations),
+    authenticator: new ProxyAuthenticator(verifier, {
+      cacheSize: config.proxy.token_cache_size,
+      leewaySec: Math.ceil(config.proxy.leeway / 1000),
+      now,
+    }),
     now,
     async close() {
       keys.stop();
+      airflowKeys.stop();
+      await Promise.all([...deployments.values()].map((d) => d.client.close()));
       revocations.close();
       audit.flush();
     },

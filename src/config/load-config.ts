@@ -7,7 +7,7 @@ export interface LoadedConfig {
   file: string;
   config: Config;
   /** Absolute paths derived from the config's relative ones. */
-  paths: { policyFile: string; keysDir: string; revocationDb: string; auditFile: string | undefined };
+  paths: { policyFile: string; keysDir: string; airflowKeysDir: string; revocationDb: string; auditFile: string | undefined };
 }
 
 /** Reads and validates the operator config; throws InvalidFileError listing every problem. */
@@ -22,6 +22,7 @@ export function loadConfig(file: string): LoadedConfig {
     paths: {
       policyFile: resolve(base, config.policy_file),
       keysDir: resolve(base, config.keys.dir),
+      airflowKeysDir: resolve(base, config.keys.airflow_dir),
       revocationDb: resolve(base, config.revocation.sqlite_path),
       auditFile: dest === 'stdout' || dest === 'stderr' ? undefined : resolve(base, dest),
     },

@@ -3,7 +3,7 @@ import { OAuthError } from './oauth-error.js';
 export interface ErrorResponse {
   status: number;
   headers: Record<string, string>;
-  body: { error: string; error_description?: string };
+  body: { error: string; error_description?: string; [extra: string]: string | undefined };
   /** True when the error was not one of ours: log it with its stack, answer generically. */
   unexpected: boolean;
 }
@@ -38,7 +38,7 @@ export function buildErrorResponse(err: unknown, challenge: ChallengeContext): E
   return {
     status: err.status,
     headers,
-    body: { error: err.code, error_description: err.description },
+    body: { ...err.extra, error: err.code, error_description: err.description },
     unexpected: false,
   };
 }

@@ -46,6 +46,8 @@ export interface OAuthErrorOptions {
   headers?: Record<string, string>;
   /** Internal detail for logs only; never sent to the client. */
   cause?: unknown;
+  /** Extra body members that are safe to send (e.g. the proxy's `reason` id). */
+  extra?: Record<string, string>;
 }
 
 /** A protocol error whose code and description are safe to send to the client. */
@@ -55,6 +57,7 @@ export class OAuthError extends Error {
   readonly description: string;
   readonly retryAfter: number | undefined;
   readonly headers: Record<string, string>;
+  readonly extra: Record<string, string>;
 
   constructor(code: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description, options.cause === undefined ? undefined : { cause: options.cause });
@@ -64,6 +67,7 @@ export class OAuthError extends Error {
     this.status = options.status ?? defaultStatus[code];
     this.retryAfter = options.retryAfter;
     this.headers = options.headers ?? {};
+    this.extra = options.extra ?? {};
   }
 }
 

@@ -20,8 +20,32 @@ export interface TokenAuditRecord {
   policy_hash: string;
 }
 
+/** The audit record of a proxy decision (one JSON line each). Documented in docs/security-model.md. */
+export interface DecisionAuditRecord {
+  event: 'proxy_decision';
+  request_id: string;
+  deployment: string;
+  client_id: string | undefined;
+  sub: string | undefined;
+  roles: readonly string[] | undefined;
+  method: string;
+  /** The path below the API root, without the query string (which may carry tokens). */
+  path: string;
+  operation: string | undefined;
+  resource: string | undefined;
+  action: string | undefined;
+  resource_ids: readonly string[];
+  decision: 'allow' | 'deny';
+  reason: string;
+  rule: { role: string; effect: 'allow' | 'deny'; index: number } | undefined;
+  filtered: boolean;
+  policy_hash: string;
+  upstream_status: number | undefined;
+}
+
 export interface AuditLog {
   token(record: TokenAuditRecord): void;
+  decision(record: DecisionAuditRecord): void;
   flush(): void;
 }
 
@@ -36,17 +60,19 @@ export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string
       : destination === 'stderr'
         ? pino.destination({ dest: 2, sync: false })
         : pino.destination({ dest: destination.file, mkdir: true, sync: false });
-  return {
-    token: (record) => void dest.write(JSON.stringify({ time: new Date().toISOString(), log: 'audit', ...record }) + '\n'),
-    flush: () => dest.flushSync(),
-  };
+  const write = (record: object) => void dest.write(JSON.stringify({ time: new Date().toISOString(), log: 'audit', ...record }) + '\n');
+  return { token: write, decision: write, flush: () => dest.flushSync() };
 }
 
 /** Keeps records in memory: for tests that assert what was audited. */
 export class MemoryAuditLog implements AuditLog {
   readonly records: TokenAuditRecord[] = [];
+  readonly decisions: DecisionAuditRecord[] = [];
   token(record: TokenAuditRecord): void {
     this.records.push(record);
+  }
+  decision(record: DecisionAuditRecord): void {
+    this.decisions.push(record);
   }
   flush(): void {}
 }

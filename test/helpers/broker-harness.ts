@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { createApp } from '../../src/app.js';
+import { createRequestListener } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { MemoryAuditLog } from '../../src/observability/audit-log.js';
@@ -59,7 +59,7 @@ export async function startBroker(
   writeFileSync(configFile, stringify(config));
   const audit = new MemoryAuditLog();
   const services = await createServices(loadConfig(configFile), { logger: createLogger(process.env.ATB_TEST_LOG ?? 'silent'), audit, ...options.overrides });
-  server.on('request', createApp(services));
+  server.on('request', createRequestListener(services));
   return {
     url,
     dir,

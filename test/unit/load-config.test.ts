@@ -18,6 +18,7 @@ describe('a valid config', () => {
     expect(loaded.paths).toEqual({
       policyFile: fixture('policy.yaml'),
       keysDir: fixture('keys'),
+      airflowKeysDir: fixture('keys/airflow'),
       revocationDb: fixture('data/revocations.sqlite'),
       auditFile: undefined,
     });

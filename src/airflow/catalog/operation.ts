@@ -9,9 +9,16 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type IdSource =
   /** A path parameter. For DAGs, `~` means "every DAG". */
   | { from: 'path'; param: string }
-  /** A query parameter; absent means "every one" (and so needs a grant covering everything). */
+  /**
+   * A query parameter; absent means "every one" (and so needs a grant covering everything). Every occurrence
+   * is an id: list parameters repeat (`?dag_ids=a&dag_ids=b`), and for a scalar one Airflow reads the *last*
+   * occurrence while `URLSearchParams.get` returns the first, so checking only one would be a bypass.
+   */
   | { from: 'query'; param: string }
-  /** A string field of the JSON body. */
+  /**
+   * A field of the JSON body: a string, or an integer taken as its decimal string (asset ids). A missing field
+   * or any other type leaves the id unresolved.
+   */
   | { from: 'body'; field: string }
   /** A fixed id, e.g. the view `config`. */
   | { from: 'fixed'; id: string }
@@ -22,12 +29,20 @@ export type IdSource =
 
 /**
  * A bulk body `{actions: [{action, entities, action_on_existence}]}`: each entity is checked with the action
- * its bulk action maps to. `field` names the entity's id (a bare string entity is the id itself);
- * `fallbackPathParam` is used when the entity leaves it out (bulk DAG runs take the path's `dag_id`).
+ * its bulk action maps to. `field` names the entity's id; `fallbackPathParam` is used when the entity leaves it
+ * out (bulk DAG runs take the path's `dag_id`). A `create` with `action_on_existence: overwrite` may replace an
+ * existing entity, so it is checked with the `update` action too (Airflow checks both). A bulk action absent
+ * from `actions` is refused.
  */
 export interface BulkSpec {
   field: string;
   fallbackPathParam?: string;
+  /**
+   * What a bare string entity (allowed in `delete`) stands for. `id` (the default): the resource id itself, as
+   * for variables, connections and pools. `child`: the key of something under the resource (a DAG run id or a
+   * task id), so the resource id comes from `fallbackPathParam`.
+   */
+  bareString?: 'id' | 'child';
   actions: { create?: Action; update?: Action; delete?: Action };
 }
 
@@ -37,6 +52,7 @@ export interface BulkSpec {
  */
 export interface ListSpec {
   itemsKey: string;
+  /** The item's id field; a dotted path reaches into a nested object (`task_instance.dag_id`). */
   idField: string;
 }
 
@@ -55,19 +71,29 @@ interface OperationBase {
   pathParams?: readonly string[];
 }
 
+/** One permission check: an action on the resources named by `ids`. */
+export interface CheckSpec {
+  resource: ResourceKind;
+  action: Action;
+  ids: IdSource;
+}
+
 export type Operation =
   /** No policy check: any valid token may call it (health, version). */
   | (OperationBase & { access: 'public' })
   /** Never proxied: Airflow's own login/logout. */
   | (OperationBase & { access: 'never' })
-  | (OperationBase & {
-      access: 'policy';
-      resource: ResourceKind;
-      action: Action;
-      ids: IdSource;
-      list?: ListSpec;
-      batch?: BatchListSpec;
-      bulk?: BulkSpec;
-    });
+  | (OperationBase &
+      CheckSpec & {
+        access: 'policy';
+        list?: ListSpec;
+        batch?: BatchListSpec;
+        bulk?: BulkSpec;
+        /**
+         * Further checks that must all pass as well, where Airflow itself checks two resources (a DAG and an
+         * asset). They are plain checks: `list`, `batch` and `bulk` apply to the main check only.
+         */
+        also?: readonly CheckSpec[];
+      });
 
 export type PolicyOperation = Extract<Operation, { access: 'policy' }>;

@@ -1,0 +1,69 @@
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { OAuthError } from '../errors/oauth-error.js';
+
+export interface AirflowClientOptions {
+  /** Base URL without `/api/v2`; may carry a path prefix. */
+  url: string;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+}
+
+/**
+ * A keep-alive connection pool to one Airflow API server. Paths are appended to the configured base as
+ * validated bytes: a client path is never resolved against the base with `new URL`.
+ */
+export class AirflowClient {
+  private readonly pool: Pool;
+  private readonly basePath: string;
+
+  constructor(private readonly options: AirflowClientOptions) {
+    const base = new URL(options.url);
+    this.basePath = base.pathname.replace(/\/+$/, '');
+    this.pool = new Pool(base.origin, {
+      connections: 64,
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs,
+      keepAliveTimeout: 4_000,
+    });
+  }
+
+  /** Sends a request; `path` starts with `/` and is already validated (e.g. `/api/v2/dags?limit=1`). */
+  async request(method: Dispatcher.HttpMethod, path: string, headers: Record<string, string>, body?: Buffer | string): Promise<Dispatcher.ResponseData> {
+    try {
+      return await this.pool.request({ method, path: this.basePath + path, headers, body });
+    } catch (err) {
+      throw upstreamFailure(err);
+    }
+  }
+
+  /** A JSON call made by the proxy itself (login, lookups, list scans). */
+  async json(method: Dispatcher.HttpMethod, path: string, authorization: string | undefined, body?: unknown): Promise<{ status: number; body: unknown }> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (authorization) headers.authorization = authorization;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await this.request(method, path, headers, body === undefined ? undefined : JSON.stringify(body));
+    const text = await res.body.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new OAuthError('upstream_error', 'Airflow answered with invalid JSON');
+    }
+    return { status: res.statusCode, body: parsed };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/** Network failures become 502, timeouts 504; the message names neither host nor port. */
+export function upstreamFailure(err: unknown): OAuthError {
+  if (err instanceof OAuthError) return err;
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
+    return new OAuthError('upstream_timeout', 'Airflow did not answer in time', { cause: err });
+  }
+  return new OAuthError('upstream_error', 'Airflow could not be reached', { cause: err });
+}

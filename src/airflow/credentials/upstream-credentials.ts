@@ -1,0 +1,18 @@
+import type { Policy } from '../../policy/policy.js';
+
+/** Who the proxy calls Airflow for. */
+export interface Caller {
+  subject: string;
+  clientId: string;
+  roles: readonly string[];
+  policy: Policy;
+}
+
+/** How the proxy authenticates to one Airflow deployment: the one extension point for credential modes. */
+export interface UpstreamCredentials {
+  readonly mode: string;
+  /** The `Authorization` header for a call made on behalf of `caller`. */
+  authorization(caller: Caller): Promise<string>;
+  /** Airflow answered 401 to our credentials: forget them; true when one retry with fresh ones makes sense. */
+  invalidate(): boolean;
+}

@@ -1,0 +1,63 @@
+import type { Config, UpstreamConfig } from '../config/schema.js';
+import { AirflowClient } from '../airflow/airflow-client.js';
+import { ServiceAccountCredentials } from '../airflow/credentials/service-account.js';
+import { TrustedJwksCredentials } from '../airflow/credentials/trusted-jwks.js';
+import type { UpstreamCredentials } from '../airflow/credentials/upstream-credentials.js';
+import type { KeyStore } from '../keys/key-store.js';
+import type { IdLookups } from './resolve-checks.js';
+
+/** One proxied Airflow deployment: its pool, its credential mode and its token audience. */
+export interface Deployment {
+  name: string;
+  audience: string;
+  config: UpstreamConfig;
+  client: AirflowClient;
+  credentials: UpstreamCredentials;
+  maxBodyBytes: number;
+}
+
+const SIZE = /^(\d+)(b|kb|mb)?$/i;
+function bytes(size: string): number {
+  const m = SIZE.exec(size.trim());
+  if (!m) throw new Error(`not a size: ${size}`);
+  return Number(m[1]) * ({ b: 1, kb: 1024, mb: 1024 * 1024 }[(m[2] ?? 'b').toLowerCase()] ?? 1);
+}
+
+/** The deployments the proxy fronts: every upstream that has a `url`. */
+export function buildDeployments(config: Config, airflowKeys: KeyStore, now: () => number): Map<string, Deployment> {
+  const deployments = new Map<string, Deployment>();
+  for (const [name, up] of Object.entries(config.upstreams)) {
+    if (!up.url || !up.credentials) continue;
+    const client = new AirflowClient({
+      url: up.url,
+      connectTimeoutMs: up.timeouts.connect,
+      headersTimeoutMs: up.timeouts.headers,
+      bodyTimeoutMs: up.timeouts.body,
+    });
+    const c = up.credentials;
+    const credentials: UpstreamCredentials =
+      c.mode === 'service-account'
+        ? new ServiceAccountCredentials(client, { username: c.username, password: c.password, refreshBeforeMs: c.refresh_before, now })
+        : new TrustedJwksCredentials(airflowKeys, {
+            audience: c.jwt_audience,
+            issuer: c.jwt_issuer,
+            ttlMs: c.token_ttl,
+            defaultRole: c.default_airflow_role,
+            now,
+          });
+    deployments.set(name, { name, audience: up.audience, config: up, client, credentials, maxBodyBytes: bytes(up.max_request_body) });
+  }
+  return deployments;
+}
+
+/** Lookups made with the same upstream credentials as the call they serve. */
+export function idLookups(deployment: Deployment, authorization: () => Promise<string>): IdLookups {
+  return {
+    async backfillDag(backfillId) {
+      if (!/^\d{1,18}$/.test(backfillId)) return undefined;
+      const res = await deployment.client.json('GET', `/api/v2/backfills/${backfillId}`, await authorization());
+      const dagId = (res.body as { dag_id?: unknown } | undefined)?.dag_id;
+      return res.status === 200 && typeof dagId === 'string' ? dagId : undefined;
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
+import type { AirflowClient } from '../airflow/airflow-client.js';
+import type { ListSpec } from '../airflow/catalog/operation.js';
+
+/** Airflow's default page size (`[api] fallback_page_limit`) and the page size of our scans (its maximum). */
+const DEFAULT_LIMIT = 50;
+const SCAN_PAGE = 100;
+
+export interface ScanContext {
+  client: AirflowClient;
+  authorization: string;
+  scanLimit: number;
+}
+
+function nonNegativeInt(value: string | null, name: string, fallback: number): number {
+  if (value === null) return fallback;
+  if (!/^\d{1,9}$/.test(value)) throw invalidRequest(`${name} must be a non-negative integer`);
+  return Number(value);
+}
+
+/** Reads every page of a list from Airflow (the caller's filters kept) and keeps the items `keep` allows. */
+async function scan(ctx: ScanContext, apiPath: string, query: URLSearchParams, spec: ListSpec, keep: (id: string) => boolean) {
+  const kept: unknown[] = [];
+  let first: Record<string, unknown> | undefined;
+  for (let offset = 0; ; offset += SCAN_PAGE) {
+    if (offset >= ctx.scanLimit) throw invalidRequest('the list is too long to filter for this token; narrow it with filters');
+    const q = new URLSearchParams(query);
+    q.set('limit', String(SCAN_PAGE));
+    q.set('offset', String(offset));
+    const res = await ctx.client.json('GET', `${apiPath}?${q.toString()}`, ctx.authorization);
+    if (res.status !== 200) return { status: res.status, body: res.body, kept: undefined };
+    const page = res.body as Record<string, unknown>;
+    first ??= page;
+    const items = page[spec.itemsKey];
+    if (!Array.isArray(items)) throw new OAuthError('upstream_error', 'Airflow answered a list in an unexpected shape');
+    for (const item of items) {
+      const id = (item as Record<string, unknown> | null)?.[spec.idField];
+      if (typeof id === 'string' && keep(id)) kept.push(item);
+    }
+    const total = typeof page.total_entries === 'number' ? page.total_entries : undefined;
+    if (items.length < SCAN_PAGE || (total !== undefined && offset + SCAN_PAGE >= total)) break;
+  }
+  return { status: 200, body: first, kept };
+}
+
+/**
+ * A list across resources for a token that may see only some: Airflow is asked for every page, the items the
+ * token may not see are removed, and `total_entries` and the caller's `limit`/`offset` are applied to what is
+ * left, so neither items nor counts of hidden resources leak and pagination stays correct.
+ */
+export async function filteredList(ctx: ScanContext, apiPath: string, rawQuery: string, spec: ListSpec, keep: (id: string) => boolean) {
+  const query = new URLSearchParams(rawQuery);
+  if (query.has('cursor')) throw invalidRequest('cursor pagination is not available to DAG-restricted tokens; use limit and offset');
+  const limit = nonNegativeInt(query.get('limit'), 'limit', DEFAULT_LIMIT);
+  const offset = nonNegativeInt(query.get('offset'), 'offset', 0);
+  query.delete('limit');
+  query.delete('offset');
+  const result = await scan(ctx, apiPath, query, spec, keep);
+  if (!result.kept) return { status: result.status, body: result.body };
+  return {
+    status: 200,
+    body: { ...result.body, [spec.itemsKey]: result.kept.slice(offset, offset + limit), total_entries: result.kept.length },
+  };
+}
+
+/** The DAG ids a token may act on, found by scanning Airflow's DAG list: used to rewrite batch bodies. */
+export async function permittedDagIds(ctx: ScanContext, keep: (id: string) => boolean): Promise<string[]> {
+  const result = await scan(ctx, '/api/v2/dags', new URLSearchParams(), { itemsKey: 'dags', idField: 'dag_id' }, keep);
+  if (!result.kept) throw new OAuthError('upstream_error', 'Airflow refused to list DAGs to the proxy');
+  return result.kept.map((d) => (d as { dag_id: string }).dag_id);
+}

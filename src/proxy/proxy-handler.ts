@@ -1,0 +1,209 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { Dispatcher } from 'undici';
+import type { MatchedOperation } from '../airflow/catalog/route-catalog.js';
+import { buildErrorResponse } from '../errors/error-response.js';
+import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
+import type { AuditLog, DecisionAuditRecord } from '../observability/audit-log.js';
+import type { Logger } from '../observability/logger.js';
+import type { KeyStore } from '../keys/key-store.js';
+import { ALL, compilePrincipal } from '../policy/evaluator.js';
+import type { PolicyStore } from '../policy/policy-store.js';
+import type { AccessTokenClaims } from '../tokens/access-token.js';
+import type { ProxyAuthenticator } from './authenticate.js';
+import { decide, permits, type Decision } from './authorize.js';
+import { idLookups, type Deployment } from './deployments.js';
+import { filteredList, permittedDagIds } from './list-filter.js';
+import { parseJsonBody, readBody } from './request-body.js';
+import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
+import { resolveChecks } from './resolve-checks.js';
+
+export interface ProxyServices {
+  prefix: string;
+  deployments: ReadonlyMap<string, Deployment>;
+  catalog: { match(method: string, path: string): MatchedOperation[] };
+  authenticator: ProxyAuthenticator;
+  policies: PolicyStore;
+  airflowKeys: KeyStore;
+  audit: AuditLog;
+  logger: Logger;
+}
+
+/** Request headers passed to Airflow: an allow-list. The caller's credentials, cookies and forwarding headers never are. */
+const FORWARDED_REQUEST_HEADERS = ['accept', 'accept-language', 'content-type', 'if-match', 'if-none-match', 'if-modified-since'];
+/** Response headers passed back to the caller: an allow-list (no Set-Cookie, no Location, no Server). */
+const FORWARDED_RESPONSE_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'cache-control', 'etag', 'last-modified', 'vary', 'retry-after', 'expires'];
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const API_ROOT = ['api', 'v2'];
+const CHALLENGE = { scheme: 'Bearer', realm: 'airflow-token-broker' } as const;
+
+/** What one request learned on its way through the pipeline, for the audit record. */
+interface Trail {
+  requestId: string;
+  deployment: string;
+  method: string;
+  path: string;
+  claims?: AccessTokenClaims;
+  decision?: Decision;
+  /** The error code when the request ended before a decision. */
+  error?: string;
+  policyHash?: string;
+}
+
+/**
+ * The proxy pipeline on a plain Node handler (no express stack on the hot path):
+ * validate target -> pick deployment -> authenticate -> read body -> resolve operation -> authorize ->
+ * swap credentials -> forward (or filter a list) -> audit.
+ */
+export function createProxyHandler(s: ProxyServices) {
+  return function handleProxyRequest(req: IncomingMessage, res: ServerResponse): void {
+    const incomingId = req.headers['x-request-id'];
+    const requestId = typeof incomingId === 'string' && SAFE_REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    const trail: Trail = { requestId, deployment: '', method: req.method ?? '', path: '' };
+    res.setHeader('X-Request-Id', requestId);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    proxy(s, req, res, trail)
+      .catch((err: unknown) => answerError(s, res, trail, err))
+      .finally(() => audit(s, trail, res));
+  };
+}
+
+async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse, trail: Trail): Promise<void> {
+  const target = parseRequestTarget(req.url ?? '');
+  checkRequestHeaders(req.rawHeaders);
+  const [, name, ...rest] = target.segments;
+  if (name === 'jwks.json' && rest.length === 0 && req.method === 'GET') return serveAirflowJwks(s, res);
+  const deployment = name === undefined ? undefined : s.deployments.get(name);
+  if (!deployment) throw new OAuthError('invalid_request', 'no such deployment', { status: 404 });
+  trail.deployment = deployment.name;
+  if (rest[0] !== API_ROOT[0] || rest[1] !== API_ROOT[1] || rest.length < 3) {
+    throw new OAuthError('invalid_request', 'only /api/v2 is proxied', { status: 404 });
+  }
+  const apiPath = '/' + rest.slice(2).join('/');
+  trail.path = apiPath;
+
+  const claims = await s.authenticator.authenticate(req.headers.authorization, deployment.audience);
+  trail.claims = claims;
+  const body = parseJsonBody(await readBody(req, deployment.maxBodyBytes), req.headers['content-type']);
+
+  const policy = s.policies.current(); // one version for the whole request
+  trail.policyHash = policy.hash;
+  const roles = claims.scope.split(' ');
+  const principal = compilePrincipal(policy, { roles, details: claims.authorization_details });
+  const caller = { subject: claims.sub, clientId: claims.client_id, roles, policy };
+  let upstreamAuth: Promise<string> | undefined;
+  const authorization = () => (upstreamAuth ??= deployment.credentials.authorization(caller));
+  const freshAuthorization = () => deployment.credentials.authorization(caller);
+
+  const query = new URLSearchParams(target.query);
+  const matches = s.catalog.match(req.method ?? '', apiPath);
+  const lookups = idLookups(deployment, authorization);
+  const interpretations = await Promise.all(matches.map((m) => resolveChecks(m.operation, { params: m.params, query, body: body.json }, lookups)));
+  const decision = decide(principal, interpretations);
+  trail.decision = decision;
+  if (!decision.allowed) {
+    throw new OAuthError('insufficient_scope', 'the token does not allow this call', { extra: { reason: decision.reason } });
+  }
+
+  const scan = { client: deployment.client, authorization: await authorization(), scanLimit: deployment.config.list_scan_limit };
+  const filter = decision.filter;
+  if (filter && filter.operation.batch) {
+    const ids = await permittedDagIds(scan, (id) => permits(principal, filter.operation, id));
+    if (ids.length === 0) return sendJson(res, 200, { [filter.list?.itemsKey ?? 'items']: [], total_entries: 0 });
+    const rewritten = Buffer.from(JSON.stringify({ ...(body.json as object), [filter.operation.batch.bodyField]: ids }));
+    return forward(deployment, req, res, target.query, rest, rewritten, authorization, freshAuthorization);
+  }
+  if (filter) {
+    if (!filter.list) throw new OAuthError('insufficient_scope', 'the token does not allow this call', { extra: { reason: 'no-matching-grant' } });
+    const result = await filteredList(scan, `/api/v2${apiPath}`, target.query, filter.list, (id) => permits(principal, filter.operation, id));
+    return sendJson(res, result.status, result.body);
+  }
+  return forward(deployment, req, res, target.query, rest, body.raw, authorization, freshAuthorization);
+}
+
+async function forward(
+  deployment: Deployment,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: string,
+  rest: readonly string[],
+  body: Buffer,
+  authorization: () => Promise<string>,
+  freshAuthorization: () => Promise<string>,
+): Promise<void> {
+  // The upstream path is the validated raw segments appended to the base: never re-resolved.
+  const path = '/' + rest.join('/') + (query ? `?${query}` : '');
+  const send = async (auth: string) => {
+    const headers: Record<string, string> = { authorization: auth, 'x-request-id': res.getHeader('X-Request-Id') as string };
+    for (const name of FORWARDED_REQUEST_HEADERS) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    return deployment.client.request((req.method ?? 'GET') as Dispatcher.HttpMethod, path, headers, body.length > 0 ? body : undefined);
+  };
+  let upstream = await send(await authorization());
+  if (upstream.statusCode === 401 && deployment.credentials.invalidate()) {
+    await upstream.body.dump();
+    upstream = await send(await freshAuthorization());
+  }
+  res.statusCode = upstream.statusCode;
+  for (const name of FORWARDED_RESPONSE_HEADERS) {
+    const value = upstream.headers[name];
+    if (value !== undefined) res.setHeader(name, value);
+  }
+  await pipeline(upstream.body, res);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body ?? null);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function serveAirflowJwks(s: ProxyServices, res: ServerResponse): void {
+  res.setHeader('Cache-Control', 'public, max-age=300');
+  sendJson(res, 200, s.airflowKeys.publicJwks());
+}
+
+function answerError(s: ProxyServices, res: ServerResponse, trail: Trail, err: unknown): void {
+  const mapped = err instanceof BadRequestTarget ? invalidRequest(`bad request: ${err.reason}`) : err;
+  const response = buildErrorResponse(mapped, CHALLENGE);
+  trail.error = response.body.error;
+  const log = s.logger.child({ request_id: trail.requestId });
+  if (response.unexpected) log.error({ err }, 'proxy error');
+  else if (response.status >= 500) log.warn({ err: (err as Error).cause ?? err, code: response.body.error }, 'proxy upstream failure');
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(response.status, { ...response.headers, 'content-type': 'application/json' });
+  res.end(JSON.stringify(response.body));
+}
+
+function audit(s: ProxyServices, trail: Trail, res: ServerResponse): void {
+  const d = trail.decision;
+  const primary = d?.operation;
+  const op = primary?.operation;
+  const record: DecisionAuditRecord = {
+    event: 'proxy_decision',
+    request_id: trail.requestId,
+    deployment: trail.deployment,
+    client_id: trail.claims?.client_id,
+    sub: trail.claims?.sub,
+    roles: trail.claims?.scope.split(' '),
+    method: trail.method,
+    path: trail.path,
+    operation: op?.name,
+    resource: op && op.access === 'policy' ? op.resource : undefined,
+    action: op && op.access === 'policy' ? op.action : undefined,
+    resource_ids: primary && primary.kind === 'checks' ? primary.checks.map((c) => (c.id === ALL ? '*' : c.id)) : [],
+    decision: d?.allowed ? 'allow' : 'deny',
+    reason: d?.reason ?? trail.error ?? 'unknown',
+    rule: d?.rule ? { role: d.rule.role, effect: d.rule.effect, index: d.rule.index } : undefined,
+    filtered: d?.filter !== undefined,
+    policy_hash: trail.policyHash ?? s.policies.current().hash,
+    upstream_status: d?.allowed ? res.statusCode : undefined,
+  };
+  s.audit.decision(record);
+}
