@@ -88,6 +88,7 @@ export type Operation =
         access: 'policy';
         list?: ListSpec;
         batch?: BatchListSpec;
+        /** The per-entity checks replace the main one, whose `action` and `ids` then only describe the operation. */
         bulk?: BulkSpec;
         /**
          * Further checks that must all pass as well, where Airflow itself checks two resources (a DAG and an

@@ -1,0 +1,92 @@
+import { resourceKinds } from '../../policy/vocabulary.js';
+import type { CheckSpec, IdSource, Operation, PolicyOperation } from './operation.js';
+import { airflowV2Operations } from './v2-operations.js';
+
+const intro = `# Airflow API operations and the permissions they need
+
+<!-- Generated from src/airflow/catalog/v2-operations.ts by \`npm run build && node dist/scripts/gen-catalog-docs.js\`;
+edit the table, not this file. -->
+
+Every operation of Airflow 3's REST API (\`/api/v2\`, checked against Airflow 3.3.2 by
+\`test/acceptance/catalog-coverage.test.ts\`) and the check the proxy makes before forwarding it. A request
+for a path or method not listed here is refused.
+
+How to read the **Ids** column (where the checked resource ids come from):
+
+- \`path {p}\`: the path parameter \`p\`. A DAG id of \`~\` means every DAG.
+- \`query p\`: every occurrence of the query parameter \`p\`; without it, every resource of the kind.
+- \`body f\`: the field \`f\` of the JSON body (an integer counts as its decimal string).
+- \`all\`: every resource of the kind, so only a grant covering all of them allows it.
+- \`lookup backfill_dag(backfill_id)\`: the DAG of the backfill, asked of Airflow by the proxy.
+- For \`views\`, the id is the view's name.
+
+**Notes**: *list* means the answer is filtered to the items the caller may see (by the field named);
+*batch* means the body's \`dag_ids\` filter is rewritten to the permitted DAGs; *bulk* means each entity is
+checked with the action its bulk action maps to (a create with \`action_on_existence: overwrite\` also needs the
+update action); *also* names further checks that must pass too; *\`{p}\` spans segments* marks a parameter that
+takes the rest of the path, \`/\` included.
+
+A path can match more than one operation (\`GET /connections/enqueue-test\` also matches
+\`GET /connections/{connection_id}\`; Airflow picks the one it registered first). The proxy then requires every
+matching operation to be allowed.
+
+Asset grants match the numeric asset id (\`"42"\`), not the asset's name or URI.
+`;
+
+/** The operation reference, generated from the catalog; `docs/airflow-catalog.md` must equal it. */
+export function renderCatalogDocs(operations: readonly Operation[] = airflowV2Operations): string {
+  const unchecked = operations.filter((o) => o.access !== 'policy');
+  const checked = operations.filter((o): o is PolicyOperation => o.access === 'policy');
+  const sections = [
+    section('Without a policy check', ['Operation', 'Method', 'Path', 'Access'], unchecked.map((o) => [code(o.name), o.method, code(o.template), o.access === 'public' ? 'any valid token' : 'never proxied'])),
+    ...resourceKinds.map((kind) =>
+      section(
+        `Resource \`${kind}\``,
+        ['Operation', 'Method', 'Path', 'Action', 'Ids', 'Notes'],
+        checked.filter((o) => o.resource === kind).map((o) => [code(o.name), o.method, code(o.template), code(o.action), describeIds(o.ids), notes(o)]),
+      ),
+    ),
+  ];
+  return [intro, ...sections.filter((s) => s !== '')].join('\n');
+}
+
+function section(title: string, header: string[], rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [`## ${title}`, '', line(header), line(header.map(() => '---')), ...rows.map(line), ''].join('\n');
+}
+
+function describeIds(ids: IdSource): string {
+  switch (ids.from) {
+    case 'path':
+      return `path \`{${ids.param}}\``;
+    case 'query':
+      return `query \`${ids.param}\``;
+    case 'body':
+      return `body \`${ids.field}\``;
+    case 'fixed':
+      return code(ids.id);
+    case 'all':
+      return 'all';
+    case 'lookup':
+      return `lookup \`${ids.lookup}(${ids.param})\``;
+  }
+}
+
+function notes(o: PolicyOperation): string {
+  const out: string[] = [];
+  if (o.list) out.push(`list: \`${o.list.itemsKey}[].${o.list.idField}\``);
+  if (o.batch) out.push(`batch: body \`${o.batch.bodyField}\``);
+  if (o.bulk) {
+    const { field, fallbackPathParam, bareString, actions } = o.bulk;
+    const mapped = Object.entries(actions).map(([bulkAction, action]) => `${bulkAction} → \`${action}\``);
+    const fallback = fallbackPathParam ? ` (else path \`{${fallbackPathParam}}\`${bareString === 'child' ? ', also for a bare string entity' : ''})` : '';
+    out.push(`bulk by entity \`${field}\`${fallback}: ${mapped.join(', ')}`);
+  }
+  for (const c of o.also ?? []) out.push(`also ${describeCheck(c)}`);
+  for (const p of o.pathParams ?? []) out.push(`\`{${p}}\` spans segments`);
+  return out.join('; ');
+}
+
+const describeCheck = (c: CheckSpec) => `\`${c.resource}\` \`${c.action}\` on ${describeIds(c.ids)}`;
+const code = (text: string) => `\`${text}\``;

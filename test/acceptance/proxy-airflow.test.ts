@@ -1,0 +1,206 @@
+import { DEMO_ACCOUNTS, type DevDirectory } from '../../scripts/dev-directory.js';
+import { proxyMatrix } from '../fixtures/proxy-matrix.js';
+import { startAirflow, type AirflowServer } from '../helpers/airflow-server.js';
+import { basic, PROD_AUDIENCE, startBroker, startDirectory, STAGING_AUDIENCE, tokenRequest, type Broker } from '../helpers/broker-harness.js';
+
+/** The proxy in `service-account` mode in front of a real Airflow 3 (scripts/airflow/start.sh). */
+
+const timeout = 240_000;
+let airflow: AirflowServer;
+let directory: DevDirectory;
+let broker: Broker;
+const tokens: Record<string, string> = {};
+
+beforeAll(async () => {
+  airflow = await startAirflow();
+  directory = await startDirectory();
+  process.env.ATB_TEST_AIRFLOW_PASSWORD = 'proxy-pass';
+  broker = await startBroker(directory, {
+    configure: (c) => {
+      c.upstreams.prod = {
+        audience: PROD_AUDIENCE,
+        url: airflow.url,
+        credentials: { mode: 'service-account', username: 'proxy', password: '${ATB_TEST_AIRFLOW_PASSWORD}' },
+      };
+    },
+  });
+  for (const account of DEMO_ACCOUNTS) {
+    const res = await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic(account.clientId, account.secret) });
+    expect(res.status).toBe(200);
+    tokens[account.clientId] = res.body.access_token as string;
+  }
+}, timeout);
+
+afterAll(async () => {
+  await broker?.close();
+  await directory?.close();
+  await airflow?.stop();
+}, timeout);
+
+async function call(client: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${broker.url}/airflow/prod/api/v2${path}`, {
+    method,
+    headers: { authorization: `Bearer ${tokens[client]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+}
+
+/** Airflow as its admin sees it, bypassing the proxy. */
+async function asAdmin(path: string) {
+  const login = await fetch(`${airflow.url}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'admin-pass' }) });
+  const { access_token } = (await login.json()) as { access_token: string };
+  const res = await fetch(`${airflow.url}/api/v2${path}`, { headers: { authorization: `Bearer ${access_token}` } });
+  return (await res.json()) as Record<string, unknown>;
+}
+
+const dagIds = (body: Record<string, unknown> | undefined, key = 'dags') => ((body?.[key] as Array<{ dag_id: string }>) ?? []).map((d) => d.dag_id).sort();
+
+describe('role x operation matrix on a real Airflow', () => {
+  it.each(proxyMatrix.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const res = await call(c.client, c.method, c.path, c.body);
+    if (c.expect === 'deny') {
+      expect(res.status).toBe(403);
+      expect(res.body).toMatchObject({ error: 'insufficient_scope', reason: c.reason });
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer .*error="insufficient_scope"/);
+    } else {
+      expect(res.status).toBeLessThan(300);
+    }
+    const decision = broker.audit.decisions.at(-1)!;
+    expect(decision).toMatchObject({ decision: c.expect === 'deny' ? 'deny' : 'allow', reason: c.reason, filtered: c.expect === 'filter', deployment: 'prod', client_id: c.client });
+  });
+});
+
+describe('what the matrix means in Airflow', () => {
+  it('demo-etl sees only etl_* DAGs, with a matching total', async () => {
+    const res = await call('demo-etl', 'GET', '/dags');
+    expect(dagIds(res.body)).toEqual(['etl_daily', 'etl_hourly']);
+    expect(res.body!.total_entries).toBe(2);
+    expect(dagIds(await asAdmin('/dags'))).toEqual(['etl_daily', 'etl_hourly', 'payroll_monthly', 'report_weekly']);
+  });
+
+  it('pagination stays correct over the filtered list', async () => {
+    const page1 = await call('demo-etl', 'GET', '/dags?limit=1&offset=0&order_by=dag_id');
+    const page2 = await call('demo-etl', 'GET', '/dags?limit=1&offset=1&order_by=dag_id');
+    const page3 = await call('demo-etl', 'GET', '/dags?limit=1&offset=2&order_by=dag_id');
+    expect([dagIds(page1.body), dagIds(page2.body), dagIds(page3.body)]).toEqual([['etl_daily'], ['etl_hourly'], []]);
+    expect([page1.body!.total_entries, page2.body!.total_entries, page3.body!.total_entries]).toEqual([2, 2, 2]);
+  });
+
+  it('a dag_id_pattern wildcard cannot widen the list (ILIKE _ and %)', async () => {
+    for (const pattern of ['%', '_', 'a', 'Y_M', '~']) {
+      const res = await call('demo-etl', 'GET', `/dags?dag_id_pattern=${encodeURIComponent(pattern)}`);
+      expect(dagIds(res.body).every((id) => id.startsWith('etl_'))).toBe(true);
+    }
+  });
+
+  it('svc-reporting sees only report_* (and finance_daily, absent here)', async () => {
+    expect(dagIds((await call('svc-reporting', 'GET', '/dags')).body)).toEqual(['report_weekly']);
+  });
+
+  it('demo-etl triggers etl_daily: the run exists in Airflow', async () => {
+    const res = await call('demo-etl', 'POST', '/dags/etl_daily/dagRuns', { logical_date: null, dag_run_id: 'via-proxy-1' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ dag_id: 'etl_daily', dag_run_id: 'via-proxy-1', state: 'queued' });
+    const runs = await asAdmin('/dags/etl_daily/dagRuns');
+    expect((runs.dag_runs as Array<{ dag_run_id: string; triggering_user_name: string }>).find((r) => r.dag_run_id === 'via-proxy-1')).toMatchObject({
+      triggering_user_name: 'proxy',
+    });
+  });
+
+  it('a refused trigger never reaches Airflow', async () => {
+    const res = await call('demo-etl', 'POST', '/dags/payroll_monthly/dagRuns', { logical_date: null, dag_run_id: 'must-not-exist' });
+    expect(res.status).toBe(403);
+    const runs = await asAdmin('/dags/payroll_monthly/dagRuns');
+    expect((runs.dag_runs as Array<{ dag_run_id: string }>).some((r) => r.dag_run_id === 'must-not-exist')).toBe(false);
+  });
+
+  it('runs across DAGs are filtered, for GET and for the batch body', async () => {
+    await call('demo-etl', 'POST', '/dags/etl_hourly/dagRuns', { logical_date: null });
+    const viaGet = await call('demo-etl', 'GET', '/dags/~/dagRuns');
+    expect(dagIds(viaGet.body, 'dag_runs').length).toBeGreaterThan(0);
+    expect(dagIds(viaGet.body, 'dag_runs').every((id) => id.startsWith('etl_'))).toBe(true);
+    expect(viaGet.body!.total_entries).toBe((viaGet.body!.dag_runs as unknown[]).length);
+    for (const dag_ids of [[], null, undefined]) {
+      const res = await call('demo-etl', 'POST', '/dags/~/dagRuns/list', dag_ids === undefined ? {} : { dag_ids });
+      expect(res.status).toBe(200);
+      expect(dagIds(res.body, 'dag_runs').every((id) => id.startsWith('etl_'))).toBe(true);
+    }
+    const reporting = await call('svc-reporting', 'POST', '/dags/~/dagRuns/list', { dag_ids: [] });
+    expect(reporting.body).toMatchObject({ total_entries: 0 });
+  });
+
+  it('variables: demo-etl creates and reads only etl_*', async () => {
+    const all = await call('demo-etl', 'GET', '/variables');
+    expect(((all.body!.variables as Array<{ key: string }>) ?? []).every((v) => v.key.startsWith('etl_'))).toBe(true);
+    expect((await call('demo-etl', 'GET', '/variables/etl_watermark')).body).toMatchObject({ key: 'etl_watermark', value: '42' });
+  });
+
+  it('public operations still need a valid token', async () => {
+    const res = await fetch(`${broker.url}/airflow/prod/api/v2/version`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="airflow-token-broker", error="invalid_token"/);
+  });
+});
+
+describe('deployments and mounts', () => {
+  it('a token for staging is refused at prod', async () => {
+    const staging = await tokenRequest(broker, { grant_type: 'client_credentials', resource: STAGING_AUDIENCE }, { authorization: basic('demo-etl', 'demo-etl-secret') });
+    const res = await fetch(`${broker.url}/airflow/prod/api/v2/dags`, { headers: { authorization: `Bearer ${staging.body.access_token as string}` } });
+    expect(res.status).toBe(401);
+    expect((await res.json()) as Record<string, unknown>).toMatchObject({ error: 'invalid_token' });
+  });
+
+  it.each(['/airflow/prod/api/v1/dags', '/airflow/prod/execution/task-instances', '/airflow/prod/auth/token', '/airflow/prod/ui/dags', '/airflow/prod/openapi.json', '/airflow/prod/docs'])(
+    'never proxies %s',
+    async (path) => {
+      const res = await fetch(`${broker.url}${path}`, { headers: { authorization: `Bearer ${tokens['demo-etl']}` } });
+      expect(res.status).toBe(404);
+    },
+  );
+
+  it('never proxies Airflow login under /api/v2/auth', async () => {
+    const res = await call('demo-etl', 'GET', '/auth/login');
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ reason: 'operation-not-proxied' });
+  });
+
+  it('unknown operations are denied', async () => {
+    const res = await call('demo-etl', 'GET', '/dags/etl_daily/secretThing');
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ reason: 'unknown-operation' });
+  });
+
+  it('an unparseable body is refused, not ignored', async () => {
+    const res = await fetch(`${broker.url}/airflow/prod/api/v2/variables`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens['demo-etl']}` },
+      body: '{"key": "payroll_secret", "value": ',
+    });
+    expect(res.status).toBe(400);
+  });
+
+  it('a body sent without a content type is read as JSON (as FastAPI may) and authorized', async () => {
+    const res = await fetch(`${broker.url}/airflow/prod/api/v2/variables`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens['demo-etl']}` },
+      body: Buffer.from(JSON.stringify({ key: 'payroll_secret', value: 'x' })), // bytes: fetch adds no content type
+    });
+    expect(res.status).toBe(403);
+  });
+
+  it('a body under a non-JSON content type is refused', async () => {
+    const res = await fetch(`${broker.url}/airflow/prod/api/v2/variables`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens['demo-etl']}`, 'content-type': 'text/plain' },
+      body: JSON.stringify({ key: 'etl_x', value: 'x' }),
+    });
+    expect(res.status).toBe(400);
+  });
+
+  it('an +json content type is parsed and authorized', async () => {
+    const res = await call('demo-etl', 'POST', '/variables', { key: 'payroll_secret', value: 'x' }, { 'content-type': 'application/merge-patch+json' });
+    expect(res.status).toBe(403);
+  });
+});
