@@ -57,7 +57,7 @@ describe('the v2 table', () => {
       const params = [...op.template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
       const sources = [op.ids, ...(op.also ?? []).map((c) => c.ids)];
       for (const ids of sources) {
-        if (ids.from === 'path' || ids.from === 'lookup') expect({ op: op.name, param: params.includes(ids.param) }).toEqual({ op: op.name, param: true });
+        if (ids.from === 'path' || ids.from === 'lookup') expect(`${op.name}: ${ids.param}`).toBe(params.includes(ids.param) ? `${op.name}: ${ids.param}` : '(not in the template)');
       }
       if (op.bulk?.fallbackPathParam) expect(params).toContain(op.bulk.fallbackPathParam);
       if (op.batch) expect(op.list).toBeDefined();

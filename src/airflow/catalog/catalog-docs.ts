@@ -38,7 +38,11 @@ export function renderCatalogDocs(operations: readonly Operation[] = airflowV2Op
   const unchecked = operations.filter((o) => o.access !== 'policy');
   const checked = operations.filter((o): o is PolicyOperation => o.access === 'policy');
   const sections = [
-    section('Without a policy check', ['Operation', 'Method', 'Path', 'Access'], unchecked.map((o) => [code(o.name), o.method, code(o.template), o.access === 'public' ? 'any valid token' : 'never proxied'])),
+    section(
+      'Without a policy check',
+      ['Operation', 'Method', 'Path', 'Access'],
+      unchecked.map((o) => [code(o.name), o.method, code(o.template), o.access === 'public' ? 'any valid token' : 'never proxied']),
+    ),
     ...resourceKinds.map((kind) =>
       section(
         `Resource \`${kind}\``,
