@@ -147,6 +147,11 @@ async function forward(
     await upstream.body.dump();
     upstream = await send(await freshAuthorization());
   }
+  if (upstream.statusCode === 401) {
+    // The caller's token was fine (we checked it); Airflow refused the proxy's own credentials.
+    await upstream.body.dump();
+    throw new OAuthError('upstream_error', 'Airflow refused the proxy\'s credentials');
+  }
   res.statusCode = upstream.statusCode;
   for (const name of FORWARDED_RESPONSE_HEADERS) {
     const value = upstream.headers[name];
