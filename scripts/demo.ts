@@ -1,39 +1,51 @@
 import { resolve } from 'node:path';
 import { startServer } from '../src/server.js';
+import { startAirflow } from './airflow-server.js';
 import { DEMO_ACCOUNTS, startDevDirectory } from './dev-directory.js';
 
 /**
- * `npm run demo`: a development-only directory (service account demo-etl / demo-etl-secret in group
- * airflow-etl) on 127.0.0.1:8401, and the broker with examples/config.yaml and the example policy on :8400.
+ * `npm run demo` (development only): a throwaway directory (service account demo-etl / demo-etl-secret in group
+ * airflow-etl) on :8401, a local Airflow 3 with the demo DAGs on :28080 (installed on first run by
+ * scripts/airflow/ensure-venv.sh into a cache), and the broker + proxy with examples/config.yaml on :8400.
  */
 const configFile = resolve(process.env.AIRFLOW_TOKEN_BROKER_CONFIG ?? 'examples/config.yaml');
+process.env.AIRFLOW_PROXY_PASSWORD ??= 'proxy-pass'; // the dev Airflow's fixed password (scripts/airflow/start.sh)
 
+process.stdout.write('Starting the dev directory, Airflow 3 (the first run installs it, ~1-3 min) and the broker...\n');
 const directory = await startDevDirectory({ port: Number(process.env.DEMO_DIRECTORY_PORT ?? 8401) });
+const airflow = process.env.DEMO_SKIP_AIRFLOW ? undefined : await startAirflow({ port: Number(process.env.DEMO_AIRFLOW_PORT ?? 28080) });
 const broker = await startServer(configFile);
 const issuer = broker.services.config.issuer;
+const proxied = `${issuer}/airflow/local/api/v2`;
 
 process.stdout.write(`
-  airflow-token-broker demo  (DEVELOPMENT ONLY: fixed secrets, throwaway directory)
+  airflow-token-broker demo  (DEVELOPMENT ONLY: fixed secrets, throwaway directory and Airflow)
 
   directory  ${directory.issuer}   service accounts: ${DEMO_ACCOUNTS.map((a) => `${a.clientId} (${a.groups.join(',') || 'no groups'})`).join(', ')}
-  broker     ${issuer}
-  metadata   ${issuer}/.well-known/oauth-authorization-server
+  airflow    ${airflow ? airflow.url : '(skipped)'}   DAGs: etl_daily, etl_hourly, report_weekly, payroll_monthly
+  broker     ${issuer}   proxy: ${proxied}
 
-  Get a token for demo-etl:
+  1. Get a token for demo-etl (role etl-operator: etl_* DAGs may be read, triggered, cleared):
 
-    curl -s -u demo-etl:demo-etl-secret -d grant_type=client_credentials ${issuer}/oauth2/token
+    TOKEN=$(curl -s -u demo-etl:demo-etl-secret -d grant_type=client_credentials ${issuer}/oauth2/token | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
 
-  Narrowed to triggering etl_daily only:
+  2. Trigger etl_daily through the proxy:
 
-    curl -s -u demo-etl:demo-etl-secret -d grant_type=client_credentials \\
-      --data-urlencode 'authorization_details=[{"type":"airflow","dags":["etl_daily"],"actions":["trigger"]}]' \\
-      ${issuer}/oauth2/token
+    curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+      -d '{"logical_date": null}' ${proxied}/dags/etl_daily/dagRuns
+
+  3. See only the DAGs the policy allows, and a refusal:
+
+    curl -s -H "Authorization: Bearer $TOKEN" ${proxied}/dags
+    curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+      -d '{"logical_date": null}' ${proxied}/dags/payroll_monthly/dagRuns
 
   Ctrl-C stops everything.
 `);
 
 const stop = async () => {
   await broker.stop();
+  await airflow?.stop();
   await directory.close();
   process.exit(0);
 };
