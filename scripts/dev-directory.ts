@@ -38,6 +38,41 @@ export interface DevDirectoryOptions {
   accessTokenTtlSeconds?: number;
 }
 
+/** The provider's storage: in memory, as befits a throwaway directory (passing one also silences its warning). */
+class MemoryAdapter {
+  private static readonly store = new Map<string, { payload: Record<string, unknown>; expiresAt: number }>();
+  constructor(private readonly model: string) {}
+  private key(id: string) {
+    return `${this.model}:${id}`;
+  }
+  async upsert(id: string, payload: Record<string, unknown>, expiresIn: number) {
+    MemoryAdapter.store.set(this.key(id), { payload, expiresAt: Date.now() + expiresIn * 1000 });
+  }
+  async find(id: string) {
+    const entry = MemoryAdapter.store.get(this.key(id));
+    if (!entry || entry.expiresAt < Date.now()) return undefined;
+    return entry.payload;
+  }
+  async findByUid(uid: string) {
+    for (const [k, v] of MemoryAdapter.store) if (k.startsWith(`${this.model}:`) && v.payload.uid === uid) return v.payload;
+    return undefined;
+  }
+  async findByUserCode(userCode: string) {
+    for (const [k, v] of MemoryAdapter.store) if (k.startsWith(`${this.model}:`) && v.payload.userCode === userCode) return v.payload;
+    return undefined;
+  }
+  async consume(id: string) {
+    const entry = MemoryAdapter.store.get(this.key(id));
+    if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
+  }
+  async destroy(id: string) {
+    MemoryAdapter.store.delete(this.key(id));
+  }
+  async revokeByGrantId(grantId: string) {
+    for (const [k, v] of MemoryAdapter.store) if (v.payload.grantId === grantId) MemoryAdapter.store.delete(k);
+  }
+}
+
 export async function startDevDirectory(options: DevDirectoryOptions = {}): Promise<DevDirectory> {
   const host = options.host ?? '127.0.0.1';
   const accounts = options.accounts ?? DEMO_ACCOUNTS;
@@ -50,6 +85,7 @@ export async function startDevDirectory(options: DevDirectoryOptions = {}): Prom
 
   const groupsByClient = new Map(accounts.map((a) => [a.clientId, a.groups]));
   const provider = new Provider(issuer, {
+    adapter: MemoryAdapter,
     clients: accounts.map((a) => ({
       client_id: a.clientId,
       client_secret: a.secret,

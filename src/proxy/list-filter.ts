@@ -18,6 +18,14 @@ function nonNegativeInt(value: string | null, name: string, fallback: number): n
   return Number(value);
 }
 
+/** The id at a dotted path (`task_instance.dag_id`); integer ids count as their decimal string. */
+function itemId(item: unknown, path: string): string | undefined {
+  let value: unknown = item;
+  for (const key of path.split('.')) value = (value as Record<string, unknown> | null | undefined)?.[key];
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** Reads every page of a list from Airflow (the caller's filters kept) and keeps the items `keep` allows. */
 async function scan(ctx: ScanContext, apiPath: string, query: URLSearchParams, spec: ListSpec, keep: (id: string) => boolean) {
   const kept: unknown[] = [];
@@ -25,20 +33,23 @@ async function scan(ctx: ScanContext, apiPath: string, query: URLSearchParams, s
   for (let offset = 0; ; offset += SCAN_PAGE) {
     if (offset >= ctx.scanLimit) throw invalidRequest('the list is too long to filter for this token; narrow it with filters');
     const q = new URLSearchParams(query);
-    q.set('limit', String(SCAN_PAGE));
-    q.set('offset', String(offset));
-    const res = await ctx.client.json('GET', `${apiPath}?${q.toString()}`, ctx.authorization);
+    if (spec.paginated !== false) {
+      q.set('limit', String(SCAN_PAGE));
+      q.set('offset', String(offset));
+    }
+    const qs = q.toString();
+    const res = await ctx.client.json('GET', qs ? `${apiPath}?${qs}` : apiPath, ctx.authorization);
     if (res.status !== 200) return { status: res.status, body: res.body, kept: undefined };
     const page = res.body as Record<string, unknown>;
     first ??= page;
     const items = page[spec.itemsKey];
     if (!Array.isArray(items)) throw new OAuthError('upstream_error', 'Airflow answered a list in an unexpected shape');
     for (const item of items) {
-      const id = (item as Record<string, unknown> | null)?.[spec.idField];
-      if (typeof id === 'string' && keep(id)) kept.push(item);
+      const id = itemId(item, spec.idField);
+      if (id !== undefined && keep(id)) kept.push(item);
     }
     const total = typeof page.total_entries === 'number' ? page.total_entries : undefined;
-    if (items.length < SCAN_PAGE || (total !== undefined && offset + SCAN_PAGE >= total)) break;
+    if (spec.paginated === false || items.length < SCAN_PAGE || (total !== undefined && offset + SCAN_PAGE >= total)) break;
   }
   return { status: 200, body: first, kept };
 }

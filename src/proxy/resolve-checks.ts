@@ -1,6 +1,6 @@
 import type { IdSource, Operation, PolicyOperation } from '../airflow/catalog/operation.js';
 import { ALL, type Check } from '../policy/evaluator.js';
-import type { Action } from '../policy/vocabulary.js';
+import type { Action, ResourceKind } from '../policy/vocabulary.js';
 
 /** Ids the proxy must ask Airflow about (with its own credentials). */
 export interface IdLookups {
@@ -37,8 +37,12 @@ export async function resolveChecks(operation: Operation, facts: RequestFacts, l
       if (!Array.isArray(ids) || !ids.every((x): x is string => typeof x === 'string')) throw new Unresolved(`${operation.batch.bodyField} must be a list of strings`);
       return { operation, kind: 'checks', checks: ids.map((id) => ({ resource: operation.resource, action: operation.action, id })), listAll: false };
     }
-    const ids = await idsFrom(operation.ids, operation, facts, lookups);
-    const checks = ids.map((id) => ({ resource: operation.resource, action: operation.action, id }));
+    const ids = await idsFrom(operation.ids, operation.resource, facts, lookups);
+    const checks: Check[] = ids.map((id) => ({ resource: operation.resource, action: operation.action, id }));
+    // Checks Airflow makes on a second resource (e.g. the asset of a DAG's queued event) must pass too.
+    for (const extra of operation.also ?? []) {
+      for (const id of await idsFrom(extra.ids, extra.resource, facts, lookups)) checks.push({ resource: extra.resource, action: extra.action, id });
+    }
     return { operation, kind: 'checks', checks, listAll: operation.list !== undefined && ids.length === 1 && ids[0] === ALL };
   } catch (err) {
     if (err instanceof Unresolved) return { operation, kind: 'unresolved', why: err.message };
@@ -48,12 +52,12 @@ export async function resolveChecks(operation: Operation, facts: RequestFacts, l
 
 class Unresolved extends Error {}
 
-async function idsFrom(source: IdSource, op: PolicyOperation, facts: RequestFacts, lookups: IdLookups): Promise<string[]> {
+async function idsFrom(source: IdSource, resource: ResourceKind, facts: RequestFacts, lookups: IdLookups): Promise<string[]> {
   switch (source.from) {
     case 'path': {
       const value = facts.params[source.param];
       if (value === undefined) throw new Unresolved(`no ${source.param} in path`);
-      return [op.resource === 'dags' && value === '~' ? ALL : value];
+      return [resource === 'dags' && value === '~' ? ALL : value];
     }
     case 'query': {
       const values = facts.query.getAll(source.param);
@@ -61,6 +65,7 @@ async function idsFrom(source: IdSource, op: PolicyOperation, facts: RequestFact
     }
     case 'body': {
       const value = (facts.body as Record<string, unknown> | undefined)?.[source.field];
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return [String(value)];
       if (typeof value !== 'string') throw new Unresolved(`body field ${source.field} must be a string`);
       return [value];
     }
@@ -89,7 +94,13 @@ function bulkChecks(op: PolicyOperation, facts: RequestFacts): Check[] {
     if (!action) throw new Unresolved(`unsupported bulk action ${String(verb)}`);
     const entities = (entry as { entities?: unknown }).entities;
     if (!Array.isArray(entities) || entities.length === 0) throw new Unresolved('bulk action without entities');
-    for (const entity of entities) checks.push({ resource: op.resource, action, id: entityId(entity, spec.field, spec.fallbackPathParam, op, facts) });
+    // create with action_on_existence: overwrite replaces what exists: it needs the update action too.
+    const overwrite = verb === 'create' && (entry as { action_on_existence?: unknown }).action_on_existence === 'overwrite' ? spec.actions.update : undefined;
+    for (const entity of entities) {
+      const id = entityId(entity, spec.field, spec.fallbackPathParam, op, facts);
+      checks.push({ resource: op.resource, action, id });
+      if (overwrite && overwrite !== action) checks.push({ resource: op.resource, action: overwrite, id });
+    }
   }
   return checks;
 }

@@ -24,11 +24,17 @@ function cli(args: string[], options: { env?: Record<string, string>; input?: st
 
 describe('config check', () => {
   it('accepts the example config and policy', async () => {
-    const res = await cli(['config', 'check', '--config', 'examples/config.yaml']);
+    const res = await cli(['config', 'check', '--config', 'examples/config.yaml'], { env: { AIRFLOW_PROXY_PASSWORD: 'proxy-pass' } });
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/config\.yaml: ok/);
     expect(res.stdout).toMatch(/policy\.yaml: ok \(sha256 [0-9a-f]{64}\)/);
+  });
+
+  it('names an unset secret reference with its location', async () => {
+    const res = await cli(['config', 'check', '--config', 'examples/config.yaml'], { env: { AIRFLOW_PROXY_PASSWORD: '' } });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/config\.yaml:\d+:\d+ error: upstreams\.local\.credentials\.password: environment variable AIRFLOW_PROXY_PASSWORD is not set/);
   });
 
   it('lists every problem with file:line:column and exits 1', async () => {

@@ -25,7 +25,11 @@ describe('a valid config', () => {
   });
 
   test('examples/config.yaml loads', () => {
-    expect(loadConfig('examples/config.yaml').config.directories.dev?.allow_insecure_http).toBe(true);
+    process.env.AIRFLOW_PROXY_PASSWORD = 'proxy-pass';
+    const loaded = loadConfig('examples/config.yaml');
+    delete process.env.AIRFLOW_PROXY_PASSWORD;
+    expect(loaded.config.directories.dev?.allow_insecure_http).toBe(true);
+    expect(loaded.config.upstreams.local?.credentials).toMatchObject({ mode: 'service-account', password: 'proxy-pass' });
   });
 });
 

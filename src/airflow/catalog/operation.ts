@@ -54,6 +54,8 @@ export interface ListSpec {
   itemsKey: string;
   /** The item's id field; a dotted path reaches into a nested object (`task_instance.dag_id`). */
   idField: string;
+  /** False for lists Airflow answers whole, without `limit`/`offset` (the proxy then reads one page). */
+  paginated?: false;
 }
 
 /** Batch list whose body carries `dag_ids` (empty, null or absent = all DAGs): rewritten to permitted DAGs. */

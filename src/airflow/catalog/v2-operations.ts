@@ -49,6 +49,7 @@ const assets = (row: Row, action: Action, ids: IdSource = assetPath, extras?: Ex
 const view = (row: Row, id: (typeof viewIds)[number]) => policy(row, check('views', 'read', { from: 'fixed', id }));
 const list = (itemsKey: string, idField: string): { list: ListSpec } => ({ list: { itemsKey, idField } });
 const dagList = (itemsKey: string) => list(itemsKey, 'dag_id');
+const unpaginated = (l: { list: ListSpec }): { list: ListSpec } => ({ list: { ...l.list, paginated: false } });
 
 /** Variables, connections and pools share one shape: list, create, read, patch, delete, bulk. */
 function keyedResource(
@@ -96,7 +97,7 @@ export const airflowV2Operations: readonly Operation[] = [
   dags(route('favorite_dag', 'POST', '/dags/{dag_id}/favorite'), 'edit'),
   dags(route('unfavorite_dag', 'POST', '/dags/{dag_id}/unfavorite'), 'edit'),
   dags(route('get_dag_source', 'GET', '/dagSources/{dag_id}'), 'read_code'),
-  dags(route('get_dag_stats', 'GET', '/dagStats'), 'read', { from: 'query', param: 'dag_ids' }, dagList('dags')),
+  dags(route('get_dag_stats', 'GET', '/dagStats'), 'read', { from: 'query', param: 'dag_ids' }, unpaginated(dagList('dags'))),
   dags(route('list_dag_warnings', 'GET', '/dagWarnings'), 'read', { from: 'query', param: 'dag_id' }, dagList('dag_warnings')),
   dags(route('get_dag_versions', 'GET', '/dags/{dag_id}/dagVersions'), 'read', dagPath, dagList('dag_versions')),
   dags(route('get_dag_version', 'GET', '/dags/{dag_id}/dagVersions/{version_number}'), 'read'),
@@ -201,7 +202,7 @@ export const airflowV2Operations: readonly Operation[] = [
   }),
   // The queued events of an asset belong to the DAGs waiting for it: filtered by DAG, like Airflow does.
   dags(route('get_asset_queued_events', 'GET', queuedEvents('/assets/{asset_id}')), 'read', all, {
-    ...dagList('queued_events'),
+    ...unpaginated(dagList('queued_events')),
     also: [check('assets', 'read', assetPath)],
   }),
   assets(route('delete_asset_queued_events', 'DELETE', queuedEvents('/assets/{asset_id}')), 'delete', assetPath, {
