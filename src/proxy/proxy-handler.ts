@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
-import type { MatchedOperation } from '../airflow/catalog/route-catalog.js';
 import { buildErrorResponse } from '../errors/error-response.js';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import type { AuditLog, DecisionAuditRecord } from '../observability/audit-log.js';
@@ -12,17 +11,17 @@ import { ALL, compilePrincipal } from '../policy/evaluator.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
 import type { ProxyAuthenticator } from './authenticate.js';
-import { decide, permits, type Decision } from './authorize.js';
+import { permits, type Decision } from './authorize.js';
+import { authorizeCall, type OperationCatalog } from './authorize-call.js';
 import { idLookups, type Deployment } from './deployments.js';
 import { filteredList, permittedDagIds } from './list-filter.js';
 import { parseJsonBody, readBody } from './request-body.js';
 import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
-import { resolveChecks } from './resolve-checks.js';
 
 export interface ProxyServices {
   prefix: string;
   deployments: ReadonlyMap<string, Deployment>;
-  catalog: { match(method: string, path: string): MatchedOperation[] };
+  catalog: OperationCatalog;
   authenticator: ProxyAuthenticator;
   policies: PolicyStore;
   airflowKeys: KeyStore;
@@ -96,11 +95,8 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const authorization = () => (upstreamAuth ??= deployment.credentials.authorization(caller));
   const freshAuthorization = () => deployment.credentials.authorization(caller);
 
-  const query = new URLSearchParams(target.query);
-  const matches = s.catalog.match(req.method ?? '', apiPath);
-  const lookups = idLookups(deployment, authorization);
-  const interpretations = await Promise.all(matches.map((m) => resolveChecks(m.operation, { params: m.params, query, body: body.json }, lookups)));
-  const decision = decide(principal, interpretations);
+  const call = { method: req.method ?? '', apiPath, query: new URLSearchParams(target.query), body: body.json };
+  const { decision } = await authorizeCall(s.catalog, principal, call, idLookups(deployment, authorization));
   trail.decision = decision;
   if (!decision.allowed) {
     throw new OAuthError('insufficient_scope', 'the token does not allow this call', { extra: { reason: decision.reason } });

@@ -1,0 +1,35 @@
+import type { MatchedOperation } from '../airflow/catalog/route-catalog.js';
+import type { CompiledPrincipal } from '../policy/evaluator.js';
+import { decide, type Decision } from './authorize.js';
+import { resolveChecks, type IdLookups, type ResolvedOperation } from './resolve-checks.js';
+
+/** One API call as the decision sees it: method, path below the API root, query and parsed JSON body. */
+export interface ApiCall {
+  method: string;
+  /** Below `/api/v2`, e.g. `/dags/etl_daily/dagRuns` (validated, still percent-encoded). */
+  apiPath: string;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+export interface CallDecision {
+  matches: MatchedOperation[];
+  interpretations: ResolvedOperation[];
+  decision: Decision;
+}
+
+export interface OperationCatalog {
+  match(method: string, path: string): MatchedOperation[];
+}
+
+/**
+ * Resolve the operation, its resource ids, and decide: the one code path behind the proxy and the admin
+ * `explain` tools, so an explanation is exactly the proxy's answer.
+ */
+export async function authorizeCall(catalog: OperationCatalog, principal: CompiledPrincipal, call: ApiCall, lookups: IdLookups): Promise<CallDecision> {
+  const matches = catalog.match(call.method, call.apiPath);
+  const interpretations = await Promise.all(
+    matches.map((m) => resolveChecks(m.operation, { params: m.params, query: call.query, body: call.body }, lookups)),
+  );
+  return { matches, interpretations, decision: decide(principal, interpretations) };
+}
