@@ -26,6 +26,7 @@ export interface CompiledRole {
   description: string | undefined;
   tokenTtlMs: number | undefined;
   airflowRole: AirflowRole | undefined;
+  admin: boolean;
   grants: readonly CompiledGrant[];
   denies: readonly CompiledGrant[];
 }
@@ -52,6 +53,7 @@ export class Policy {
         description: role.description,
         tokenTtlMs: role.token_ttl,
         airflowRole: role.airflow_role,
+        admin: role.admin,
         grants: role.allow.map((grant, index) => compileGrant(name, 'allow', grant, index)),
         denies: role.deny.map((grant, index) => compileGrant(name, 'deny', grant, index)),
       });

@@ -62,6 +62,8 @@ const roleSchema = z.strictObject({
   description: z.string().optional(),
   token_ttl: duration().optional(),
   airflow_role: z.enum(airflowRoles).optional(),
+  /** Tokens carrying this role may use the broker's admin API (`/admin`). */
+  admin: z.boolean().default(false),
   allow: z.array(grantSchema).default([]),
   /** Deny wins: a call matched by any deny grant of any of the token's roles is refused. */
   deny: z.array(grantSchema).default([]),
