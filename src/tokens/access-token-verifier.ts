@@ -43,7 +43,7 @@ export class AccessTokenVerifier {
   }
 
   async assertNotRevoked(claims: AccessTokenClaims): Promise<void> {
-    if (await this.revocations.isRevoked(claims.jti)) throw new InvalidTokenError('ERR_REVOKED');
+    if (await this.revocations.isRevoked(claims)) throw new InvalidTokenError('ERR_REVOKED');
   }
 
   /** Signature and claims only: what a cache may keep. Revocation must still be checked on every use. */

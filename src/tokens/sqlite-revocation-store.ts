@@ -1,14 +1,16 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { RevocationStore } from './revocation-store.js';
+import type { PrincipalKind, RevocableToken, RevocationStore } from './revocation-store.js';
 
 /** Revocations persisted in an embedded SQLite file, so they survive a restart. */
 export class SqliteRevocationStore implements RevocationStore {
   private readonly db: DatabaseSync;
-  private readonly insert: StatementSync;
+  private readonly insertToken: StatementSync;
+  private readonly insertPrincipal: StatementSync;
   private readonly lookup: StatementSync;
-  private readonly purge: StatementSync;
+  private readonly purgeTokens: StatementSync;
+  private readonly purgePrincipals: StatementSync;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -19,22 +21,45 @@ export class SqliteRevocationStore implements RevocationStore {
     this.db = new DatabaseSync(file);
     // WAL + busy timeout: several instances on one volume read while one writes.
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
-    this.db.exec('CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) STRICT');
-    this.insert = this.db.prepare(
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) STRICT;
+      CREATE TABLE IF NOT EXISTS revoked_principals (
+        kind TEXT NOT NULL, value TEXT NOT NULL, issued_before INTEGER NOT NULL, keep_until INTEGER NOT NULL,
+        PRIMARY KEY (kind, value)) STRICT;`);
+    this.insertToken = this.db.prepare(
       'INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT(jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)',
     );
-    this.lookup = this.db.prepare('SELECT 1 FROM revoked_tokens WHERE jti = ?');
-    this.purge = this.db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?');
-    this.timer = setInterval(() => this.purge.run(this.now()), 60_000);
+    this.insertPrincipal = this.db.prepare(
+      `INSERT INTO revoked_principals (kind, value, issued_before, keep_until) VALUES (?, ?, ?, ?)
+       ON CONFLICT(kind, value) DO UPDATE SET issued_before = max(issued_before, excluded.issued_before),
+         keep_until = max(keep_until, excluded.keep_until)`,
+    );
+    // One query per check: by jti, or a subject/client rule that covers the token's issue time.
+    this.lookup = this.db.prepare(
+      `SELECT 1 FROM revoked_tokens WHERE jti = ?
+       UNION ALL SELECT 1 FROM revoked_principals WHERE kind = 'sub' AND value = ? AND issued_before >= ?
+       UNION ALL SELECT 1 FROM revoked_principals WHERE kind = 'client_id' AND value = ? AND issued_before >= ?
+       LIMIT 1`,
+    );
+    this.purgeTokens = this.db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?');
+    this.purgePrincipals = this.db.prepare('DELETE FROM revoked_principals WHERE keep_until < ?');
+    this.timer = setInterval(() => {
+      this.purgeTokens.run(this.now());
+      this.purgePrincipals.run(this.now());
+    }, 60_000);
     this.timer.unref();
   }
 
   async revoke(jti: string, expiresAtMs: number): Promise<void> {
-    this.insert.run(jti, Math.ceil(expiresAtMs));
+    this.insertToken.run(jti, Math.ceil(expiresAtMs));
   }
 
-  async isRevoked(jti: string): Promise<boolean> {
-    return this.lookup.get(jti) !== undefined;
+  async revokeAllOf(kind: PrincipalKind, value: string, issuedBeforeSec: number, keepUntilMs: number): Promise<void> {
+    this.insertPrincipal.run(kind, value, Math.floor(issuedBeforeSec), Math.ceil(keepUntilMs));
+  }
+
+  async isRevoked(t: RevocableToken): Promise<boolean> {
+    return this.lookup.get(t.jti, t.sub, t.iat, t.client_id, t.iat) !== undefined;
   }
 
   close(): void {
