@@ -39,6 +39,7 @@ export function createRequestListener(s: Services): (req: IncomingMessage, res: 
     airflowKeys: s.airflowKeys,
     audit: s.audit,
     logger: s.logger,
+    metrics: s.metrics,
   });
   return (req, res) => (req.url?.startsWith(prefix) ? proxy(req, res) : app(req, res));
 }

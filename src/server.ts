@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequestListener } from './app.js';
 import { loadConfig } from './config/load-config.js';
 import { createServices, type Services } from './services.js';
@@ -23,8 +24,9 @@ export async function startServer(configFile: string): Promise<RunningServer> {
     server.once('error', reject);
     server.listen(port, host, resolve);
   });
+  if (loaded.config.policy_watch) services.policyReloader.watch();
   services.directories.warmUp((name, err) => services.logger.warn({ directory: name, err }, 'directory discovery failed; retrying on use'));
-  const url = `http://${host}:${port}`;
+  const url = `http://${host}:${(server.address() as AddressInfo).port}`;
   services.logger.info({ url, issuer: loaded.config.issuer, policy_hash: services.policies.current().hash }, 'airflow-token-broker listening');
   let stopping: Promise<void> | undefined;
   return {

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { readPolicyFile } from './policy/policy-file.js';
 import { PolicyStore } from './policy/policy-store.js';
+import { PolicyReloader } from './policy/policy-reloader.js';
 import { GrantRegistry } from './broker/grants/grant.js';
 import { clientCredentialsGrant } from './broker/grants/client-credentials-grant.js';
 import { tokenExchangeGrant } from './broker/grants/token-exchange-grant.js';
@@ -29,6 +30,7 @@ export interface Services {
   metrics: Metrics;
   keys: KeyStore;
   policies: PolicyStore;
+  policyReloader: PolicyReloader;
   directories: Directories;
   revocations: RevocationStore;
   grants: GrantRegistry;
@@ -87,15 +89,27 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     maxTtlMs: config.tokens.max_ttl,
     now,
   });
+  const metrics = new Metrics({ defaultMetrics: !overrides.logger });
+  metrics.policyLastReloadOk.set(1);
+  const policyReloader = new PolicyReloader(paths.policyFile, policies, {
+    audit,
+    logger,
+    now,
+    onResult: (r) => {
+      metrics.policyReloads.inc({ outcome: r.outcome });
+      metrics.policyLastReloadOk.set(r.outcome === 'refused' ? 0 : 1);
+    },
+  });
   const rl = config.rate_limits;
   const deployments = buildDeployments(config, airflowKeys, now);
   return {
     config,
     logger,
     audit,
-    metrics: new Metrics({ defaultMetrics: !overrides.logger }),
+    metrics,
     keys,
     policies,
+    policyReloader,
     directories,
     revocations,
     grants,
@@ -117,6 +131,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     async close() {
       keys.stop();
       airflowKeys.stop();
+      policyReloader.stop();
       await Promise.all([...deployments.values()].map((d) => d.client.close()));
       revocations.close();
       audit.flush();

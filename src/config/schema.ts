@@ -232,6 +232,9 @@ export const configSchema = z
       description: 'The policy file owned by security admins (relative paths are relative to this config file).',
       examples: ['./policy.yaml'],
     }),
+    policy_watch: z.boolean().default(true).meta({
+      description: 'Reload the policy when its file changes (also on SIGHUP and `POST /admin/policy/reload`).',
+    }),
     keys: z
       .strictObject({
         dir: z.string().default('./keys').meta({ description: 'Directory of signing keys (shared by instances).' }),

@@ -16,7 +16,14 @@ export function opsRouter(s: Services): Router {
       status: ready ? 'ready' : 'not_ready',
       directories,
       signing_key: signingKey ?? null,
-      policy_hash: s.policies.current().hash,
+      policy: {
+        hash: s.policies.current().hash,
+        loaded_at: new Date(s.policyReloader.status.loadedAt).toISOString(),
+        // A refused reload leaves the last good policy running: still ready, but visible here.
+        last_reload_error: s.policyReloader.status.lastError
+          ? { at: new Date(s.policyReloader.status.lastError.at).toISOString(), source: s.policyReloader.status.lastError.source, problems: s.policyReloader.status.lastError.problems }
+          : null,
+      },
     });
   });
   router.get('/metrics', async (_req, res) => {

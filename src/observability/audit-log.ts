@@ -43,9 +43,30 @@ export interface DecisionAuditRecord {
   upstream_status: number | undefined;
 }
 
+/** A policy change (or a refused one). */
+export interface PolicyAuditRecord {
+  event: 'policy_reloaded' | 'policy_reload_refused';
+  source: 'watch' | 'signal' | 'admin';
+  old_hash: string;
+  /** The hash of the refused file, for a refusal. */
+  new_hash: string;
+  problems: readonly string[];
+}
+
+/** An admin action (revocation), naming who did it. */
+export interface AdminAuditRecord {
+  event: 'admin_revocation';
+  request_id: string;
+  admin_sub: string;
+  admin_client_id: string;
+  target: { jti?: string; sub?: string; client_id?: string };
+}
+
 export interface AuditLog {
   token(record: TokenAuditRecord): void;
   decision(record: DecisionAuditRecord): void;
+  policy(record: PolicyAuditRecord): void;
+  admin(record: AdminAuditRecord): void;
   flush(): void;
 }
 
@@ -61,7 +82,7 @@ export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string
         ? pino.destination({ dest: 2, sync: false })
         : pino.destination({ dest: destination.file, mkdir: true, sync: false });
   const write = (record: object) => void dest.write(JSON.stringify({ time: new Date().toISOString(), log: 'audit', ...record }) + '\n');
-  return { token: write, decision: write, flush: () => dest.flushSync() };
+  return { token: write, decision: write, policy: write, admin: write, flush: () => dest.flushSync() };
 }
 
 /** Keeps records in memory: for tests that assert what was audited. */
@@ -73,6 +94,14 @@ export class MemoryAuditLog implements AuditLog {
   }
   decision(record: DecisionAuditRecord): void {
     this.decisions.push(record);
+  }
+  readonly policies: PolicyAuditRecord[] = [];
+  policy(record: PolicyAuditRecord): void {
+    this.policies.push(record);
+  }
+  readonly admins: AdminAuditRecord[] = [];
+  admin(record: AdminAuditRecord): void {
+    this.admins.push(record);
   }
   flush(): void {}
 }

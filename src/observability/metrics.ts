@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The service's Prometheus metrics, on one registry per app instance (tests build several). */
 export class Metrics {
@@ -23,6 +23,26 @@ export class Metrics {
     name: 'atb_rate_limited_total',
     help: 'Requests refused by a rate limit, by limit.',
     labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+
+  readonly policyReloads = new Counter({
+    name: 'atb_policy_reloads_total',
+    help: 'Policy reload attempts by outcome (reloaded, unchanged, refused).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly policyLastReloadOk = new Gauge({
+    name: 'atb_policy_last_reload_ok',
+    help: '1 when the last policy reload succeeded (or none failed), 0 while a refused file is waiting to be fixed.',
+    registers: [this.registry],
+  });
+
+  readonly proxyDecisions = new Counter({
+    name: 'atb_proxy_decisions_total',
+    help: 'Proxied calls by deployment and decision (allow, deny, filtered).',
+    labelNames: ['deployment', 'decision'] as const,
     registers: [this.registry],
   });
 

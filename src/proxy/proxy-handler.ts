@@ -6,6 +6,7 @@ import { buildErrorResponse } from '../errors/error-response.js';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import type { AuditLog, DecisionAuditRecord } from '../observability/audit-log.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { ALL, compilePrincipal } from '../policy/evaluator.js';
 import type { PolicyStore } from '../policy/policy-store.js';
@@ -27,6 +28,7 @@ export interface ProxyServices {
   airflowKeys: KeyStore;
   audit: AuditLog;
   logger: Logger;
+  metrics: Metrics;
 }
 
 /** Request headers passed to Airflow: an allow-list. The caller's credentials, cookies and forwarding headers never are. */
@@ -207,4 +209,5 @@ function audit(s: ProxyServices, trail: Trail, res: ServerResponse): void {
     upstream_status: d?.allowed ? res.statusCode : undefined,
   };
   s.audit.decision(record);
+  if (trail.deployment) s.metrics.proxyDecisions.inc({ deployment: trail.deployment, decision: record.filtered ? 'filtered' : record.decision });
 }

@@ -1,7 +1,8 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { DEMO_ACCOUNTS, type DevDirectory } from '../../scripts/dev-directory.js';
 import { proxyMatrix } from '../fixtures/proxy-matrix.js';
 import { startAirflow, type AirflowServer } from '../helpers/airflow-server.js';
-import { basic, PROD_AUDIENCE, startBroker, startDirectory, STAGING_AUDIENCE, tokenRequest, type Broker } from '../helpers/broker-harness.js';
+import { basic, EXAMPLE_POLICY as EXAMPLE_POLICY_PATH, PROD_AUDIENCE, startBroker, startDirectory, STAGING_AUDIENCE, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 
 /** The proxy in `service-account` mode in front of a real Airflow 3 (scripts/airflow/start.sh). */
 
@@ -202,5 +203,46 @@ describe('deployments and mounts', () => {
   it('an +json content type is parsed and authorized', async () => {
     const res = await call('demo-etl', 'POST', '/variables', { key: 'payroll_secret', value: 'x' }, { 'content-type': 'application/merge-patch+json' });
     expect(res.status).toBe(403);
+  });
+});
+
+describe('live policy reload', () => {
+  const policyFile = () => `${broker.dir}/policy.yaml`;
+  const readyz = async () => (await (await fetch(`${broker.url}/readyz`)).json()) as { policy: { hash: string; last_reload_error: { problems: string[] } | null } };
+  const waitFor = async (predicate: () => Promise<boolean>) => {
+    for (let i = 0; i < 100; i++) {
+      if (await predicate()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('condition not reached within 5 s');
+  };
+
+  beforeAll(() => broker.services.policyReloader.watch(50));
+
+  it('a broken file keeps the last good policy enforcing, and says why in /readyz, a metric and the audit log', async () => {
+    const good = broker.services.policies.current().hash;
+    writeFileSync(policyFile(), readFileSync(policyFile(), 'utf8').replace('actions: [read, trigger, clear]', 'actions: [read, trigger, launch]'));
+    await waitFor(async () => (await readyz()).policy.last_reload_error !== null);
+    const status = await readyz();
+    expect(status.policy.hash).toBe(good);
+    expect(status.policy.last_reload_error!.problems.join('\n')).toMatch(/policy\.yaml:\d+:\d+ error: roles\.etl-operator\.allow\[0\]\.actions\[2\]: unknown action "launch"/);
+    expect(await (await fetch(`${broker.url}/metrics`)).text()).toMatch(/^atb_policy_last_reload_ok 0$/m);
+    expect(broker.audit.policies.at(-1)).toMatchObject({ event: 'policy_reload_refused', source: 'watch', old_hash: good });
+    // Still the last good policy: etl_daily may be triggered, payroll_monthly may not.
+    expect((await call('demo-etl', 'GET', '/dags/etl_daily')).status).toBe(200);
+    expect((await call('demo-etl', 'GET', '/dags/payroll_monthly')).status).toBe(403);
+  });
+
+  it('a fixed file is swapped in atomically and audited with old and new hash', async () => {
+    const before = broker.services.policies.current().hash;
+    const text = readFileSync(EXAMPLE_POLICY_PATH, 'utf8').replace('dags: ["etl_*"]', 'dags: ["etl_*", "payroll_*"]');
+    writeFileSync(policyFile(), text);
+    await waitFor(async () => (await readyz()).policy.hash !== before);
+    expect((await readyz()).policy.last_reload_error).toBeNull();
+    expect(broker.audit.policies.at(-1)).toMatchObject({ event: 'policy_reloaded', source: 'watch', old_hash: before, new_hash: (await readyz()).policy.hash });
+    // The same token, the new policy: payroll_monthly is readable now.
+    expect((await call('demo-etl', 'GET', '/dags/payroll_monthly')).status).toBe(200);
+    writeFileSync(policyFile(), readFileSync(EXAMPLE_POLICY_PATH, 'utf8'));
+    await waitFor(async () => (await call('demo-etl', 'GET', '/dags/payroll_monthly')).status === 403);
   });
 });

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -104,3 +105,64 @@ describe('token', () => {
     expect(res.stdout).toBe('');
   });
 });
+
+describe('serve', () => {
+  it('reloads the policy on SIGHUP, keeps the last good one on a broken file, and stops on SIGTERM', async () => {
+    const { readFileSync } = await import('node:fs');
+    const directory = await startDirectory();
+    const dir = mkdtempSync(join(tmpdir(), 'atb-serve-'));
+    const config = join(dir, 'config.yaml');
+    const policy = join(dir, 'policy.yaml');
+    writeFileSync(policy, readFileSync('examples/policy.yaml'));
+    writeFileSync(
+      config,
+      [
+        'issuer: http://127.0.0.1:8400',
+        'server: { port: 0 }',
+        'policy_file: ./policy.yaml',
+        'policy_watch: false',
+        'directories:',
+        `  dev: { issuer: "${directory.issuer}", allow_insecure_http: true, client_credentials: { audience: urn:airflow-token-broker } }`,
+        'upstreams: { prod: { audience: https://airflow.example } }',
+        'logging: { level: info }',
+        'audit: { destination: stderr }',
+        '',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', config]);
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    try {
+      const url = await until(() => /"url":"(http:[^"]+)"/.exec(out)?.[1]);
+      const hash = async () => ((await (await fetch(`${url}/readyz`)).json()) as { policy: { hash: string; last_reload_error: unknown } }).policy;
+      const first = (await hash()).hash;
+      writeFileSync(policy, 'version: 1\nroles: {broken\n');
+      child.kill('SIGHUP');
+      await until(async () => ((await hash()).last_reload_error ? true : undefined));
+      expect((await hash()).hash).toBe(first);
+      writeFileSync(policy, readFileSync('examples/policy.yaml', 'utf8') + '\n# reviewed\n');
+      child.kill('SIGHUP');
+      const second = await until(async () => {
+        const p = await hash();
+        return p.hash !== first ? p : undefined;
+      });
+      expect(second.last_reload_error).toBeNull();
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number];
+      expect(code).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      await directory.close();
+    }
+  });
+});
+
+async function until<T>(probe: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('condition not reached');
+}

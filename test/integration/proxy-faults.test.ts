@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
+import { parsePolicy } from '../../src/policy/policy-file.js';
 import { basic, PROD_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 
 /**
@@ -14,7 +15,7 @@ interface Seen {
   headers: IncomingHttpHeaders;
 }
 
-let mode: 'ok' | 'slow' | 'drop' | 'reject-token' | 'reject-once' = 'ok';
+let mode: 'ok' | 'slow' | 'late' | 'drop' | 'reject-token' | 'reject-once' = 'ok';
 const seen: Seen[] = [];
 let logins = 0;
 const sockets = new Set<Socket>();
@@ -30,6 +31,13 @@ const upstream: Server = createServer((req, res) => {
   }
   seen.push({ method: req.method!, url: req.url!, headers: req.headers });
   if (mode === 'slow') return; // never answers
+  if (mode === 'late') {
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"dag_id":"etl_daily"}');
+    }, 300);
+    return;
+  }
   if (mode === 'drop') return req.socket.destroy();
   if (mode === 'reject-token' || (mode === 'reject-once' && req.headers.authorization?.endsWith('-1'))) {
     res.writeHead(401, { 'content-type': 'application/json' });
@@ -115,6 +123,23 @@ describe('what the upstream receives', () => {
   it('a filtered list keeps the caller\'s filters and pages itself', async () => {
     await fetch(`${broker.url}/airflow/prod/api/v2/dags?dag_id_pattern=etl_%25&limit=5`, { headers: { authorization: `Bearer ${token}` } });
     expect(seen.at(-1)!.url).toBe('/api/v2/dags?dag_id_pattern=etl_%25&limit=100&offset=0');
+  });
+});
+
+describe('policy swaps', () => {
+  it('a request in flight finishes under the policy it started with; the next one sees the new policy', async () => {
+    mode = 'late';
+    const store = broker.services.policies;
+    const before = store.current();
+    const inFlight = get();
+    await new Promise((r) => setTimeout(r, 100)); // decided and forwarded, upstream still answering
+    store.replace(parsePolicy('deny-all.yaml', 'version: 1\nroles: {}\n'));
+    try {
+      expect((await inFlight).status).toBe(200);
+      expect((await get()).status).toBe(403);
+    } finally {
+      store.replace(before);
+    }
   });
 });
 
