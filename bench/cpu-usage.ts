@@ -30,18 +30,23 @@ function ticksOf(statLine: string): { name: string; ticks: number; systemTicks: 
   return { name, ticks: Number(fields[11]) + Number(fields[12]), systemTicks: Number(fields[12]) };
 }
 
-export function snapshotProcess(pid: number): ProcessCpuSnapshot {
+/** `withDescendants`: also the threads of its child processes, recursively (Airflow's API server forks workers). */
+export function snapshotProcess(pid: number, withDescendants = false): ProcessCpuSnapshot {
   const threads = new Map<number, { name: string; ticks: number; systemTicks: number }>();
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        threads.set(Number(tid), ticksOf(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
-      } catch {
-        // The thread ended between listing and reading.
+  const pending = [pid];
+  for (let current = pending.pop(); current !== undefined; current = pending.pop()) {
+    try {
+      for (const tid of readdirSync(`/proc/${current}/task`)) {
+        try {
+          threads.set(Number(tid), ticksOf(readFileSync(`/proc/${current}/task/${tid}/stat`, 'utf8')));
+          if (withDescendants) pending.push(...readFileSync(`/proc/${current}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+        } catch {
+          // The thread ended between listing and reading.
+        }
       }
+    } catch {
+      // Not Linux, or the process is gone: no breakdown.
     }
-  } catch {
-    // Not Linux, or the process is gone: no breakdown.
   }
   return { threads };
 }
@@ -82,5 +87,15 @@ export function reapedChildrenSeconds(): number {
     return (Number(fields[13]) + Number(fields[14])) / clockTicks;
   } catch {
     return 0;
+  }
+}
+
+/** Resident set size of a process in bytes (VmRSS in /proc/<pid>/status), undefined off Linux. */
+export function residentBytes(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -10,6 +10,8 @@ export interface BenchProcess {
   pid: number;
   /** The last lines of stderr, for a failure message. */
   stderrTail(): string;
+  /** Signals the process, or its whole process group when it was spawned as a group leader. */
+  kill(signal: NodeJS.Signals): void;
 }
 
 /**
@@ -21,18 +23,28 @@ export class ProcessGroup {
 
   constructor() {
     process.once('exit', () => {
-      for (const p of this.running) p.child.kill('SIGKILL');
+      for (const p of this.running) p.kill('SIGKILL');
     });
   }
 
-  spawn(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): BenchProcess {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
-    if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
+  /** `ownGroup`: the process leads a new process group that is signalled as a whole (Airflow forks workers). */
+  spawn(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env, ownGroup = false): BenchProcess {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env, detached: ownGroup });
+    const pid = child.pid;
+    if (pid === undefined) throw new Error(`could not start ${name} (${command})`);
+    const kill = (signal: NodeJS.Signals) => {
+      try {
+        if (ownGroup) process.kill(-pid, signal);
+        else child.kill(signal);
+      } catch {
+        // Already gone.
+      }
+    };
     let tail = '';
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       tail = (tail + chunk).slice(-4000);
     });
-    const proc: BenchProcess = { name, child, pid: child.pid, stderrTail: () => tail.trim() };
+    const proc: BenchProcess = { name, child, pid, stderrTail: () => tail.trim(), kill };
     this.running.add(proc);
     child.once('exit', () => this.running.delete(proc));
     return proc;
@@ -40,16 +52,17 @@ export class ProcessGroup {
 
   /** SIGTERM (the broker drains and writes its CPU profile), then SIGKILL after `graceMs`. */
   async stopAll(graceMs = 5_000): Promise<void> {
-    await Promise.all(
-      [...this.running].map(async (p) => {
-        if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-        const exited = once(p.child, 'exit');
-        p.child.kill('SIGTERM');
-        const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
+    await Promise.all([...this.running].map((p) => this.stop(p, graceMs)));
+  }
+
+  async stop(p: BenchProcess, graceMs = 5_000): Promise<void> {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+    const exited = once(p.child, 'exit');
+    p.kill('SIGTERM');
+    const timer = setTimeout(() => p.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+    p.kill('SIGKILL'); // members of its process group that outlived the leader; a no-op otherwise
   }
 }
 

@@ -44,15 +44,18 @@ const AREAS: [string, RegExp][] = [
   ['helmet', /node_modules\/helmet\//],
   ['pino / logging / audit', /node_modules\/(pino|pino-std-serializers|sonic-boom|fast-redact|thread-stream|atomic-sleep|quick-format-unescaped|safe-stable-stringify|on-exit-leak-free|real-require)|audit-log|logger\.js/],
   ['prom-client (metrics)', /node_modules\/(prom-client|tdigest|bintrees)\//],
-  ['lru-cache (rate limiter)', /node_modules\/lru-cache\//],
+  ['lru-cache (rate limiter, token cache)', /node_modules\/lru-cache\//],
+  ['undici (upstream pool)', /node_modules\/undici\//],
   ['zod', /node_modules\/zod\//],
   ['sqlite', /node:sqlite|sqlite-revocation-store/],
+  ['proxy pipeline (dist/src/proxy)', /\/dist\/src\/proxy\//],
+  ['route catalog + policy (dist/src/airflow, dist/src/policy)', /\/dist\/src\/(airflow|policy)\//],
   ['broker code (dist/src)', /\/dist\/src\//],
   ['node http/net/streams', /node:(internal\/)?(http|_http|net|stream|internal\/streams|internal\/stream_base|internal\/http|events|internal\/timers|timers|buffer|internal\/buffer|internal\/url|url|querystring|internal\/querystring|internal\/async_hooks|internal\/process\/task_queues|internal\/util|internal\/validators|internal\/errors)/],
   ['other node internals', /^node:/],
 ];
 
-/** The broker's named steps and the library calls inside them (inclusive time). */
+/** The broker's named steps and the library calls inside them (inclusive time): token endpoint, then proxy. */
 const STEPS = [
   'assignRequestContext',
   'helmetMiddleware',
@@ -81,6 +84,22 @@ const STEPS = [
   'write',
   'writeHead',
   'end',
+  'handleProxyRequest',
+  'parseRequestTarget',
+  'checkRequestHeaders',
+  'authenticate',
+  'verifyWithoutRevocation',
+  'assertNotRevoked',
+  'isRevoked',
+  'readBody',
+  'compilePrincipal',
+  'match',
+  'resolveChecks',
+  'decide',
+  'forward',
+  'pipeline',
+  'answerError',
+  'audit',
 ];
 
 function areaOf(frame: CallFrame): string {

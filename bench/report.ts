@@ -7,8 +7,8 @@ export interface MeasuredRun {
   threads: number;
   connections: number;
   result: WrkResult;
-  /** CPU cores used on average during the measured window. */
-  cores: { broker: CpuShare; directory: CpuShare; wrk: number; machineBusy: number; machineCores: number };
+  /** CPU used during the measured window: seconds by bench process (broker, directory, stand-in...); wrk and machine in cores. */
+  cores: { processes: Record<string, CpuShare>; wrk: number; machineBusy: number; machineCores: number };
 }
 
 export interface BestRun {
@@ -56,6 +56,7 @@ function table(header: string[], rows: string[][], rightAligned: Set<number>): s
 }
 
 export function formatRuns(runs: MeasuredRun[]): string {
+  const names = [...new Set(runs.flatMap((r) => Object.keys(r.cores.processes)))];
   const rows = runs.map((r) => {
     const s = r.result.durationS;
     return [
@@ -66,25 +67,26 @@ export function formatRuns(runs: MeasuredRun[]): string {
       r.result.latencyMs.p90.toFixed(2),
       r.result.latencyMs.p99.toFixed(2),
       r.result.errorCount === 0 ? '0' : `${r.result.errorCount} !`,
-      cores(r.cores.broker, s),
-      cores(r.cores.directory, s),
+      ...names.map((n) => (r.cores.processes[n] ? cores(r.cores.processes[n], s) : '-')),
       r.cores.wrk.toFixed(2),
       otherLoad(r).toFixed(2),
       `${r.cores.machineBusy.toFixed(2)}/${r.cores.machineCores}`,
     ];
   });
-  const header = ['scenario', 'wrk', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'errors', 'broker cores', 'directory cores', 'wrk', 'others', 'machine busy'];
+  const header = ['scenario', 'wrk', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'errors', ...names.map((n) => `${n} cores`), 'wrk', 'others', 'machine busy'];
   return (
-    table(header, rows, new Set([2, 3, 4, 5, 6, 7, 8, 9, 10, 11])) +
-    '\n(CPU in cores, averaged over the run. broker/directory: main thread + other threads (libuv workers run the WebCrypto' +
-    '\n jobs); others: busy CPU not used by the bench processes, i.e. noise from the rest of the machine)'
+    table(header, rows, new Set(header.map((_, i) => i).filter((i) => i >= 2))) +
+    '\n(CPU in cores, averaged over the run. Bench processes: main thread + other threads (libuv workers run the' +
+    '\n WebCrypto jobs; for airflow: every process of its tree); others: busy CPU not used by the bench processes,' +
+    '\n i.e. noise from the rest of the machine)'
   );
 }
 
 /** Cores used by processes outside the bench during a run. */
 export function otherLoad(r: MeasuredRun): number {
   const s = r.result.durationS;
-  return Math.max(0, r.cores.machineBusy - r.cores.wrk - (r.cores.broker.total + r.cores.directory.total) / s);
+  const bench = Object.values(r.cores.processes).reduce((sum, share) => sum + share.total, 0);
+  return Math.max(0, r.cores.machineBusy - r.cores.wrk - bench / s);
 }
 
 export function formatBest(best: BestRun[]): string {

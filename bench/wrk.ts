@@ -46,28 +46,66 @@ export function ensureWrk(): string {
   return `${found.stdout}${found.stderr}`.split('\n')[0]!.trim();
 }
 
-/**
- * Writes the Lua script of one request shape into `dir`. Its `done()` prints the summary as one JSON line,
- * which is sturdier than reading wrk's human output.
- */
-export function writeWrkScript(dir: string, name: string, request: WrkRequest): string {
-  const long = (s: string) => {
-    if (s.includes(']==]')) throw new Error('unexpected Lua delimiter in request');
-    return `[==[${s}]==]`;
-  };
+const long = (s: string) => {
+  if (s.includes(']==]')) throw new Error('unexpected Lua delimiter in request');
+  return `[==[${s}]==]`;
+};
+
+/** Lua `done()` that prints the summary as one JSON line, which is sturdier than reading wrk's human output. */
+const SUMMARY_LUA = [
+  'done = function(summary, latency, requests)',
+  '  local e = summary.errors',
+  '  io.write(string.format(',
+  `    '${MARK}{"requests":%.0f,"duration_us":%.0f,"errors":{"connect":%.0f,"read":%.0f,"write":%.0f,"status":%.0f,"timeout":%.0f},' ..`,
+  `    '"latency_us":{"mean":%.1f,"p50":%.0f,"p90":%.0f,"p99":%.0f,"max":%.0f}}\\n',`,
+  '    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,',
+  '    latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))',
+  'end',
+];
+
+function requestLua(request: WrkRequest): string[] {
   const lines = [`wrk.method = ${long(request.method)}`];
   for (const [header, value] of Object.entries(request.headers ?? {})) lines.push(`wrk.headers[ ${long(header)} ] = ${long(value)}`);
   if (request.body !== undefined) lines.push(`wrk.body = ${long(request.body)}`);
-  lines.push(
-    'done = function(summary, latency, requests)',
-    '  local e = summary.errors',
-    '  io.write(string.format(',
-    `    '${MARK}{"requests":%.0f,"duration_us":%.0f,"errors":{"connect":%.0f,"read":%.0f,"write":%.0f,"status":%.0f,"timeout":%.0f},' ..`,
-    `    '"latency_us":{"mean":%.1f,"p50":%.0f,"p90":%.0f,"p99":%.0f,"max":%.0f}}\\n',`,
-    '    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,',
-    '    latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))',
+  return lines;
+}
+
+/** Writes the Lua script of one request shape into `dir`. */
+export function writeWrkScript(dir: string, name: string, request: WrkRequest): string {
+  const path = join(dir, `${name}.lua`);
+  writeFileSync(path, [...requestLua(request), ...SUMMARY_LUA].join('\n') + '\n');
+  return path;
+}
+
+/**
+ * Writes a Lua script that sends `request` with a different bearer token each time: wrk thread i reads
+ * `tokenFiles[i]` line by line (streamed, so a million tokens cost wrk no memory) and starts over at its end.
+ * There must be one file per wrk thread.
+ */
+export function writeBearerCyclingScript(dir: string, name: string, request: WrkRequest, tokenFiles: string[]): string {
+  const lines = [
+    ...requestLua(request),
+    `local files = { ${tokenFiles.map(long).join(', ')} }`,
+    'local next_thread = 1',
+    'setup = function(thread)',
+    '  thread:set("token_file", files[next_thread])',
+    '  next_thread = next_thread + 1',
     'end',
-  );
+    'local tokens',
+    'init = function(args)',
+    '  tokens = assert(io.open(token_file, "r"))',
+    'end',
+    'request = function()',
+    '  local token = tokens:read("*l")',
+    '  if not token then',
+    '    tokens:seek("set")',
+    '    token = tokens:read("*l")',
+    '  end',
+    '  wrk.headers["Authorization"] = "Bearer " .. token',
+    '  return wrk.format()',
+    'end',
+    ...SUMMARY_LUA,
+  ];
   const path = join(dir, `${name}.lua`);
   writeFileSync(path, lines.join('\n') + '\n');
   return path;

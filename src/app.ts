@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
+import { adminRouter } from './admin/admin-router.js';
 import { brokerRouter } from './broker/http/broker-router.js';
 import { errorMiddleware, notFound } from './http/error-middleware.js';
 import { opsRouter } from './http/ops-router.js';
@@ -17,6 +18,7 @@ export function createApp(s: Services): Express {
   app.use(requestContext(s.logger));
   app.use(helmet());
   app.use(brokerRouter(s));
+  app.use(adminRouter(s));
   app.use(opsRouter(s));
   app.use(notFound);
   app.use(errorMiddleware({ scheme: 'Basic', realm: 'airflow-token-broker' }));

@@ -3,6 +3,7 @@ import type { Config } from './config/schema.js';
 import { Directories } from './directory/directories.js';
 import { KeyStore } from './keys/key-store.js';
 import { createAuditLog, type AuditLog } from './observability/audit-log.js';
+import { RecentDecisions } from './observability/recent-decisions.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { readPolicyFile } from './policy/policy-file.js';
@@ -13,6 +14,7 @@ import { clientCredentialsGrant } from './broker/grants/client-credentials-grant
 import { tokenExchangeGrant } from './broker/grants/token-exchange-grant.js';
 import { RateLimiter } from './broker/rate-limiter.js';
 import { TokenService } from './broker/token-service.js';
+import { adminAudience } from './broker/target.js';
 import { AccessTokenIssuer } from './tokens/access-token-issuer.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import { MemoryRevocationStore, type RevocationStore } from './tokens/revocation-store.js';
@@ -27,6 +29,7 @@ export interface Services {
   config: Config;
   logger: Logger;
   audit: AuditLog;
+  recentDecisions: RecentDecisions;
   metrics: Metrics;
   keys: KeyStore;
   policies: PolicyStore;
@@ -57,7 +60,8 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   const { config, paths } = loaded;
   const now = overrides.now ?? Date.now;
   const logger = overrides.logger ?? createLogger(config.logging.level);
-  const audit = overrides.audit ?? createAuditLog(paths.auditFile ? { file: paths.auditFile } : (config.audit.destination as 'stdout' | 'stderr'));
+  const recentDecisions = new RecentDecisions();
+  const audit = recentDecisions.tee(overrides.audit ?? createAuditLog(paths.auditFile ? { file: paths.auditFile, maxBytes: config.audit.max_file_size, maxFiles: config.audit.max_files } : (config.audit.destination as 'stdout' | 'stderr')));
   const keys = new KeyStore({ dir: paths.keysDir, algorithm: config.keys.algorithm, maxTokenTtlMs: config.tokens.max_ttl, now });
   await keys.load();
   if (!keys.signingKey()) {
@@ -85,7 +89,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   const issuer = new AccessTokenIssuer(config.issuer, keys, now);
   const verifier = new AccessTokenVerifier(keys, revocations, {
     issuer: config.issuer,
-    audiences: Object.values(config.upstreams).map((u) => u.audience),
+    audiences: [...Object.values(config.upstreams).map((u) => u.audience), adminAudience(config)],
     maxTtlMs: config.tokens.max_ttl,
     now,
   });
@@ -106,6 +110,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     config,
     logger,
     audit,
+    recentDecisions,
     metrics,
     keys,
     policies,

@@ -2,8 +2,14 @@ import type { Config } from '../config/schema.js';
 import { OAuthError } from '../errors/oauth-error.js';
 
 export interface Target {
+  /** The deployment's name, or `admin` for the broker's own admin API. */
   upstream: string;
   audience: string;
+}
+
+/** The audience of tokens for the broker's admin API: never valid at a deployment, and vice versa. */
+export function adminAudience(config: Config): string {
+  return `${config.issuer.replace(/\/$/, '')}/admin`;
 }
 
 /**
@@ -21,6 +27,7 @@ export function resolveTarget(config: Config, resource: string | undefined, audi
     if (!name) throw new OAuthError('invalid_target', 'name the deployment with resource or audience');
     return { upstream: name, audience: config.upstreams[name]!.audience };
   }
+  if (wanted === adminAudience(config)) return { upstream: 'admin', audience: wanted };
   const match = entries.find(([, u]) => u.audience === wanted);
   if (!match) throw new OAuthError('invalid_target', 'unknown resource or audience');
   return { upstream: match[0], audience: match[1].audience };

@@ -6,6 +6,7 @@ import type { AccessTokenClaims } from '../tokens/access-token.js';
 import { assertWithinRoles, parseAuthorizationDetails } from './authorization-details.js';
 import { resolveRoles, tokenLifetimeMs } from './role-resolution.js';
 import { resolveTarget } from './target.js';
+import { OAuthError } from '../errors/oauth-error.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -36,6 +37,9 @@ export class TokenService {
     const details = parseAuthorizationDetails(params.get('authorization_details'));
     if (details) assertWithinRoles(details, policy, roles);
     const target = resolveTarget(this.config, params.get('resource'), params.get('audience'));
+    if (target.upstream === 'admin' && !roles.some((r) => policy.roles.get(r)?.admin)) {
+      throw new OAuthError('invalid_scope', 'admin API tokens need a role with admin: true');
+    }
     const ttlMs = tokenLifetimeMs(policy, roles, this.config.tokens.default_ttl, this.config.tokens.max_ttl);
     const { token, claims } = await this.issuer.issue({
       subject: identity.subject,

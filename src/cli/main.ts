@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { configCheck } from './config-check.js';
 import { keysGenerate, keysList, keysRotate } from './keys-commands.js';
+import { policyCheck, policyDiff, policyExplain, policyTest } from './policy-commands.js';
 import { serve } from './serve.js';
 import { token } from './token-command.js';
 
@@ -32,6 +33,39 @@ keys
   .option('--prepublish <duration>', 'override keys.prepublish (e.g. 1h)')
   .action(keysRotate);
 keys.command('list').description('list keys and their state').addOption(configOption()).option('--json', 'JSON output').action(keysList);
+
+const policy = program.command('policy').description('tools for the security admins who own the policy file');
+policy
+  .command('check')
+  .description('validate a policy: every error and warning as file:line:column; exit 1 on errors, 0 with only warnings')
+  .argument('<file>', 'policy file')
+  .option('--airflow <upstream>', 'also warn about dags patterns that match no DAG of this upstream of the config')
+  .addOption(configOption())
+  .action(policyCheck);
+policy
+  .command('explain')
+  .description('what the proxy decides for a call, and why; exit 0 allowed (also filtered), 3 denied')
+  .argument('<method>', 'HTTP method')
+  .argument('<path>', '/dags/..., /api/v2/dags/... or the proxy path /airflow/<upstream>/api/v2/...')
+  .requiredOption('--policy <file>', 'policy file')
+  .option('--token <jwt>', 'a broker access token, decoded without verifying its signature; "-" reads it from stdin')
+  .option('--claims <file>', 'JSON or YAML: scope [+ authorization_details], or identity claims client_id, sub, groups, directory')
+  .option('--body <file>', 'the JSON request body')
+  .option('--json', 'JSON output')
+  .action(policyExplain);
+policy
+  .command('diff')
+  .description('the effective change between two policy versions, per role and per binding')
+  .argument('<old>', 'policy file before')
+  .argument('<new>', 'policy file after')
+  .option('--json', 'JSON output')
+  .action(policyDiff);
+policy
+  .command('test')
+  .description('check an expectation file ("<who> may|may not <METHOD> <PATH>") against a policy; exit 1 on any mismatch')
+  .argument('<expectations>', 'expectation file')
+  .requiredOption('--policy <file>', 'policy file')
+  .action(policyTest);
 
 program
   .command('token')

@@ -10,6 +10,12 @@ export function parseDuration(value: string | number): number | undefined {
   return Number(match[1]) * units[match[2]!]!;
 }
 
+/** The inverse of `parseDuration` for display: the largest unit that divides evenly (`600000` -> `10m`). */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of Object.entries(units).reverse()) if (ms !== 0 && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
 /** A schema field holding a duration; parsed to milliseconds. */
 export const duration = () =>
   z.union([z.string(), z.number()]).transform((value, ctx) => {

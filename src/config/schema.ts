@@ -311,8 +311,13 @@ export const configSchema = z
     audit: z
       .strictObject({
         destination: z.string().default('stdout').meta({ description: '`stdout`, `stderr` or a file path.' }),
+        max_file_size: z.number().int().positive().default(100 * 1024 * 1024).meta({
+          description: 'A file destination is rotated past this many bytes (`audit.log` -> `audit.log.1` ...).',
+        }),
+        max_files: z.number().int().min(1).max(1000).default(10).meta({ description: 'Rotated files kept.' }),
       })
-      .prefault({}),
+      .prefault({})
+      .meta({ description: 'Audit records (JSON lines): tokens issued and refused, proxy decisions, policy changes.' }),
     logging: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,3 +1,4 @@
+import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { pino } from 'pino';
 
 /** The audit record of a token request (one JSON line each). Documented in docs/security-model.md. */
@@ -74,15 +75,45 @@ export interface AuditLog {
  * Writes audit records as JSON lines (buffered, asynchronous) to stdout, stderr or a file. A record carries
  * no token, secret or header: only the fields of its type.
  */
-export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string }): AuditLog {
-  const dest =
+export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string; maxBytes: number; maxFiles: number }): AuditLog {
+  const open = () =>
     destination === 'stdout'
       ? pino.destination({ dest: 1, sync: false })
       : destination === 'stderr'
         ? pino.destination({ dest: 2, sync: false })
         : pino.destination({ dest: destination.file, mkdir: true, sync: false });
-  const write = (record: object) => void dest.write(JSON.stringify({ time: new Date().toISOString(), log: 'audit', ...record }) + '\n');
-  return { token: write, decision: write, policy: write, admin: write, flush: () => dest.flushSync() };
+  let dest = open();
+  const rotation = typeof destination === 'object' ? destination : undefined;
+  let written = rotation && existsSync(rotation.file) ? statSync(rotation.file).size : 0;
+  const write = (record: object) => {
+    const line = JSON.stringify({ time: new Date().toISOString(), log: 'audit', ...record }) + '\n';
+    // A new file opens asynchronously: rotate only once it is open and flushed, never losing a line.
+    if (rotation && written > 0 && written + line.length > rotation.maxBytes && existsSync(rotation.file) && ready(dest)) {
+      dest.end();
+      rotate(rotation.file, rotation.maxFiles);
+      dest = open();
+      written = 0;
+    }
+    written += Buffer.byteLength(line);
+    dest.write(line);
+  };
+  return { token: write, decision: write, policy: write, admin: write, flush: () => void ready(dest) };
+}
+
+function ready(dest: { flushSync(): void }): boolean {
+  try {
+    dest.flushSync();
+    return true;
+  } catch {
+    return false; // still opening
+  }
+}
+
+/** audit.log -> audit.log.1 -> ... -> audit.log.<maxFiles>, the oldest dropped. */
+function rotate(file: string, maxFiles: number): void {
+  rmSync(`${file}.${maxFiles}`, { force: true });
+  for (let i = maxFiles - 1; i >= 1; i--) if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
+  renameSync(file, `${file}.1`);
 }
 
 /** Keeps records in memory: for tests that assert what was audited. */

@@ -34,3 +34,33 @@ function matchParts(parts: readonly string[], value: string): boolean {
   }
   return true;
 }
+
+/**
+ * True when every id `inner` matches is matched by `outer` too. Exact for star-only globs: `inner` with each
+ * star replaced by a character `outer` never names is one of its ids, and `outer` can match it only with its
+ * own stars spanning those characters, so it matches whatever they stand for.
+ */
+export function globCovers(outer: Glob, inner: Glob): boolean {
+  if (outer.all) return true;
+  if (inner.literal) return outer.matches(inner.source);
+  let marker = 0xe000;
+  while (outer.source.includes(String.fromCharCode(marker))) marker++;
+  return outer.matches(inner.source.replaceAll('*', String.fromCharCode(marker)));
+}
+
+/**
+ * True when some id matches both. Two globs with stars share an id exactly when their heads (before the first
+ * star) and their tails (after the last star) agree: the heads, every middle part of both, then the tails, in
+ * that order, make one.
+ */
+export function globsOverlap(a: Glob, b: Glob): boolean {
+  if (a.literal) return b.matches(a.source);
+  if (b.literal) return a.matches(b.source);
+  const [headA, tailA] = ends(a.source);
+  const [headB, tailB] = ends(b.source);
+  return (headA.startsWith(headB) || headB.startsWith(headA)) && (tailA.endsWith(tailB) || tailB.endsWith(tailA));
+}
+
+function ends(source: string): [string, string] {
+  return [source.slice(0, source.indexOf('*')), source.slice(source.lastIndexOf('*') + 1)];
+}

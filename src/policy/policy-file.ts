@@ -6,7 +6,13 @@ import { policySchema } from './schema.js';
 
 /** Parses policy text; throws InvalidFileError with every problem located. */
 export function parsePolicy(file: string, text: string): Policy {
-  return Policy.fromDocument(validateSource(YamlSource.parse(file, text), policySchema), text);
+  return parsePolicySource(file, text).policy;
+}
+
+/** Like `parsePolicy`, keeping the parsed source so that later findings (lint) can be located too. */
+export function parsePolicySource(file: string, text: string): { policy: Policy; source: YamlSource } {
+  const source = YamlSource.parse(file, text);
+  return { policy: Policy.fromDocument(validateSource(source, policySchema), text), source };
 }
 
 export function readPolicyFile(file: string): Policy {

@@ -23,7 +23,7 @@ const record: TokenAuditRecord = {
 
 it('writes one valid JSON object per line, with a timestamp', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'atb-audit-')), 'audit', 'audit.log');
-  const audit = createAuditLog({ file });
+  const audit = createAuditLog({ file, maxBytes: 1_000_000, maxFiles: 2 });
   audit.token(record);
   audit.token({ ...record, event: 'token_refused', outcome: 'refused', reason: 'invalid_client', jti: undefined });
   await new Promise((r) => setTimeout(r, 50)); // the destination opens the file asynchronously
@@ -34,4 +34,29 @@ it('writes one valid JSON object per line, with a timestamp', async () => {
   expect(parsed[0]).toMatchObject({ log: 'audit', event: 'token_issued', jti: 'j-1', roles: ['etl-operator'] });
   expect(Date.parse(parsed[0]!.time as string)).not.toBeNaN();
   expect(parsed[1]).toMatchObject({ event: 'token_refused', reason: 'invalid_client' });
+});
+
+it('rotates a file destination past its size, keeping max_files', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'atb-audit-')), 'audit.log');
+  const audit = createAuditLog({ file, maxBytes: 1_000, maxFiles: 2 });
+  await new Promise((r) => setTimeout(r, 50));
+  // Records arrive over time, as in service (a reopened file opens asynchronously, between bursts).
+  for (let i = 0; i < 20; i++) {
+    audit.token({ ...record, jti: `j-${i}` });
+    if (i % 3 === 2) await new Promise((r) => setTimeout(r, 20));
+  }
+  audit.flush();
+  await new Promise((r) => setTimeout(r, 50));
+  audit.flush();
+  const { existsSync } = await import('node:fs');
+  expect(existsSync(`${file}.1`)).toBe(true);
+  expect(existsSync(`${file}.2`)).toBe(true);
+  expect(existsSync(`${file}.3`)).toBe(false);
+  for (const f of [file, `${file}.1`, `${file}.2`]) {
+    const text = readFileSync(f, 'utf8');
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(1_000);
+    for (const line of text.trim().split('\n')) expect(JSON.parse(line)).toMatchObject({ log: 'audit' });
+  }
+  // The newest records are in the live file.
+  expect(readFileSync(file, 'utf8')).toContain('"jti":"j-19"');
 });

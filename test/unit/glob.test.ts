@@ -1,4 +1,4 @@
-import { compileGlob } from '../../src/policy/glob.js';
+import { compileGlob, globCovers, globsOverlap } from '../../src/policy/glob.js';
 
 const matches = (pattern: string, value: string) => compileGlob(pattern).matches(value);
 
@@ -48,4 +48,42 @@ test('many stars against a long near-miss id return at once', () => {
   const started = performance.now();
   expect(matches('*a'.repeat(10) + '*b', 'a'.repeat(10_000))).toBe(false);
   expect(performance.now() - started).toBeLessThan(100);
+});
+
+describe('globCovers: every id the inner glob matches, the outer one matches too', () => {
+  const covers = (outer: string, inner: string) => globCovers(compileGlob(outer), compileGlob(inner));
+  test.each([
+    ['*', 'anything*'],
+    ['etl_*', 'etl_daily'],
+    ['etl_*', 'etl_daily_*'],
+    ['etl_*', 'etl_*'],
+    ['*_daily', 'etl_*_daily'],
+    ['a*c', 'ab*bc'],
+    ['etl_daily', 'etl_daily'],
+  ])('%s covers %s', (outer, inner) => expect(covers(outer, inner)).toBe(true));
+  test.each([
+    ['etl_daily', 'etl_*'],
+    ['etl_*', 'et*'],
+    ['etl_*', 'payroll'],
+    ['*_daily', '*_daily_v2'],
+    ['a*b*c', 'a*c'],
+    ['etl_daily_*', '*'],
+  ])('%s does not cover %s', (outer, inner) => expect(covers(outer, inner)).toBe(false));
+});
+
+describe('globsOverlap: some id matches both', () => {
+  const overlap = (a: string, b: string) => globsOverlap(compileGlob(a), compileGlob(b));
+  test.each([
+    ['etl_*', '*_daily'],
+    ['etl_*', 'etl_prod_*'],
+    ['a*x*b', 'a*y*b'],
+    ['etl_daily', 'etl_*'],
+    ['*', 'x'],
+  ])('%s overlaps %s', (a, b) => expect(overlap(a, b)).toBe(true));
+  test.each([
+    ['etl_*', 'payroll_*'],
+    ['*_daily', '*_hourly'],
+    ['etl_daily', 'etl_hourly'],
+    ['etl_daily', 'payroll_*'],
+  ])('%s does not overlap %s', (a, b) => expect(overlap(a, b)).toBe(false));
 });

@@ -1,0 +1,161 @@
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { decodeJwt } from 'jose';
+import { z } from 'zod';
+import { adminAudience } from '../broker/target.js';
+import { explainCall, UnexplainableCall } from '../cli/explain-call.js';
+import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
+import { errorMiddleware } from '../http/error-middleware.js';
+import type { Principal } from '../policy/evaluator.js';
+import type { Policy } from '../policy/policy.js';
+import type { Services } from '../services.js';
+import type { AccessTokenClaims } from '../tokens/access-token.js';
+import { adminOpenApi } from './admin-openapi.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      admin?: AccessTokenClaims;
+    }
+  }
+}
+
+/** Every route of the admin API below `/admin` (besides the public `GET /admin/openapi.json`). */
+export const ADMIN_ROUTES = ['GET /policy', 'POST /policy/reload', 'POST /explain', 'POST /revocations', 'GET /decisions'] as const;
+type AdminRoute = (typeof ADMIN_ROUTES)[number];
+
+const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+
+/** Only broker tokens for the admin audience whose roles include an admin role of the current policy. */
+function requireAdmin(s: Services) {
+  const audience = adminAudience(s.config);
+  return async function authenticateAdmin(req: Request, _res: Response, next: NextFunction): Promise<void> {
+    const match = BEARER.exec(req.get('authorization') ?? '');
+    if (!match) throw new OAuthError('invalid_token', 'an admin access token is required');
+    const claims = await s.verifier.verify(match[1]!);
+    if (claims.aud !== audience) throw new OAuthError('invalid_token', 'the token is not for the admin API');
+    const policy = s.policies.current();
+    if (!claims.scope.split(' ').some((r) => policy.roles.get(r)?.admin)) {
+      throw new OAuthError('insufficient_scope', 'the token carries no admin role of the current policy', { extra: { reason: 'not-an-admin' } });
+    }
+    req.admin = claims;
+    next();
+  };
+}
+
+const explainBody = z.strictObject({
+  method: z.string().min(1),
+  path: z.string().min(1),
+  body: z.unknown().optional(),
+  token: z.string().optional(),
+  claims: z
+    .looseObject({
+      scope: z.string().optional(),
+      authorization_details: z.array(z.any()).optional(),
+      client_id: z.string().optional(),
+      sub: z.string().optional(),
+      groups: z.array(z.string()).optional(),
+      directory: z.string().optional(),
+    })
+    .optional(),
+});
+
+const revocationBody = z.union([
+  z.strictObject({ jti: z.string().min(1) }),
+  z.strictObject({ sub: z.string().min(1) }),
+  z.strictObject({ client_id: z.string().min(1) }),
+]);
+
+/** Who the explanation is for: a token's roles and narrowing, or an identity bound through the policy. */
+export function principalFor(policy: Policy, input: z.infer<typeof explainBody>): Principal {
+  if (input.token !== undefined) {
+    let claims: Record<string, unknown>;
+    try {
+      claims = decodeJwt(input.token);
+    } catch {
+      throw invalidRequest('token is not a JWT');
+    }
+    return { roles: typeof claims.scope === 'string' ? claims.scope.split(' ') : [], details: claims.authorization_details as Principal['details'] };
+  }
+  const c = input.claims;
+  if (!c) throw invalidRequest('give token or claims');
+  if (c.scope !== undefined) return { roles: c.scope.split(' '), details: c.authorization_details as Principal['details'] };
+  const roles = policy.rolesFor({ directory: c.directory ?? '', subject: c.sub ?? '', clientId: c.client_id ?? c.sub ?? '', groups: c.groups ?? [] });
+  return { roles, details: undefined };
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw invalidRequest(result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  return result.data;
+}
+
+/** The admin API. Documented in `adminOpenApi` (served at /admin/openapi.json). */
+export function adminRouter(s: Services): Router {
+  const router = Router();
+  router.get('/admin/openapi.json', (_req, res) => {
+    res.json(adminOpenApi);
+  });
+  const admin = Router();
+  admin.use(requireAdmin(s), express.json({ limit: '64kb' }));
+  const handlers: Record<AdminRoute, (req: Request, res: Response) => void | Promise<void>> = {
+    'GET /policy': (_req, res) => {
+      const status = s.policyReloader.status;
+      res.set('Cache-Control', 'no-store').json({
+        hash: s.policies.current().hash,
+        loaded_at: new Date(status.loadedAt).toISOString(),
+        last_reload_error: status.lastError ? { ...status.lastError, at: new Date(status.lastError.at).toISOString() } : null,
+        policy: s.policies.current().document,
+      });
+    },
+
+    'POST /policy/reload': (_req, res) => {
+      const r = s.policyReloader.reload('admin');
+      if (r.outcome === 'reloaded') res.json({ outcome: r.outcome, old_hash: r.oldHash, new_hash: r.newHash });
+      else if (r.outcome === 'unchanged') res.json({ outcome: r.outcome, hash: r.hash });
+      else res.status(422).json({ outcome: r.outcome, hash: r.hash, problems: r.problems });
+    },
+
+    'POST /explain': async (req, res) => {
+      const input = parse(explainBody, req.body);
+      const policy = s.policies.current();
+      try {
+        res.json(await explainCall(policy, principalFor(policy, input), { method: input.method, path: input.path, body: input.body }));
+      } catch (err) {
+        if (err instanceof UnexplainableCall) throw invalidRequest(err.message);
+        throw err;
+      }
+    },
+
+    'POST /revocations': async (req, res) => {
+      const target = parse(revocationBody, req.body);
+      const now = s.now();
+      // Every token that could still be alive has been issued within max_ttl: keep the rule that long.
+      const keepUntil = now + s.config.tokens.max_ttl + 60_000;
+      if ('jti' in target) await s.revocations.revoke(target.jti, keepUntil);
+      else if ('sub' in target) await s.revocations.revokeAllOf('sub', target.sub, Math.floor(now / 1000), keepUntil);
+      else await s.revocations.revokeAllOf('client_id', target.client_id, Math.floor(now / 1000), keepUntil);
+      s.audit.admin({ event: 'admin_revocation', request_id: req.ctx.requestId, admin_sub: req.admin!.sub, admin_client_id: req.admin!.client_id, target });
+      res.status(201).json(target);
+    },
+
+    'GET /decisions': (req, res) => {
+      const q = req.query;
+      const sub = typeof q.sub === 'string' ? q.sub : undefined;
+      const clientId = typeof q.client_id === 'string' ? q.client_id : undefined;
+      if (sub === undefined && clientId === undefined) throw invalidRequest('give sub or client_id');
+      const limit = q.limit === undefined ? 50 : Number(q.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalidRequest('limit must be an integer from 1 to 1000');
+      res.set('Cache-Control', 'no-store').json({ decisions: s.recentDecisions.find({ sub, client_id: clientId }, limit) });
+    },
+  };
+  for (const route of ADMIN_ROUTES) {
+    const [method, path] = route.split(' ') as ['GET' | 'POST', string];
+    if (method === 'GET') admin.get(path, handlers[route]);
+    else admin.post(path, handlers[route]);
+  }
+
+  router.use('/admin', admin);
+  router.use('/admin', errorMiddleware({ scheme: 'Bearer', realm: 'airflow-token-broker' }));
+  return router;
+}

@@ -1,0 +1,183 @@
+import { RouteCatalog } from '../airflow/catalog/route-catalog.js';
+import { airflowV2Operations } from '../airflow/catalog/v2-operations.js';
+import { ALL, compilePrincipal, type Check, type Principal, type Reason, type RuleRef } from '../policy/evaluator.js';
+import type { Policy } from '../policy/policy.js';
+import { authorizeCall } from '../proxy/authorize-call.js';
+import { parseRequestTarget } from '../proxy/request-target.js';
+import type { IdLookups } from '../proxy/resolve-checks.js';
+
+/** A call as an admin writes it: the path below `/api/v2`, with `/api/v2`, or the proxy's whole path. */
+export interface CallToExplain {
+  method: string;
+  path: string;
+  body?: unknown;
+}
+
+export type Verdict = 'allow' | 'filter' | 'deny';
+
+/** A rule as the explanation shows it: the decision's reference plus the grant it points at. */
+export interface RuleReport extends RuleRef {
+  kind: string | undefined;
+  actions: string[];
+}
+
+export interface CheckReport {
+  resource: string;
+  action: string;
+  /** The resource id; `null` with `all: true` when the check is on every resource of the kind. */
+  id: string | null;
+  all: boolean;
+  allowed: boolean;
+  reason: Reason;
+  rule: RuleReport | null;
+}
+
+/** One operation the path can mean (several when Airflow's routes overlap; every one must be allowed). */
+export interface OperationReport {
+  operationId: string;
+  method: string;
+  template: string;
+  access: 'public' | 'never' | 'policy';
+  resource?: string;
+  action?: string;
+  /** The resource ids checked; `null` stands for every resource of the kind. */
+  resourceIds?: Array<string | null>;
+  /** Why the ids could not be determined (the proxy then denies). */
+  unresolved?: string;
+}
+
+export interface Explanation {
+  request: { method: string; apiPath: string; query: string; upstream: string | null };
+  roles: string[];
+  verdict: Verdict;
+  decision: { allowed: boolean; filtered: boolean; reason: Reason; rule: RuleReport | null };
+  operations: OperationReport[];
+  checks: CheckReport[];
+  notes: string[];
+}
+
+/** Thrown for a path the proxy would refuse before any decision (400/404), or a path that is not an API path. */
+export class UnexplainableCall extends Error {}
+
+const catalog = new RouteCatalog(airflowV2Operations);
+
+/** Offline there is no Airflow to ask, so a lookup finds nothing, as when Airflow does not know the id. */
+function offlineLookups(asked: string[]): IdLookups {
+  return {
+    backfillDag(backfillId) {
+      asked.push(backfillId);
+      return Promise.resolve(undefined);
+    },
+  };
+}
+
+/**
+ * Normalises an admin's path to what the proxy's decision sees: `/dags/x`, `/api/v2/dags/x` and
+ * `/airflow/prod/api/v2/dags/x` all mean `/dags/x`. The whole target is validated as the proxy validates it.
+ */
+export function apiPathOf(path: string): { apiPath: string; query: string; upstream: string | null } {
+  let target;
+  try {
+    target = parseRequestTarget(path.replace(/^https?:\/\/[^/?#]+/i, ''));
+  } catch (err) {
+    throw new UnexplainableCall(`the proxy refuses this path: ${(err as Error).message}`);
+  }
+  const s = target.segments;
+  const at = s[0] === 'api' && s[1] === 'v2' ? 0 : s[2] === 'api' && s[3] === 'v2' ? 2 : -1;
+  const rest = at < 0 ? s : s.slice(at + 2);
+  if (rest.length === 0) throw new UnexplainableCall('no API path below /api/v2');
+  return { apiPath: '/' + rest.join('/'), query: target.query, upstream: at === 2 ? s[1]! : null };
+}
+
+/**
+ * What the proxy decides for this principal and call, through the proxy's own decision path (`authorizeCall`)
+ * with the same catalog. The only difference is offline id lookups: those stay unresolved, which is said.
+ */
+export async function explainCall(policy: Policy, principal: Principal, call: CallToExplain): Promise<Explanation> {
+  const { apiPath, query, upstream } = apiPathOf(call.path);
+  const method = call.method.toUpperCase();
+  const asked: string[] = [];
+  const compiled = compilePrincipal(policy, principal);
+  const { matches, interpretations, decision } = await authorizeCall(
+    catalog,
+    compiled,
+    { method, apiPath, query: new URLSearchParams(query), body: call.body },
+    offlineLookups(asked),
+  );
+  const rule = (r: RuleRef | undefined): RuleReport | null => {
+    if (!r) return null;
+    const role = policy.roles.get(r.role);
+    const grant = (r.effect === 'allow' ? role?.grants : role?.denies)?.[r.index];
+    return { ...r, kind: grant?.kind, actions: grant ? [...grant.actions] : [] };
+  };
+  const idOf = (c: Check) => (c.id === ALL ? null : c.id);
+  const operations: OperationReport[] = interpretations.map((i) => {
+    const op = i.operation;
+    const base: OperationReport = { operationId: op.name, method: op.method, template: op.template, access: op.access };
+    if (i.kind === 'checks') return { ...base, resource: i.operation.resource, action: i.operation.action, resourceIds: [...new Set(i.checks.filter((c) => c.resource === i.operation.resource).map(idOf))] };
+    if (i.kind === 'unresolved') return { ...base, resource: i.operation.resource, action: i.operation.action, unresolved: i.why };
+    return base;
+  });
+  const notes: string[] = [];
+  const unknown = principal.roles.filter((r) => !policy.roles.has(r));
+  if (unknown.length) notes.push(`not roles of this policy, so they grant nothing: ${unknown.join(', ')}`);
+  if (principal.roles.length === 0) notes.push('no roles: the broker issues no token to an identity no binding names');
+  if (principal.details) notes.push('the token is narrowed by authorization_details: a check must also fall within them');
+  if (matches.length === 0) notes.push(`no Airflow operation is ${method} ${apiPath}: the proxy refuses what its catalog does not know`);
+  if (matches.length > 1) notes.push(`the path can mean ${matches.length} operations; the proxy allows it only if every one is allowed`);
+  if (asked.length) {
+    notes.push(`backfill ${asked.join(', ')}: the proxy looks its DAG up at Airflow; offline it is unknown, so this is denied as unresolved here, and the proxy decides on the DAG it finds`);
+  }
+  const filter = decision.filter;
+  if (filter) {
+    const { resource, action } = filter.operation;
+    const through = compiled.grants.filter((g) => g.kind === resource && g.actions.has(action)).map((g) => formatRule(rule({ ...g, patterns: g.patterns.map((x) => x.source) })!));
+    notes.push(`the proxy reads the whole list from Airflow and answers only the ${resource} this token may ${action}, through ${through.join('; ')}`);
+  }
+  return {
+    request: { method, apiPath, query, upstream },
+    roles: [...principal.roles],
+    verdict: !decision.allowed ? 'deny' : filter ? 'filter' : 'allow',
+    decision: { allowed: decision.allowed, filtered: filter !== undefined, reason: decision.reason, rule: rule(decision.rule) },
+    operations,
+    checks: decision.verdicts.map((v) => ({
+      resource: v.check.resource,
+      action: v.check.action,
+      id: idOf(v.check),
+      all: v.check.id === ALL,
+      allowed: v.allowed,
+      reason: v.reason,
+      rule: rule(v.rule),
+    })),
+    notes,
+  };
+}
+
+const ids = (list: ReadonlyArray<string | null>, resource: string) => list.map((id) => (id === null ? `all ${resource}` : `${resource} ${JSON.stringify(id)}`)).join(', ');
+
+export function formatRule(r: RuleReport): string {
+  return `${r.role} ${r.effect}[${r.index}] {${r.kind}: ${JSON.stringify(r.patterns)}, actions: [${r.actions.join(', ')}]}`;
+}
+
+/** The explanation for a human: request, roles, operations, verdict with the deciding rule, each check, notes. */
+export function formatExplanation(e: Explanation): string {
+  const lines = [`request:   ${e.request.method} /api/v2${e.request.apiPath}${e.request.query ? `?${e.request.query}` : ''}${e.request.upstream ? ` (upstream ${e.request.upstream})` : ''}`];
+  lines.push(`roles:     ${e.roles.length ? e.roles.join(', ') : '(none)'}`);
+  for (const op of e.operations) {
+    const what =
+      op.access === 'public' ? 'public, no policy check' :
+      op.access === 'never' ? 'never proxied' :
+      op.unresolved !== undefined ? `${op.action} on ${op.resource}, ids unresolved (${op.unresolved})` :
+      `${op.action} on ${ids(op.resourceIds ?? [], op.resource!)}`;
+    lines.push(`operation: ${op.operationId} (${op.method} ${op.template}): ${what}`);
+  }
+  const verdict = e.verdict === 'filter' ? 'allow, filtered' : e.verdict;
+  lines.push(`verdict:   ${verdict} (${e.decision.reason})`);
+  if (e.decision.rule) lines.push(`rule:      ${formatRule(e.decision.rule)}`);
+  if (e.checks.length) lines.push('checks:');
+  for (const c of e.checks) {
+    lines.push(`  ${c.allowed ? 'yes' : 'no '} ${c.action} on ${ids([c.id], c.resource)}: ${c.reason}${c.rule ? `, ${formatRule(c.rule)}` : ''}`);
+  }
+  for (const n of e.notes) lines.push(`note: ${n}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import { InvalidFileError } from '../config/validate-source.js';
+import { formatProblem } from '../config/yaml-source.js';
+import { diffPolicies, formatPolicyDiff } from '../policy/policy-diff.js';
+import { parsePolicySource } from '../policy/policy-file.js';
+import { lintPolicy } from '../policy/policy-lint.js';
+import { parseJsonBody } from '../proxy/request-body.js';
+import { explainCall, formatExplanation } from './explain-call.js';
+import { fetchLiveDags } from './live-dags.js';
+import { parseExpectations, runExpectations } from './policy-expectations.js';
+import { principalFromClaims, principalFromToken } from './principal-input.js';
+
+/** `policy explain` exits with this when the proxy would refuse the call (0 when it would allow it). */
+export const EXIT_DENIED = 3;
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Reads a policy, or prints its located problems and exits 1. */
+function policyOrExit(file: string) {
+  try {
+    return parsePolicySource(file, readFileSync(file, 'utf8'));
+  } catch (err) {
+    if (!(err instanceof InvalidFileError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}
+
+/** Validation (every error) and lint (warnings); exit 1 on errors only. */
+export async function policyCheck(file: string, options: { airflow?: string; config: string }): Promise<void> {
+  const { policy, source } = policyOrExit(file);
+  const live = options.airflow === undefined ? undefined : await fetchLiveDags(options.config, options.airflow);
+  const warnings = lintPolicy(policy, source, live);
+  for (const w of warnings) process.stderr.write(`${formatProblem(w)}\n`);
+  const counted = `${plural(policy.roles.size, 'role')}, ${plural(policy.document.bindings.length, 'binding')}`;
+  const checkedLive = live ? `, DAGs checked against upstream ${live.upstream}` : '';
+  process.stdout.write(`${file}: ok (${counted}${checkedLive}${warnings.length ? `, ${plural(warnings.length, 'warning')}` : ''})\n`);
+}
+
+interface ExplainOptions {
+  policy: string;
+  token?: string;
+  claims?: string;
+  body?: string;
+  json?: boolean;
+}
+
+export async function policyExplain(method: string, path: string, options: ExplainOptions): Promise<void> {
+  if ((options.token === undefined) === (options.claims === undefined)) throw new Error('give exactly one of --token and --claims');
+  const { policy } = policyOrExit(options.policy);
+  const who =
+    options.token !== undefined
+      ? principalFromToken(options.token === '-' ? readFileSync(0, 'utf8') : options.token)
+      : principalFromClaims(policy, options.claims!, readFileSync(options.claims!, 'utf8'));
+  const body = options.body === undefined ? undefined : parseJsonBody(readFileSync(options.body), 'application/json').json;
+  const explanation = await explainCall(policy, who.principal, { method, path, body });
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ principal: { source: who.source, token: who.token, details: who.principal.details ?? null }, ...explanation }, null, 2)}\n`);
+  } else {
+    process.stdout.write(`principal: ${who.source}\n${formatExplanation(explanation)}`);
+  }
+  if (explanation.verdict === 'deny') process.exitCode = EXIT_DENIED;
+}
+
+export function policyDiff(oldFile: string, newFile: string, options: { json?: boolean }): void {
+  const diff = diffPolicies(policyOrExit(oldFile).policy, policyOrExit(newFile).policy);
+  process.stdout.write(options.json ? `${JSON.stringify(diff, null, 2)}\n` : formatPolicyDiff(diff));
+}
+
+/** Runs an expectation file; every mismatch is printed with file:line, exit 1 when any fails. */
+export async function policyTest(file: string, options: { policy: string }): Promise<void> {
+  const { policy } = policyOrExit(options.policy);
+  const { expectations, problems } = parseExpectations(file, readFileSync(file, 'utf8'));
+  for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
+  const results = await runExpectations(policy, expectations);
+  const failed = results.filter((r) => !r.passed);
+  for (const r of failed) {
+    const e = r.expectation;
+    const got = r.explanation
+      ? `but the proxy would ${r.explanation.verdict === 'filter' ? 'allow it, filtered' : `${r.explanation.verdict} it`} (${r.explanation.decision.reason}) for roles [${r.explanation.roles.join(', ')}]`
+      : r.error;
+    process.stderr.write(`${file}:${e.line}:1 fail: ${e.text}\n  ${got}\n`);
+  }
+  const summary = `${plural(results.length, 'expectation')}: ${results.length - failed.length} passed, ${failed.length} failed`;
+  process.stdout.write(`${summary}${problems.length ? `; ${plural(problems.length, 'unreadable line')}` : ''}\n`);
+  if (failed.length || problems.length) process.exitCode = 1;
+}

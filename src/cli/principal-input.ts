@@ -1,0 +1,71 @@
+import { decodeJwt } from 'jose';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseAuthorizationDetails } from '../broker/authorization-details.js';
+import type { Principal } from '../policy/evaluator.js';
+import type { Policy } from '../policy/policy.js';
+
+/** Who `policy explain` decides for, and how it found out (printed above the explanation). */
+export interface ExplainedPrincipal {
+  principal: Principal;
+  source: string;
+  /** The decoded token's identifying claims, with `--token`. */
+  token?: { sub: unknown; client_id: unknown; aud: unknown; exp: unknown; signature_verified: false };
+}
+
+function details(raw: unknown): Principal['details'] {
+  if (raw === undefined) return undefined;
+  try {
+    return parseAuthorizationDetails(JSON.stringify(raw));
+  } catch (err) {
+    throw new Error(`authorization_details: ${(err as Error).message}`);
+  }
+}
+
+const scopeRoles = (scope: string | string[]) => (Array.isArray(scope) ? scope : scope.split(' ').filter(Boolean));
+
+/**
+ * A broker access token, decoded without checking its signature (offline there are no keys to trust): its
+ * `scope` roles and `authorization_details` are what the proxy would evaluate if the token is genuine.
+ */
+export function principalFromToken(token: string, now = Date.now()): ExplainedPrincipal {
+  let claims;
+  try {
+    claims = decodeJwt(token.trim());
+  } catch (err) {
+    throw new Error(`--token: not a JWT (${(err as Error).message})`);
+  }
+  if (typeof claims.scope !== 'string') throw new Error('--token: no scope claim; is this a broker access token?');
+  const expired = typeof claims.exp === 'number' && claims.exp * 1000 <= now ? ', expired' : '';
+  return {
+    principal: { roles: scopeRoles(claims.scope), details: details(claims.authorization_details) },
+    source: `token of client_id ${String(claims.client_id)}, sub ${String(claims.sub)}, aud ${String(claims.aud)}${expired} (decoded offline: signature NOT verified)`,
+    token: { sub: claims.sub, client_id: claims.client_id, aud: claims.aud, exp: claims.exp, signature_verified: false },
+  };
+}
+
+const oneOrMany = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
+const claimsSchema = z.looseObject({
+  scope: z.union([z.string(), z.array(z.string())]).optional(),
+  authorization_details: z.array(z.unknown()).optional(),
+  client_id: z.string().optional(),
+  sub: z.string().optional(),
+  groups: oneOrMany.optional(),
+  directory: z.string().optional(),
+});
+
+/**
+ * A claims file (JSON or YAML): token claims with `scope` (and optionally `authorization_details`), or the
+ * identity the directory vouches for (`client_id`, `sub`, `groups`, `directory`), given roles by the bindings.
+ */
+export function principalFromClaims(policy: Policy, file: string, text: string): ExplainedPrincipal {
+  const parsed = claimsSchema.safeParse(parseYaml(text));
+  if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
+  const c = parsed.data;
+  if (c.scope !== undefined) return { principal: { roles: scopeRoles(c.scope), details: details(c.authorization_details) }, source: `scope in ${file}` };
+  if (c.client_id === undefined && c.sub === undefined && c.groups === undefined && c.directory === undefined) {
+    throw new Error(`${file}: needs scope, or identity claims (client_id, sub, groups, directory)`);
+  }
+  const identity = { clientId: c.client_id ?? '', subject: c.sub ?? '', groups: c.groups ?? [], directory: c.directory ?? '' };
+  return { principal: { roles: policy.rolesFor(identity), details: details(c.authorization_details) }, source: `bindings for the identity in ${file}` };
+}

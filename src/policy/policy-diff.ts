@@ -1,0 +1,205 @@
+import { formatDuration } from '../config/duration.js';
+import { compileGlob, globCovers } from './glob.js';
+import type { CompiledGrant, CompiledRole, Policy } from './policy.js';
+import type { PolicyDocument } from './schema.js';
+import { resourceKinds, type ResourceKind } from './vocabulary.js';
+
+/** One (resource kind, pattern, action) a role allows or denies. */
+export interface Permission {
+  kind: ResourceKind;
+  pattern: string;
+  action: string;
+}
+
+export interface SettingChange {
+  setting: 'description' | 'token_ttl' | 'airflow_role' | 'admin';
+  /** `null` when unset; `token_ttl` as a duration such as `10m`. */
+  old: string | boolean | null;
+  new: string | boolean | null;
+}
+
+/** What changed for one role. Permissions count only when the other side does not already cover them. */
+export interface RoleDiff {
+  role: string;
+  status: 'added' | 'removed' | 'changed';
+  settings: SettingChange[];
+  allow: { gained: Permission[]; lost: Permission[] };
+  deny: { added: Permission[]; removed: Permission[] };
+}
+
+type When = PolicyDocument['bindings'][number]['when'];
+
+export interface BindingRef {
+  /** Position in its own file's `bindings`. */
+  index: number;
+  role: string;
+  when: When;
+}
+
+/** One combination of single condition values (`groups=a directory=corp`) and the roles it gains or loses. */
+export interface ConditionDiff {
+  when: Partial<Record<ConditionKey, string>>;
+  gains: string[];
+  loses: string[];
+}
+
+/**
+ * The effective change between two policy versions: per role, the permissions gained and lost; per binding,
+ * those added and removed; and per condition, the roles it now brings or no longer brings. Reordering roles,
+ * grants or bindings, splitting a grant, or adding a pattern an existing glob already covers is no change.
+ */
+export interface PolicyDiff {
+  roles: RoleDiff[];
+  bindings: { added: BindingRef[]; removed: BindingRef[] };
+  conditions: ConditionDiff[];
+}
+
+const conditionKeys = ['groups', 'client_id', 'subject', 'directory'] as const;
+type ConditionKey = (typeof conditionKeys)[number];
+
+const noRole: CompiledRole = { name: '', description: undefined, tokenTtlMs: undefined, airflowRole: undefined, admin: false, grants: [], denies: [] };
+
+export function diffPolicies(before: Policy, after: Policy): PolicyDiff {
+  const names = [...after.roles.keys(), ...[...before.roles.keys()].filter((r) => !after.roles.has(r))];
+  const roles = names.flatMap((name) => {
+    const old = before.roles.get(name);
+    const now = after.roles.get(name);
+    const d = diffRole(old ?? noRole, now ?? noRole);
+    const status = !old ? 'added' : !now ? 'removed' : 'changed';
+    const empty = !d.settings.length && !d.allow.gained.length && !d.allow.lost.length && !d.deny.added.length && !d.deny.removed.length;
+    return status === 'changed' && empty ? [] : [{ role: name, status, ...d } satisfies RoleDiff];
+  });
+  return { roles, bindings: diffBindings(before.document.bindings, after.document.bindings), conditions: diffConditions(before, after) };
+}
+
+function diffRole(old: CompiledRole, now: CompiledRole): Omit<RoleDiff, 'role' | 'status'> {
+  const settings: SettingChange[] = [];
+  const ttl = (ms: number | undefined) => (ms === undefined ? null : formatDuration(ms));
+  const compare = (setting: SettingChange['setting'], a: string | boolean | null, b: string | boolean | null) => {
+    if (a !== b) settings.push({ setting, old: a, new: b });
+  };
+  compare('description', old.description ?? null, now.description ?? null);
+  compare('token_ttl', ttl(old.tokenTtlMs), ttl(now.tokenTtlMs));
+  compare('airflow_role', old.airflowRole ?? null, now.airflowRole ?? null);
+  compare('admin', old.admin, now.admin);
+  const [oldAllow, newAllow, oldDeny, newDeny] = [old.grants, now.grants, old.denies, now.denies].map(permissions);
+  return {
+    settings,
+    allow: { gained: uncovered(newAllow!, oldAllow!), lost: uncovered(oldAllow!, newAllow!) },
+    deny: { added: uncovered(newDeny!, oldDeny!), removed: uncovered(oldDeny!, newDeny!) },
+  };
+}
+
+/** Every (kind, pattern, action) of the grants, once, in policy order. */
+function permissions(grants: readonly CompiledGrant[]): Permission[] {
+  const seen = new Map<string, Permission>();
+  for (const g of grants) {
+    for (const p of g.patterns) {
+      for (const action of g.actions) seen.set(JSON.stringify([g.kind, p.source, action]), { kind: g.kind, pattern: p.source, action });
+    }
+  }
+  return [...seen.values()];
+}
+
+/** The permissions of `these` that no permission of `those` covers. */
+function uncovered(these: readonly Permission[], those: readonly Permission[]): Permission[] {
+  return these.filter((p) => {
+    const glob = compileGlob(p.pattern);
+    return !those.some((q) => q.kind === p.kind && q.action === p.action && globCovers(compileGlob(q.pattern), glob));
+  });
+}
+
+function whenKey(when: When): string {
+  return JSON.stringify(conditionKeys.map((k) => [...(when[k] ?? [])].sort()));
+}
+
+function diffBindings(before: PolicyDocument['bindings'], after: PolicyDocument['bindings']): PolicyDiff['bindings'] {
+  const unmatched = before.map((b, index) => ({ index, role: b.role, when: b.when }));
+  const added: BindingRef[] = [];
+  after.forEach((b, index) => {
+    const at = unmatched.findIndex((o) => o.role === b.role && whenKey(o.when) === whenKey(b.when));
+    if (at >= 0) unmatched.splice(at, 1);
+    else added.push({ index, role: b.role, when: b.when });
+  });
+  return { added, removed: unmatched };
+}
+
+type Atom = Partial<Record<ConditionKey, string>>;
+
+/** A binding's `when` as the combinations of single values it accepts (lists are alternatives). */
+function atoms(when: When): Atom[] {
+  let result: Atom[] = [{}];
+  for (const key of conditionKeys) {
+    const values = when[key];
+    if (values) result = result.flatMap((atom) => values.map((v) => ({ ...atom, [key]: v })));
+  }
+  return result;
+}
+
+/** `narrow` holds whenever `wide` does (wide's conditions are a subset of narrow's). */
+const implies = (narrow: Atom, wide: Atom) => conditionKeys.every((k) => wide[k] === undefined || wide[k] === narrow[k]);
+
+function diffConditions(before: Policy, after: Policy): ConditionDiff[] {
+  const bound = (p: Policy) => p.document.bindings.flatMap((b) => atoms(b.when).map((atom) => ({ atom, role: b.role })));
+  const [old, now] = [bound(before), bound(after)];
+  const order = new Map<string, Atom>();
+  for (const { atom } of [...now, ...old]) order.set(JSON.stringify(conditionKeys.map((k) => atom[k] ?? null)), atom);
+  const rolesAt = (list: typeof old, atom: Atom) => new Set(list.filter((b) => implies(atom, b.atom)).map((b) => b.role));
+  const exactly = (list: typeof old, atom: Atom) => [...new Set(list.filter((b) => implies(atom, b.atom) && implies(b.atom, atom)).map((b) => b.role))];
+  return [...order.values()].flatMap((atom) => {
+    const [had, has] = [rolesAt(old, atom), rolesAt(now, atom)];
+    const gains = exactly(now, atom).filter((r) => !had.has(r));
+    const loses = exactly(old, atom).filter((r) => !has.has(r));
+    return gains.length || loses.length ? [{ when: atom, gains, loses }] : [];
+  });
+}
+
+const byKind = (a: Permission, b: Permission) => resourceKinds.indexOf(a.kind) - resourceKinds.indexOf(b.kind);
+
+/** `dags "etl_*": read, trigger`, one line per kind and pattern. */
+function permissionLines(sign: string, effect: string, list: readonly Permission[]): string[] {
+  const groups = new Map<string, { kind: ResourceKind; pattern: string; actions: string[] }>();
+  for (const p of [...list].sort(byKind)) {
+    const key = JSON.stringify([p.kind, p.pattern]);
+    const group = groups.get(key) ?? { kind: p.kind, pattern: p.pattern, actions: [] };
+    group.actions.push(p.action);
+    groups.set(key, group);
+  }
+  return [...groups.values()].map((g) => `  ${sign} ${effect} ${g.kind} ${JSON.stringify(g.pattern)}: ${g.actions.join(', ')}`);
+}
+
+const show = (s: SettingChange, v: string | boolean | null) => (v === null ? '(unset)' : s.setting === 'description' ? JSON.stringify(v) : String(v));
+
+export function formatWhen(when: Partial<Record<ConditionKey, string | readonly string[]>>): string {
+  const parts = conditionKeys.flatMap((k) => {
+    const v = when[k];
+    if (v === undefined) return [];
+    return [`${k}: ${typeof v === 'string' ? v : v.length === 1 ? v[0] : `[${v.join(', ')}]`}`];
+  });
+  return `{${parts.join(', ')}}`;
+}
+
+/** The diff for a code review: one block per changed role, then bindings, then who gains or loses which role. */
+export function formatPolicyDiff(diff: PolicyDiff): string {
+  const lines: string[] = [];
+  for (const r of diff.roles) {
+    lines.push(`role ${r.role} (${r.status})`);
+    for (const s of r.settings) lines.push(`  ${s.setting}: ${show(s, s.old)} -> ${show(s, s.new)}`);
+    lines.push(...permissionLines('+', 'allow', r.allow.gained), ...permissionLines('-', 'allow', r.allow.lost));
+    lines.push(...permissionLines('+', 'deny', r.deny.added), ...permissionLines('-', 'deny', r.deny.removed));
+  }
+  const { added, removed } = diff.bindings;
+  if (added.length || removed.length) {
+    lines.push('bindings');
+    for (const b of removed) lines.push(`  - [${b.index}] ${b.role} when ${formatWhen(b.when)}`);
+    for (const b of added) lines.push(`  + [${b.index}] ${b.role} when ${formatWhen(b.when)}`);
+  }
+  if (diff.conditions.length) {
+    lines.push('who gets which roles');
+    for (const c of diff.conditions) {
+      const change = [c.gains.length ? `gains ${c.gains.join(', ')}` : '', c.loses.length ? `loses ${c.loses.join(', ')}` : ''];
+      lines.push(`  ${formatWhen(c.when)}: ${change.filter(Boolean).join('; ')}`);
+    }
+  }
+  return lines.length ? `${lines.join('\n')}\n` : 'no effective change\n';
+}

@@ -1,0 +1,69 @@
+import type { SourceProblem, YamlSource } from '../config/yaml-source.js';
+import { globCovers, globsOverlap, type Glob } from './glob.js';
+import type { CompiledGrant, Policy } from './policy.js';
+
+/** The DAG ids a live Airflow deployment has, to check `dags` patterns against (fetched by the caller). */
+export interface LiveDags {
+  upstream: string;
+  dagIds: readonly string[];
+}
+
+/**
+ * Warnings about a valid policy: rules that cannot have the effect their author meant. Pure: the policy, its
+ * parsed source (for locations) and optionally the live DAG list in, located warnings out, sorted by position.
+ *
+ * - a role no binding names: no token can carry it;
+ * - an allow grant shadowed by another of the same role (same kind, a superset of its actions, and each of its
+ *   patterns covered by one pattern of the other), and a pattern covered by another of its own grant;
+ * - a deny grant that overlaps no allow grant of any role: it takes nothing away;
+ * - with `live`: a `dags` pattern that matches no DAG of that deployment.
+ */
+export function lintPolicy(policy: Policy, source: YamlSource, live?: LiveDags): SourceProblem[] {
+  const warn = (path: PropertyKey[], message: string, key = false) =>
+    source.problem(path, message, 'warning', key ? source.locateKey(path) : source.locate(path));
+  const problems: SourceProblem[] = [];
+  const bound = new Set(policy.document.bindings.map((b) => b.role));
+  const allAllows = [...policy.roles.values()].flatMap((r) => r.grants);
+
+  for (const role of policy.roles.values()) {
+    if (!bound.has(role.name)) problems.push(warn(['roles', role.name], 'no binding names this role, so no token can carry it', true));
+    for (const grant of role.grants) {
+      const at = ['roles', role.name, 'allow', grant.index];
+      const by = role.grants.find((other) => other !== grant && grantCovers(other, grant) && (!grantCovers(grant, other) || other.index < grant.index));
+      if (by) problems.push(warn(at, `shadowed by allow[${by.index}], which already allows every action here on every id it names`));
+      grant.patterns.forEach((pattern, k) => {
+        const wider = grant.patterns.find((other, m) => m !== k && globCovers(other, pattern) && (!globCovers(pattern, other) || m < k));
+        if (wider) problems.push(warn([...at, grant.kind, k], `"${pattern.source}" is already covered by "${wider.source}" in the same grant`));
+      });
+    }
+    for (const deny of role.denies) {
+      if (!allAllows.some((allow) => grantsOverlap(allow, deny))) {
+        problems.push(warn(['roles', role.name, 'deny', deny.index], 'no role allows any of these actions on these ids, so this deny takes nothing away'));
+      }
+    }
+    if (live) {
+      for (const grant of [...role.grants, ...role.denies]) {
+        if (grant.kind !== 'dags') continue;
+        grant.patterns.forEach((pattern, k) => {
+          if (pattern.all || live.dagIds.some((id) => pattern.matches(id))) return;
+          const at = ['roles', role.name, grant.effect, grant.index, 'dags', k];
+          problems.push(warn(at, `"${pattern.source}" matches no DAG of upstream "${live.upstream}" (${live.dagIds.length} DAGs)`));
+        });
+      }
+    }
+  }
+  return problems.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/** Every (id, action) that `inner` names, `outer` names too. */
+function grantCovers(outer: CompiledGrant, inner: CompiledGrant): boolean {
+  return (
+    outer.kind === inner.kind &&
+    [...inner.actions].every((a) => outer.actions.has(a)) &&
+    inner.patterns.every((p) => outer.patterns.some((q) => globCovers(q, p)))
+  );
+}
+
+function grantsOverlap(a: CompiledGrant, b: CompiledGrant): boolean {
+  return a.kind === b.kind && [...a.actions].some((x) => b.actions.has(x)) && a.patterns.some((p: Glob) => b.patterns.some((q) => globsOverlap(p, q)));
+}

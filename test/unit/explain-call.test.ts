@@ -1,0 +1,134 @@
+import { generateKeyPair, SignJWT } from 'jose';
+import { apiPathOf, explainCall, formatExplanation, UnexplainableCall } from '../../src/cli/explain-call.js';
+import { principalFromClaims, principalFromToken } from '../../src/cli/principal-input.js';
+import { parsePolicy, readPolicyFile } from '../../src/policy/policy-file.js';
+
+const example = readPolicyFile('examples/policy.yaml');
+const etl = { roles: ['etl-operator'], details: undefined };
+
+describe('paths as admins write them', () => {
+  test.each(['/dags/etl_daily', '/api/v2/dags/etl_daily', '/airflow/prod/api/v2/dags/etl_daily', 'https://broker.example/airflow/prod/api/v2/dags/etl_daily'])('%s', (path) => {
+    expect(apiPathOf(path).apiPath).toBe('/dags/etl_daily');
+  });
+
+  test('the query and the upstream are kept', () => {
+    expect(apiPathOf('/airflow/prod/api/v2/dags?dag_id_pattern=etl')).toEqual({ apiPath: '/dags', query: 'dag_id_pattern=etl', upstream: 'prod' });
+  });
+
+  test.each([
+    ['/api/v2/dags/../variables', /dot segment/],
+    ['/api/v2/dags/a%2Fb', /encoded separator/],
+    ['/api/v2', /no API path/],
+    ['dags/etl_daily', /origin-form/],
+  ])('the proxy refuses %s before deciding', (path, message) => {
+    expect(() => apiPathOf(path)).toThrow(UnexplainableCall);
+    expect(() => apiPathOf(path)).toThrow(message);
+  });
+});
+
+describe('explain on the example policy', () => {
+  test('an allowed call names the operation, the ids and the deciding grant', async () => {
+    const e = await explainCall(example, etl, { method: 'post', path: '/api/v2/dags/etl_daily/dagRuns', body: { logical_date: null } });
+    expect(e.verdict).toBe('allow');
+    expect(e.operations).toEqual([{ operationId: 'trigger_dag_run', method: 'POST', template: '/dags/{dag_id}/dagRuns', access: 'policy', resource: 'dags', action: 'trigger', resourceIds: ['etl_daily'] }]);
+    expect(e.decision.rule).toEqual({ role: 'etl-operator', effect: 'allow', index: 0, patterns: ['etl_*'], kind: 'dags', actions: ['read', 'trigger', 'clear'] });
+    expect(formatExplanation(e)).toBe(
+      [
+        'request:   POST /api/v2/dags/etl_daily/dagRuns',
+        'roles:     etl-operator',
+        'operation: trigger_dag_run (POST /dags/{dag_id}/dagRuns): trigger on dags "etl_daily"',
+        'verdict:   allow (grant-matched)',
+        'rule:      etl-operator allow[0] {dags: ["etl_*"], actions: [read, trigger, clear]}',
+        'checks:',
+        '  yes trigger on dags "etl_daily": grant-matched, etl-operator allow[0] {dags: ["etl_*"], actions: [read, trigger, clear]}',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('a list the token sees only part of is filtered, naming the grants items pass through', async () => {
+    const e = await explainCall(example, etl, { method: 'GET', path: '/airflow/local/api/v2/dags' });
+    expect(formatExplanation(e)).toBe(
+      [
+        'request:   GET /api/v2/dags (upstream local)',
+        'roles:     etl-operator',
+        'operation: get_dags (GET /dags): read on all dags',
+        'verdict:   allow, filtered (list-filtered)',
+        'checks:',
+        '  no  read on all dags: no-matching-grant',
+        'note: the proxy reads the whole list from Airflow and answers only the dags this token may read, through etl-operator allow[0] {dags: ["etl_*"], actions: [read, trigger, clear]}',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('a backfill id cannot be resolved offline, and the explanation says so', async () => {
+    const e = await explainCall(example, etl, { method: 'GET', path: '/backfills/7' });
+    expect(e).toMatchObject({ verdict: 'deny', decision: { reason: 'resource-id-unresolved' } });
+    expect(e.operations[0]).toMatchObject({ operationId: 'get_backfill', unresolved: 'backfill_id could not be resolved' });
+    expect(e.notes).toContainEqual(expect.stringMatching(/^backfill 7: the proxy looks its DAG up at Airflow; offline it is unknown/));
+  });
+
+  test('a path with two meanings lists both, and both must be allowed', async () => {
+    const e = await explainCall(example, etl, { method: 'GET', path: '/connections/enqueue-test' });
+    expect(e.operations.map((o) => o.operationId)).toEqual(['get_connection_test', 'get_connection']);
+    expect(e.notes).toContain('the path can mean 2 operations; the proxy allows it only if every one is allowed');
+  });
+
+  test('an unknown operation is denied as such', async () => {
+    const e = await explainCall(example, etl, { method: 'GET', path: '/not-an-endpoint' });
+    expect(e).toMatchObject({ verdict: 'deny', decision: { reason: 'unknown-operation' }, operations: [] });
+  });
+});
+
+describe('deny rules and narrowing', () => {
+  const policy = parsePolicy(
+    'p.yaml',
+    'version: 1\nroles:\n  auditor:\n    allow:\n      - dags: ["*"]\n        actions: [read]\n    deny:\n      - dags: ["payroll_*"]\n        actions: [read]\n',
+  );
+
+  test('the deny that wins is named', async () => {
+    const e = await explainCall(policy, { roles: ['auditor'], details: undefined }, { method: 'GET', path: '/dags/payroll_monthly' });
+    expect(e.decision).toEqual({
+      allowed: false,
+      filtered: false,
+      reason: 'deny-rule-matched',
+      rule: { role: 'auditor', effect: 'deny', index: 0, patterns: ['payroll_*'], kind: 'dags', actions: ['read'] },
+    });
+  });
+
+  test('authorization_details narrow the roles', async () => {
+    const details = [{ type: 'airflow' as const, dags: ['etl_daily'], actions: ['read'] }];
+    const e = await explainCall(policy, { roles: ['auditor'], details }, { method: 'GET', path: '/dags/report_weekly' });
+    expect(e.decision.reason).toBe('outside-authorization-details');
+    expect(e.notes).toContain('the token is narrowed by authorization_details: a check must also fall within them');
+  });
+});
+
+describe('who is asking', () => {
+  test('a token is decoded, not verified, and says so', async () => {
+    const { privateKey } = await generateKeyPair('ES256');
+    const token = await new SignJWT({ scope: 'etl-operator', client_id: 'demo-etl', authorization_details: [{ type: 'airflow', dags: ['etl_daily'], actions: ['read'] }] })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt' })
+      .setSubject('demo-etl')
+      .setAudience('http://127.0.0.1:8400/airflow/local')
+      .setExpirationTime(2_000_000_000)
+      .sign(privateKey);
+    const who = principalFromToken(token, 1_000_000_000_000);
+    expect(who.principal).toEqual({ roles: ['etl-operator'], details: [{ type: 'airflow', dags: ['etl_daily'], actions: ['read'] }] });
+    expect(who.source).toBe('token of client_id demo-etl, sub demo-etl, aud http://127.0.0.1:8400/airflow/local (decoded offline: signature NOT verified)');
+    expect(principalFromToken(token, 2_000_000_000_000).source).toMatch(/, expired \(decoded offline/);
+  });
+
+  test('a token without scope, or not a JWT, is refused', () => {
+    expect(() => principalFromToken('not.a.jwt')).toThrow(/--token: not a JWT/);
+  });
+
+  test('identity claims go through the bindings; scope is taken as the roles', () => {
+    expect(principalFromClaims(example, 'c.yaml', 'client_id: demo-etl\ngroups: [airflow-etl]\n').principal.roles).toEqual(['etl-operator']);
+    expect(principalFromClaims(example, 'c.json', '{"client_id": "svc-reporting"}').principal.roles).toEqual(['reporting-reader']);
+    expect(principalFromClaims(example, 'c.json', '{"scope": "reporting-reader etl-operator"}').principal.roles).toEqual(['reporting-reader', 'etl-operator']);
+    expect(() => principalFromClaims(example, 'c.json', '{"iss": "x"}')).toThrow('c.json: needs scope, or identity claims (client_id, sub, groups, directory)');
+    expect(() => principalFromClaims(example, 'c.json', '{"scope": "x", "authorization_details": [{"type": "other"}]}')).toThrow(/authorization_details: .*unsupported type/);
+  });
+});

@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { diffPolicies, formatPolicyDiff } from '../../src/policy/policy-diff.js';
+import { parsePolicy, readPolicyFile } from '../../src/policy/policy-file.js';
+
+const OLD = 'test/fixtures/policy/diff/old.yaml';
+const NEW = 'test/fixtures/policy/diff/new.yaml';
+const diff = () => diffPolicies(readPolicyFile(OLD), readPolicyFile(NEW));
+
+describe('policy diff', () => {
+  test('reads as a review: per role, bindings, then who gains or loses which role', () => {
+    expect(formatPolicyDiff(diff())).toBe(
+      [
+        'role reporting-reader (changed)',
+        '  - allow dags "finance_daily": read',
+        'role etl-operator (changed)',
+        '  token_ttl: 10m -> 15m',
+        '  airflow_role: (unset) -> user',
+        '  + allow dags "etl_*": pause',
+        '  - allow variables "etl_*": write',
+        '  + deny dags "etl_prod_*": clear',
+        'role auditor (added)',
+        '  + allow dags "*": read',
+        '  + allow views "event_logs": read',
+        'role legacy-admin (removed)',
+        '  admin: true -> false',
+        '  - allow dags "*": read, trigger, pause',
+        'bindings',
+        '  - [1] reporting-reader when {client_id: [svc-reporting, svc-finance]}',
+        '  - [2] legacy-admin when {groups: airflow-admins}',
+        '  + [0] reporting-reader when {client_id: svc-reporting}',
+        '  + [2] auditor when {groups: [airflow-audit, airflow-admins]}',
+        'who gets which roles',
+        '  {groups: airflow-audit}: gains auditor',
+        '  {groups: airflow-admins}: gains auditor; loses legacy-admin',
+        '  {client_id: svc-finance}: loses reporting-reader',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('JSON carries the same facts', () => {
+    const none = { gained: [], lost: [] };
+    const noDeny = { added: [], removed: [] };
+    expect(JSON.parse(JSON.stringify(diff()))).toEqual({
+      roles: [
+        { role: 'reporting-reader', status: 'changed', settings: [], allow: { gained: [], lost: [{ kind: 'dags', pattern: 'finance_daily', action: 'read' }] }, deny: noDeny },
+        {
+          role: 'etl-operator',
+          status: 'changed',
+          settings: [
+            { setting: 'token_ttl', old: '10m', new: '15m' },
+            { setting: 'airflow_role', old: null, new: 'user' },
+          ],
+          allow: { gained: [{ kind: 'dags', pattern: 'etl_*', action: 'pause' }], lost: [{ kind: 'variables', pattern: 'etl_*', action: 'write' }] },
+          deny: { added: [{ kind: 'dags', pattern: 'etl_prod_*', action: 'clear' }], removed: [] },
+        },
+        {
+          role: 'auditor',
+          status: 'added',
+          settings: [],
+          allow: { gained: [{ kind: 'dags', pattern: '*', action: 'read' }, { kind: 'views', pattern: 'event_logs', action: 'read' }], lost: [] },
+          deny: noDeny,
+        },
+        {
+          role: 'legacy-admin',
+          status: 'removed',
+          settings: [{ setting: 'admin', old: true, new: false }],
+          allow: { ...none, lost: ['read', 'trigger', 'pause'].map((action) => ({ kind: 'dags', pattern: '*', action })) },
+          deny: noDeny,
+        },
+      ],
+      bindings: {
+        added: [
+          { index: 0, role: 'reporting-reader', when: { client_id: ['svc-reporting'] } },
+          { index: 2, role: 'auditor', when: { groups: ['airflow-audit', 'airflow-admins'] } },
+        ],
+        removed: [
+          { index: 1, role: 'reporting-reader', when: { client_id: ['svc-reporting', 'svc-finance'] } },
+          { index: 2, role: 'legacy-admin', when: { groups: ['airflow-admins'] } },
+        ],
+      },
+      conditions: [
+        { when: { groups: 'airflow-audit' }, gains: ['auditor'], loses: [] },
+        { when: { groups: 'airflow-admins' }, gains: ['auditor'], loses: ['legacy-admin'] },
+        { when: { client_id: 'svc-finance' }, gains: [], loses: ['reporting-reader'] },
+      ],
+    });
+  });
+
+  test('a policy against itself, or with only order and comments changed, is no change', () => {
+    const example = readPolicyFile('examples/policy.yaml');
+    expect(formatPolicyDiff(diffPolicies(example, example))).toBe('no effective change\n');
+    const reordered = parsePolicy('reordered.yaml', readFileSync('examples/policy.yaml', 'utf8').replace('version: 1', '# reviewed\nversion: 1'));
+    expect(diffPolicies(example, reordered)).toEqual({ roles: [], bindings: { added: [], removed: [] }, conditions: [] });
+  });
+
+  test('widening a binding to fewer conditions gains the role for the wider set and loses it nowhere', () => {
+    const narrow = parsePolicy('a.yaml', 'version: 1\nroles: { ops: {} }\nbindings:\n  - role: ops\n    when: { groups: sre, directory: corp }\n');
+    const wide = parsePolicy('b.yaml', 'version: 1\nroles: { ops: {} }\nbindings:\n  - role: ops\n    when: { groups: sre }\n');
+    expect(diffPolicies(narrow, wide).conditions).toEqual([{ when: { groups: 'sre' }, gains: ['ops'], loses: [] }]);
+    expect(diffPolicies(wide, narrow).conditions).toEqual([{ when: { groups: 'sre' }, gains: [], loses: ['ops'] }]);
+  });
+});

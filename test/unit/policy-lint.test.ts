@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { formatProblem } from '../../src/config/yaml-source.js';
+import { parsePolicySource } from '../../src/policy/policy-file.js';
+import { lintPolicy, type LiveDags } from '../../src/policy/policy-lint.js';
+
+/** Policy in, located warnings out. Each warnings fixture is paired with every message it must produce. */
+const warningsOf = (file: string, live?: LiveDags) => {
+  const { policy, source } = parsePolicySource(file, readFileSync(file, 'utf8'));
+  return lintPolicy(policy, source, live).map(formatProblem);
+};
+
+const fixture = (name: string) => `test/fixtures/policy/warnings/${name}`;
+
+describe('policy lint', () => {
+  test.each<[string, string[]]>([
+    ['unbound-role.yaml', ['unbound-role.yaml:8:3 warning: roles.auditor: no binding names this role, so no token can carry it']],
+    [
+      'shadowed-grant.yaml',
+      [
+        'shadowed-grant.yaml:8:9 warning: roles.etl-operator.allow[1]: shadowed by allow[0], which already allows every action here on every id it names',
+        'shadowed-grant.yaml:11:9 warning: roles.etl-operator.allow[2]: shadowed by allow[0], which already allows every action here on every id it names',
+        'shadowed-grant.yaml:20:9 warning: roles.etl-operator.allow[5]: shadowed by allow[4], which already allows every action here on every id it names',
+        'shadowed-grant.yaml:23:17 warning: roles.etl-operator.allow[6].pools[0]: "etl_pool" is already covered by "etl_*" in the same grant',
+      ],
+    ],
+    [
+      'ineffective-deny.yaml',
+      [
+        'ineffective-deny.yaml:12:9 warning: roles.etl-operator.deny[1]: no role allows any of these actions on these ids, so this deny takes nothing away',
+        'ineffective-deny.yaml:15:9 warning: roles.etl-operator.deny[2]: no role allows any of these actions on these ids, so this deny takes nothing away',
+      ],
+    ],
+  ])('%s', (name, expected) => {
+    expect(warningsOf(fixture(name)).map((w) => w.replace('test/fixtures/policy/warnings/', ''))).toEqual(expected);
+  });
+
+  test('the example policy has nothing to warn about', () => {
+    expect(warningsOf('examples/policy.yaml')).toEqual([]);
+  });
+
+  test('with the live DAG list, dags patterns that match no DAG are named, in allow and deny grants', () => {
+    const live = { upstream: 'prod', dagIds: ['etl_daily', 'etl_hourly', 'payroll_monthly', 'report_weekly'] };
+    expect(warningsOf('examples/policy.yaml', live)).toEqual([
+      'examples/policy.yaml:14:28 warning: roles.reporting-reader.allow[0].dags[1]: "finance_daily" matches no DAG of upstream "prod" (4 DAGs)',
+    ]);
+    expect(warningsOf(fixture('ineffective-deny.yaml'), live)).toContain(
+      'test/fixtures/policy/warnings/ineffective-deny.yaml:9:16 warning: roles.etl-operator.deny[0].dags[0]: "etl_prod_*" matches no DAG of upstream "prod" (4 DAGs)',
+    );
+  });
+
+  test('"*" is never reported as matching no DAG, even on an empty deployment', () => {
+    expect(warningsOf(fixture('unbound-role.yaml'), { upstream: 'empty', dagIds: [] })).toEqual([
+      'test/fixtures/policy/warnings/unbound-role.yaml:5:16 warning: roles.etl-operator.allow[0].dags[0]: "etl_*" matches no DAG of upstream "empty" (0 DAGs)',
+      'test/fixtures/policy/warnings/unbound-role.yaml:8:3 warning: roles.auditor: no binding names this role, so no token can carry it',
+    ]);
+  });
+});
