@@ -19,6 +19,7 @@ import { AccessTokenIssuer } from './tokens/access-token-issuer.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import { MemoryRevocationStore, type RevocationStore } from './tokens/revocation-store.js';
 import { SqliteRevocationStore } from './tokens/sqlite-revocation-store.js';
+import { CachedRevocationStore } from './tokens/cached-revocation-store.js';
 import { RouteCatalog } from './airflow/catalog/route-catalog.js';
 import { airflowV2Operations } from './airflow/catalog/v2-operations.js';
 import { ProxyAuthenticator } from './proxy/authenticate.js';
@@ -80,8 +81,9 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   airflowKeys.startReloading(config.keys.reload_interval, (err) => logger.error({ err }, 'reloading Airflow keys failed'));
   const policies = new PolicyStore(readPolicyFile(paths.policyFile));
   const directories = new Directories(config.directories);
-  const revocations =
+  const store =
     overrides.revocations ?? (config.revocation.store === 'memory' ? new MemoryRevocationStore(now) : new SqliteRevocationStore(paths.revocationDb, now));
+  const revocations = new CachedRevocationStore(store, config.revocation.shared_delay, config.proxy.token_cache_size, now);
   const grants = new GrantRegistry();
   const ccDirectory = directories.clientCredentials();
   if (ccDirectory) grants.register(clientCredentialsGrant(ccDirectory));

@@ -59,7 +59,12 @@ const claimsSchema = z.looseObject({
  * identity the directory vouches for (`client_id`, `sub`, `groups`, `directory`), given roles by the bindings.
  */
 export function principalFromClaims(policy: Policy, file: string, text: string): ExplainedPrincipal {
-  const parsed = claimsSchema.safeParse(parseYaml(text));
+  return principalFromClaimValues(policy, file, parseYaml(text));
+}
+
+/** The same from claims already parsed (`file` names where they came from, in messages). */
+export function principalFromClaimValues(policy: Policy, file: string, claims: unknown): ExplainedPrincipal {
+  const parsed = claimsSchema.safeParse(claims);
   if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
   const c = parsed.data;
   if (c.scope !== undefined) return { principal: { roles: scopeRoles(c.scope), details: details(c.authorization_details) }, source: `scope in ${file}` };

@@ -306,6 +306,11 @@ export const configSchema = z
           description: '`sqlite` persists revocations (survives restarts); `memory` is for tests.',
         }),
         sqlite_path: z.string().default('./data/revocations.sqlite').meta({ description: 'SQLite file of the store.' }),
+        shared_delay: duration().prefault('1s').meta({
+          description:
+            'How long a "not revoked" answer is reused for a token. Revocations through this instance apply at once; ' +
+            'those made by another instance sharing the store, within this delay.',
+        }),
       })
       .prefault({}),
     audit: z

@@ -86,7 +86,8 @@ export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string
   const rotation = typeof destination === 'object' ? destination : undefined;
   let written = rotation && existsSync(rotation.file) ? statSync(rotation.file).size : 0;
   const write = (record: object) => {
-    const line = JSON.stringify({ time: new Date().toISOString(), log: 'audit', ...record }) + '\n';
+    // Spliced rather than spread: this runs once per proxied request.
+    const line = `{"time":"${new Date().toISOString()}","log":"audit",${JSON.stringify(record).slice(1)}\n`;
     // A new file opens asynchronously: rotate only once it is open and flushed, never losing a line.
     if (rotation && written > 0 && written + line.length > rotation.maxBytes && existsSync(rotation.file) && ready(dest)) {
       dest.end();

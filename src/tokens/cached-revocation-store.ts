@@ -1,0 +1,42 @@
+import { LRUCache } from 'lru-cache';
+import type { PrincipalKind, RevocableToken, RevocationStore } from './revocation-store.js';
+
+/**
+ * Remembers for a moment that a token was not revoked, so a token used many times a second costs one store
+ * read per `ttlMs` instead of one per request. A revocation made through this instance clears the memory at
+ * once; one made by another instance sharing the store is seen within `ttlMs`.
+ */
+export class CachedRevocationStore implements RevocationStore {
+  private readonly notRevoked: LRUCache<string, number>;
+
+  constructor(
+    private readonly inner: RevocationStore,
+    private readonly ttlMs: number,
+    max: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.notRevoked = new LRUCache({ max });
+  }
+
+  async isRevoked(token: RevocableToken): Promise<boolean> {
+    const until = this.notRevoked.get(token.jti);
+    if (until !== undefined && until > this.now()) return false;
+    const revoked = await this.inner.isRevoked(token);
+    if (!revoked) this.notRevoked.set(token.jti, this.now() + this.ttlMs);
+    return revoked;
+  }
+
+  async revoke(jti: string, expiresAtMs: number): Promise<void> {
+    await this.inner.revoke(jti, expiresAtMs);
+    this.notRevoked.delete(jti);
+  }
+
+  async revokeAllOf(kind: PrincipalKind, value: string, issuedBeforeSec: number, keepUntilMs: number): Promise<void> {
+    await this.inner.revokeAllOf(kind, value, issuedBeforeSec, keepUntilMs);
+    this.notRevoked.clear();
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+}
