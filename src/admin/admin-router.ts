@@ -1,8 +1,8 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import { adminAudience } from '../broker/target.js';
-import { explainCall, UnexplainableCall } from '../cli/explain-call.js';
+import { explainCall, UnexplainableCall } from './explain-call.js';
+import { principalFromClaimValues, principalFromToken } from './principal-input.js';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import { errorMiddleware } from '../http/error-middleware.js';
 import type { Principal } from '../policy/evaluator.js';
@@ -48,16 +48,8 @@ const explainBody = z.strictObject({
   path: z.string().min(1),
   body: z.unknown().optional(),
   token: z.string().optional(),
-  claims: z
-    .looseObject({
-      scope: z.string().optional(),
-      authorization_details: z.array(z.any()).optional(),
-      client_id: z.string().optional(),
-      sub: z.string().optional(),
-      groups: z.array(z.string()).optional(),
-      directory: z.string().optional(),
-    })
-    .optional(),
+  /** Checked by principalFromClaimValues, the same reader as `policy explain --claims`. */
+  claims: z.record(z.string(), z.unknown()).optional(),
 });
 
 const revocationBody = z.union([
@@ -67,21 +59,14 @@ const revocationBody = z.union([
 ]);
 
 /** Who the explanation is for: a token's roles and narrowing, or an identity bound through the policy. */
-export function principalFor(policy: Policy, input: z.infer<typeof explainBody>): Principal {
-  if (input.token !== undefined) {
-    let claims: Record<string, unknown>;
-    try {
-      claims = decodeJwt(input.token);
-    } catch {
-      throw invalidRequest('token is not a JWT');
-    }
-    return { roles: typeof claims.scope === 'string' ? claims.scope.split(' ') : [], details: claims.authorization_details as Principal['details'] };
+function principalFor(policy: Policy, input: z.infer<typeof explainBody>): Principal {
+  try {
+    if (input.token !== undefined) return principalFromToken(input.token, Date.now()).principal;
+    if (input.claims === undefined) throw new Error('give token or claims');
+    return principalFromClaimValues(policy, 'claims', input.claims).principal;
+  } catch (err) {
+    throw invalidRequest((err as Error).message);
   }
-  const c = input.claims;
-  if (!c) throw invalidRequest('give token or claims');
-  if (c.scope !== undefined) return { roles: c.scope.split(' '), details: c.authorization_details as Principal['details'] };
-  const roles = policy.rolesFor({ directory: c.directory ?? '', subject: c.sub ?? '', clientId: c.client_id ?? c.sub ?? '', groups: c.groups ?? [] });
-  return { roles, details: undefined };
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {

@@ -5,10 +5,10 @@ import { diffPolicies, formatPolicyDiff } from '../policy/policy-diff.js';
 import { parsePolicySource } from '../policy/policy-file.js';
 import { lintPolicy } from '../policy/policy-lint.js';
 import { parseJsonBody } from '../proxy/request-body.js';
-import { explainCall, formatExplanation } from './explain-call.js';
+import { explainCall, formatExplanation } from '../admin/explain-call.js';
 import { fetchLiveDags } from './live-dags.js';
 import { parseExpectations, runExpectations } from './policy-expectations.js';
-import { principalFromClaims, principalFromToken } from './principal-input.js';
+import { principalFromClaims, principalFromToken } from '../admin/principal-input.js';
 
 /** `policy explain` exits with this when the proxy would refuse the call (0 when it would allow it). */
 export const EXIT_DENIED = 3;

@@ -1,6 +1,6 @@
 import type { SourceProblem } from '../config/yaml-source.js';
 import type { BindingSubject, Policy } from '../policy/policy.js';
-import { explainCall, UnexplainableCall, type Explanation, type Verdict } from './explain-call.js';
+import { explainCall, UnexplainableCall, type Explanation, type Verdict } from '../admin/explain-call.js';
 
 /**
  * Expectation files for `policy test`: one expectation per line,

@@ -1,27 +1,12 @@
 import { spawn } from 'node:child_process';
+import { BIN, runCli as cli } from '../helpers/run-cli.js';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { startBroker, startDirectory, type Broker } from '../helpers/broker-harness.js';
-
-/** The real bin (`dist/src/cli/main.js`, built by `npm test`), as shell scripts use it. */
-const BIN = resolve('dist/src/cli/main.js');
-
-function cli(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...options.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
-}
 
 describe('config check', () => {
   it('accepts the example config and policy', async () => {

@@ -1,6 +1,6 @@
 import { generateKeyPair, SignJWT } from 'jose';
-import { apiPathOf, explainCall, formatExplanation, UnexplainableCall } from '../../src/cli/explain-call.js';
-import { principalFromClaims, principalFromToken } from '../../src/cli/principal-input.js';
+import { apiPathOf, explainCall, formatExplanation, UnexplainableCall } from '../../src/admin/explain-call.js';
+import { principalFromClaims, principalFromToken } from '../../src/admin/principal-input.js';
 import { parsePolicy, readPolicyFile } from '../../src/policy/policy-file.js';
 
 const example = readPolicyFile('examples/policy.yaml');

@@ -1,5 +1,5 @@
 import { DEMO_ACCOUNTS } from '../../scripts/dev-directory.js';
-import { explainCall } from '../../src/cli/explain-call.js';
+import { explainCall } from '../../src/admin/explain-call.js';
 import { readPolicyFile } from '../../src/policy/policy-file.js';
 import { proxyMatrix } from '../fixtures/proxy-matrix.js';
 
