@@ -1,7 +1,8 @@
 import type { LoadedConfig } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { Directories } from './directory/directories.js';
-import { KeyStore } from './keys/key-store.js';
+import type { KeyStore } from './keys/key-store.js';
+import { openKeyStores } from './keys/open-key-stores.js';
 import { createAuditLog, type AuditLog } from './observability/audit-log.js';
 import { RecentDecisions } from './observability/recent-decisions.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -63,21 +64,8 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   const logger = overrides.logger ?? createLogger(config.logging.level);
   const recentDecisions = new RecentDecisions();
   const audit = recentDecisions.tee(overrides.audit ?? createAuditLog(paths.auditFile ? { file: paths.auditFile, maxBytes: config.audit.max_file_size, maxFiles: config.audit.max_files } : (config.audit.destination as 'stdout' | 'stderr')));
-  const keys = new KeyStore({ dir: paths.keysDir, algorithm: config.keys.algorithm, maxTokenTtlMs: config.tokens.max_ttl, now });
-  await keys.load();
-  if (!keys.signingKey()) {
-    if (!config.keys.generate_if_missing) throw new Error(`no active signing key in ${paths.keysDir} (run: airflow-token-broker keys generate)`);
-    const key = await keys.generate();
-    logger.warn({ kid: key.kid, dir: paths.keysDir }, 'generated a signing key (development default: keys.generate_if_missing)');
-  }
+  const { keys, airflowKeys } = await openKeyStores(loaded, logger, now);
   keys.startReloading(config.keys.reload_interval, (err) => logger.error({ err }, 'reloading keys failed'));
-  const airflowKeys = new KeyStore({ dir: paths.airflowKeysDir, algorithm: config.keys.algorithm, maxTokenTtlMs: config.tokens.max_ttl, now });
-  await airflowKeys.load();
-  const usesTrustedJwks = Object.values(config.upstreams).some((u) => u.credentials?.mode === 'trusted-jwks');
-  if (usesTrustedJwks && !airflowKeys.signingKey()) {
-    if (!config.keys.generate_if_missing) throw new Error(`no active Airflow signing key in ${paths.airflowKeysDir}`);
-    await airflowKeys.generate();
-  }
   airflowKeys.startReloading(config.keys.reload_interval, (err) => logger.error({ err }, 'reloading Airflow keys failed'));
   const policies = new PolicyStore(readPolicyFile(paths.policyFile));
   const directories = new Directories(config.directories);

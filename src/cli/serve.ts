@@ -1,15 +1,21 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { InvalidFileError } from '../config/validate-source.js';
+import { openKeyStores } from '../keys/open-key-stores.js';
+import { createLogger } from '../observability/logger.js';
 import { startServer } from '../server.js';
 
 export async function serve(options: { config: string }): Promise<void> {
+  const loaded = loadOrExit(options.config);
+  const configured = loaded.config.server.workers;
+  const workers = configured === 'auto' ? availableParallelism() : configured;
+  if (workers > 1 && cluster.isPrimary) return supervise(loaded, workers);
   let running;
   try {
     running = await startServer(options.config);
   } catch (err) {
-    if (err instanceof InvalidFileError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
+    if (err instanceof InvalidFileError) exitWith(err);
     throw err;
   }
   const shutdown = (signal: string) => {
@@ -19,4 +25,50 @@ export async function serve(options: { config: string }): Promise<void> {
   process.on('SIGHUP', () => running.services.policyReloader.reload('signal'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+function loadOrExit(file: string): LoadedConfig {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (err instanceof InvalidFileError) exitWith(err);
+    throw err;
+  }
+}
+
+function exitWith(err: InvalidFileError): never {
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+}
+
+/**
+ * Several worker processes on one port (the kernel spreads connections). The primary creates the first keys
+ * before any worker starts, so all sign with the same key; it restarts a worker that dies, passes SIGHUP on,
+ * and on SIGTERM lets every worker drain.
+ */
+async function supervise(loaded: LoadedConfig, workers: number): Promise<void> {
+  const logger = createLogger(loaded.config.logging.level);
+  await openKeyStores(loaded, logger, Date.now);
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  let stopping = false;
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    logger.error({ pid: worker.process.pid, code, signal }, 'worker died; starting another');
+    setTimeout(() => cluster.fork(), 1_000).unref();
+  });
+  const each = (signal: NodeJS.Signals) => Object.values(cluster.workers ?? {}).forEach((w) => w?.process.kill(signal));
+  process.on('SIGHUP', () => each('SIGHUP'));
+  const stop = (signal: NodeJS.Signals) => {
+    stopping = true;
+    logger.info({ signal, workers }, 'shutting down workers');
+    each('SIGTERM');
+    setTimeout(() => process.exit(0), loaded.config.server.shutdown_grace + 5_000).unref();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  logger.info({ workers }, 'airflow-token-broker primary started');
 }

@@ -226,6 +226,15 @@ export const configSchema = z
           }),
         body_limit: z.string().default('16kb').meta({ description: 'Largest accepted request body.' }),
         shutdown_grace: duration().prefault('10s').meta({ description: 'How long in-flight requests may finish.' }),
+        workers: z
+          .union([z.number().int().min(1).max(64), z.literal('auto')])
+          .default(1)
+          .meta({
+            description:
+              'Processes serving the port (`auto`: one per CPU). They share keys, revocations and the policy file; ' +
+              'rate limits and the recent-decisions view are per process. Several workers need an audit stream ' +
+              '(stdout/stderr), not a file.',
+          }),
       })
       .prefault({}),
     policy_file: z.string().meta({
@@ -340,7 +349,13 @@ export const configSchema = z
       when: ({ value: v }) =>
         typeof v === 'object' && v !== null && 'upstreams' in v && typeof v.upstreams === 'object' && v.upstreams !== null,
     },
-  );
+  )
+  .superRefine((config, ctx) => {
+    const stream = config.audit.destination === 'stdout' || config.audit.destination === 'stderr';
+    if (config.server.workers !== 1 && !stream) {
+      ctx.addIssue({ code: 'custom', path: ['server', 'workers'], message: 'several workers cannot rotate one audit file: send audit to stdout or stderr' });
+    }
+  });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

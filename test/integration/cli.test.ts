@@ -142,6 +142,44 @@ describe('serve', () => {
   });
 });
 
+describe('serve with several workers', () => {
+  it('runs one primary and N workers that sign with the same key, and stops them all on SIGTERM', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { request } = await import('node:http');
+    const dir = mkdtempSync(join(tmpdir(), 'atb-workers-'));
+    const config = join(dir, 'config.yaml');
+    writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nroles: {}\n');
+    writeFileSync(config, ['issuer: http://127.0.0.1:8400', 'server: { port: 0, workers: 2 }', 'policy_file: ./policy.yaml', 'directories: {}', 'upstreams: {}', 'audit: { destination: stderr }', ''].join('\n'));
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', config]);
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    try {
+      const url = await until(() => /"url":"(http:[^"]+)"/.exec(out)?.[1]);
+      await until(() => (out.match(/airflow-token-broker listening/g)?.length === 2 ? true : undefined));
+      const workers = execFileSync('pgrep', ['-P', String(child.pid)]).toString().trim().split('\n');
+      expect(workers).toHaveLength(2);
+      // A new connection each time, so the kernel may hand it to either worker: one key everywhere.
+      const kids = new Set<string>();
+      for (let i = 0; i < 12; i++) {
+        const body = await new Promise<string>((resolve, reject) => {
+          request(`${url}/oauth2/jwks`, { agent: false }, (res) => {
+            let data = '';
+            res.on('data', (c) => (data += c));
+            res.on('end', () => resolve(data));
+          }).on('error', reject).end();
+        });
+        for (const k of (JSON.parse(body) as { keys: Array<{ kid: string }> }).keys) kids.add(k.kid);
+      }
+      expect(kids.size).toBe(1);
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+      expect(() => execFileSync('pgrep', ['-P', String(child.pid)])).toThrow(); // no worker left
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
 async function until<T>(probe: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
