@@ -62,6 +62,8 @@ const settings = {
   connections: shapes(process.env.BENCH_CONNECTIONS ?? '1x16,2x64', 'BENCH_CONNECTIONS'),
   scenarios: process.env.BENCH_SCENARIOS?.split(',').filter(Boolean),
   cpuProfile: process.env.BENCH_CPU_PROF === '1',
+  /** `server.workers` of the broker (several processes need an audit stream: the broker's stdout). */
+  brokerWorkers: Number(process.env.BENCH_BROKER_WORKERS ?? 1),
   targetTokenExchangesPerSecond: Number(process.env.BENCH_TARGET ?? 3000),
   distinctTokens: Number(process.env.BENCH_DISTINCT_TOKENS ?? 250_000),
   distinctDurationS: Number(process.env.BENCH_DISTINCT_DURATION ?? 45),
@@ -155,7 +157,7 @@ async function main(): Promise<number> {
   // Airflow starts only for its own scenario; the broker is configured for its port from the beginning.
   const airflowPort = selected('airflow') && existsSync(AIRFLOW_START) ? await freePort() : undefined;
   const broker = await startBroker(directory.issuer, standIn.url, airflowPort);
-  tracked.set('broker', { pid: broker.process.pid, tree: false });
+  tracked.set('broker', { pid: broker.process.pid, tree: settings.brokerWorkers > 1 });
   const subjectToken = await fetchSubjectToken(tokenEndpoint);
   const scenarios = defineScenarios(broker.url, tokenEndpoint, subjectToken).filter((s) => selected(s.id as ScenarioId));
   await preflight(scenarios);
@@ -195,7 +197,7 @@ async function startBroker(directoryIssuer: string, standInUrl: string, airflowP
   const unthrottled = { requests: 10_000_000, per: '1s' };
   const config: ConfigInput = {
     issuer: url,
-    server: { host: '127.0.0.1', port },
+    server: { host: '127.0.0.1', port, workers: settings.brokerWorkers },
     policy_file: './policy.yaml',
     keys: { dir: './keys' },
     directories: {
@@ -228,7 +230,7 @@ async function startBroker(directoryIssuer: string, standInUrl: string, airflowP
     proxy: { token_cache_size: TOKEN_CACHE_SIZE },
     rate_limits: { per_client: unthrottled, per_ip: unthrottled },
     revocation: { sqlite_path: './revocations.sqlite' },
-    audit: { destination: join(tmp, 'audit.log') },
+    audit: { destination: settings.brokerWorkers > 1 ? 'stdout' : join(tmp, 'audit.log') },
     logging: { level: 'warn' },
   };
   copyFileSync(join(ROOT, 'examples/policy.yaml'), join(tmp, 'policy.yaml'));
