@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import type { AirflowClient } from '../airflow/airflow-client.js';
 import type { ListSpec } from '../airflow/catalog/operation.js';
@@ -79,4 +80,36 @@ export async function permittedDagIds(ctx: ScanContext, keep: (id: string) => bo
   const result = await scan(ctx, '/api/v2/dags', new URLSearchParams(), { itemsKey: 'dags', idField: 'dag_id' }, keep);
   if (!result.kept) throw new OAuthError('upstream_error', 'Airflow refused to list DAGs to the proxy');
   return result.kept.map((d) => (d as { dag_id: string }).dag_id);
+}
+
+/**
+ * A change to every item a filter selects, for a token that may change only some: the matching items are listed
+ * (the caller's filters, paging applied to the permitted matches), and the change is sent to each one's own path.
+ * Items outside the token's grant are never listed, counted or changed.
+ */
+export async function applyToEach(
+  ctx: ScanContext,
+  apiPath: string,
+  rawQuery: string,
+  spec: ListSpec,
+  keep: (id: string) => boolean,
+  method: Dispatcher.HttpMethod,
+  body: unknown,
+) {
+  const query = new URLSearchParams(rawQuery);
+  const perItem = new URLSearchParams();
+  for (const mask of query.getAll('update_mask')) perItem.append('update_mask', mask);
+  query.delete('update_mask');
+  const selected = await filteredList(ctx, apiPath, query.toString(), spec, keep);
+  if (selected.status !== 200) return selected;
+  const page = selected.body as Record<string, unknown>;
+  const changed: unknown[] = [];
+  for (const item of page[spec.itemsKey] as unknown[]) {
+    const id = itemId(item, spec.idField)!;
+    const path = `/api/v2${spec.each!.replace('{id}', encodeURIComponent(id))}${perItem.size ? `?${perItem.toString()}` : ''}`;
+    const res = await ctx.client.json(method, path, ctx.authorization, body);
+    if (res.status !== 200) return { status: res.status, body: res.body };
+    changed.push(res.body);
+  }
+  return { status: 200, body: { ...page, [spec.itemsKey]: changed } };
 }

@@ -14,7 +14,7 @@ import type { ProxyAuthenticator } from './authenticate.js';
 import { permits, type Decision } from './authorize.js';
 import { authorizeCall, type OperationCatalog } from './authorize-call.js';
 import { idLookups, type Deployment } from './deployments.js';
-import { filteredList, permittedDagIds } from './list-filter.js';
+import { applyToEach, filteredList, permittedDagIds } from './list-filter.js';
 import { parseJsonBody, readBody } from './request-body.js';
 import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
 
@@ -113,7 +113,12 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   }
   if (filter) {
     if (!filter.list) throw new OAuthError('insufficient_scope', 'the token does not allow this call', { extra: { reason: 'no-matching-grant' } });
-    const result = await filteredList(scan, `/api/v2${apiPath}`, target.query, filter.list, (id) => permits(principal, filter.operation, id));
+    const keep = (id: string) => permits(principal, filter.operation, id);
+    if (filter.list.each) {
+      const result = await applyToEach(scan, `/api/v2${apiPath}`, target.query, filter.list, keep, req.method as Dispatcher.HttpMethod, body.json);
+      return sendJson(res, result.status, result.body);
+    }
+    const result = await filteredList(scan, `/api/v2${apiPath}`, target.query, filter.list, keep);
     return sendJson(res, result.status, result.body);
   }
   return forward(deployment, req, res, target.query, rest, body.raw, authorization, freshAuthorization);

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { DEMO_ACCOUNTS, type DevDirectory } from '../../scripts/dev-directory.js';
+import { parsePolicy } from '../../src/policy/policy-file.js';
 import { proxyMatrix } from '../fixtures/proxy-matrix.js';
 import { startAirflow, type AirflowServer } from '../helpers/airflow-server.js';
 import { basic, EXAMPLE_POLICY as EXAMPLE_POLICY_PATH, PROD_AUDIENCE, startBroker, startDirectory, STAGING_AUDIENCE, tokenRequest, type Broker } from '../helpers/broker-harness.js';
@@ -142,6 +143,28 @@ describe('what the matrix means in Airflow', () => {
     const res = await fetch(`${broker.url}/airflow/prod/api/v2/version`);
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="airflow-token-broker", error="invalid_token"/);
+  });
+});
+
+describe('changes across DAGs', () => {
+  it('PATCH /dags?dag_id_pattern= pauses or unpauses only the DAGs the token may pause', async () => {
+    const store = broker.services.policies;
+    const before = store.current();
+    store.replace(parsePolicy('pause.yaml', readFileSync(EXAMPLE_POLICY_PATH, 'utf8').replace('actions: [read, trigger, clear]', 'actions: [read, trigger, clear, pause]')));
+    try {
+      // "_" is an ILIKE wildcard: at Airflow this pattern matches every DAG.
+      const res = await call('demo-etl', 'PATCH', '/dags?dag_id_pattern=_&update_mask=is_paused', { is_paused: false });
+      expect(res.status).toBe(200);
+      expect(dagIds(res.body)).toEqual(['etl_daily', 'etl_hourly']);
+      expect(res.body!.total_entries).toBe(2);
+      const paused = Object.fromEntries(((await asAdmin('/dags')).dags as Array<{ dag_id: string; is_paused: boolean }>).map((d) => [d.dag_id, d.is_paused]));
+      expect(paused).toEqual({ etl_daily: false, etl_hourly: false, payroll_monthly: true, report_weekly: true });
+      expect((await call('demo-etl', 'PATCH', '/dags?dag_id_pattern=etl', { is_paused: true })).status).toBe(200);
+    } finally {
+      store.replace(before);
+    }
+    // Without the pause action the same request is refused outright.
+    expect((await call('demo-etl', 'PATCH', '/dags?dag_id_pattern=_', { is_paused: false })).status).toBe(403);
   });
 });
 

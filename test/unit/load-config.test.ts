@@ -11,7 +11,7 @@ const problemsOf = (name: string) => locatedProblems(() => loadConfig(fixture(na
 describe('a valid config', () => {
   test('fills every default and resolves paths against the config file', () => {
     const loaded = loadConfig(fixture('valid-minimal.yaml'));
-    expect(loaded.config.server).toEqual({ host: '127.0.0.1', port: 8400, trust_proxy: false, body_limit: '16kb', shutdown_grace: 10_000 });
+    expect(loaded.config.server).toEqual({ host: '127.0.0.1', port: 8400, trust_proxy: false, body_limit: '16kb', shutdown_grace: 10_000, workers: 1 });
     expect(loaded.config.tokens).toEqual({ default_ttl: 300_000, max_ttl: 3_600_000 });
     expect(loaded.config.directories.corp).toMatchObject({ allow_insecure_http: false, timeout: 5000, claims: { subject: 'sub', groups: 'groups' } });
     expect(loaded.config.rate_limits.per_client).toEqual({ requests: 120, per: 60_000 });

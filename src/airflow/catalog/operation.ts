@@ -56,6 +56,12 @@ export interface ListSpec {
   idField: string;
   /** False for lists Airflow answers whole, without `limit`/`offset` (the proxy then reads one page). */
   paginated?: false;
+  /**
+   * A change applied to every item a filter selects (`PATCH /dags?dag_id_pattern=` pauses every match): for a
+   * token that may act on only some items, the proxy lists the matches with `GET <template>`, keeps the ones it
+   * may change, and sends the request to each one's own path, `each` with `{id}` replaced.
+   */
+  each?: string;
 }
 
 /** Batch list whose body carries `dag_ids` (empty, null or absent = all DAGs): rewritten to permitted DAGs. */

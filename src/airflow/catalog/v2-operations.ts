@@ -89,7 +89,7 @@ export const airflowV2Operations: readonly Operation[] = [
   // DAGs.
   dags(route('get_dags', 'GET', '/dags'), 'read', all, dagList('dags')),
   // `dag_id_pattern` selects the DAGs to pause: which ones is only known to Airflow.
-  dags(route('patch_dags', 'PATCH', '/dags'), 'pause', all),
+  dags(route('patch_dags', 'PATCH', '/dags'), 'pause', all, { list: { itemsKey: 'dags', idField: 'dag_id', each: '/dags/{id}' } }),
   dags(route('get_dag', 'GET', '/dags/{dag_id}'), 'read'),
   dags(route('patch_dag', 'PATCH', '/dags/{dag_id}'), 'pause'),
   dags(route('delete_dag', 'DELETE', '/dags/{dag_id}'), 'delete'),
