@@ -109,7 +109,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
     const ids = await permittedDagIds(scan, (id) => permits(principal, filter.operation, id));
     if (ids.length === 0) return sendJson(res, 200, { [filter.list?.itemsKey ?? 'items']: [], total_entries: 0 });
     const rewritten = Buffer.from(JSON.stringify({ ...(body.json as object), [filter.operation.batch.bodyField]: ids }));
-    return forward(deployment, req, res, target.query, rest, rewritten, authorization, freshAuthorization);
+    return forward(deployment, req, res, target.query, rest, rewritten, authorization, freshAuthorization, 'application/json');
   }
   if (filter) {
     if (!filter.list) throw new OAuthError('insufficient_scope', 'the token does not allow this call', { extra: { reason: 'no-matching-grant' } });
@@ -133,6 +133,8 @@ async function forward(
   body: Buffer,
   authorization: () => Promise<string>,
   freshAuthorization: () => Promise<string>,
+  /** Set when the proxy rewrote the body: it then says what it sends. */
+  contentType?: string,
 ): Promise<void> {
   // The upstream path is the validated raw segments appended to the base: never re-resolved.
   const path = '/' + rest.join('/') + (query ? `?${query}` : '');
@@ -142,6 +144,7 @@ async function forward(
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
+    if (contentType) headers['content-type'] = contentType;
     return deployment.client.request((req.method ?? 'GET') as Dispatcher.HttpMethod, path, headers, body.length > 0 ? body : undefined);
   };
   let upstream = await send(await authorization());

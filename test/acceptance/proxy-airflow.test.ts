@@ -129,6 +129,13 @@ describe('what the matrix means in Airflow', () => {
       expect(res.status).toBe(200);
       expect(dagIds(res.body, 'dag_runs').every((id) => id.startsWith('etl_'))).toBe(true);
     }
+    // A rewritten body is sent as JSON even when the caller named no content type.
+    const untyped = await fetch(`${broker.url}/airflow/prod/api/v2/dags/~/dagRuns/list`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens['demo-etl']}` },
+      body: Buffer.from('{"dag_ids": []}'),
+    });
+    expect(untyped.status).toBe(200);
     const reporting = await call('svc-reporting', 'POST', '/dags/~/dagRuns/list', { dag_ids: [] });
     expect(reporting.body).toMatchObject({ total_entries: 0 });
   });
