@@ -21,6 +21,7 @@ import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import { MemoryRevocationStore, type RevocationStore } from './tokens/revocation-store.js';
 import { SqliteRevocationStore } from './tokens/sqlite-revocation-store.js';
 import { CachedRevocationStore } from './tokens/cached-revocation-store.js';
+import { RedisRevocationStore } from './tokens/redis-revocation-store.js';
 import { RouteCatalog } from './airflow/catalog/route-catalog.js';
 import { airflowV2Operations } from './airflow/catalog/v2-operations.js';
 import { ProxyAuthenticator } from './proxy/authenticate.js';
@@ -58,6 +59,13 @@ export interface ServiceOverrides {
   revocations?: RevocationStore;
 }
 
+async function openRevocationStore({ config, paths }: LoadedConfig, now: () => number): Promise<RevocationStore> {
+  const r = config.revocation;
+  if (r.store === 'memory') return new MemoryRevocationStore(now);
+  if (r.store === 'redis') return RedisRevocationStore.connect({ url: r.redis!.url, keyPrefix: r.redis!.key_prefix, connectTimeoutMs: r.redis!.connect_timeout, now });
+  return new SqliteRevocationStore(paths.revocationDb, now);
+}
+
 export async function createServices(loaded: LoadedConfig, overrides: ServiceOverrides = {}): Promise<Services> {
   const { config, paths } = loaded;
   const now = overrides.now ?? Date.now;
@@ -69,8 +77,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   airflowKeys.startReloading(config.keys.reload_interval, (err) => logger.error({ err }, 'reloading Airflow keys failed'));
   const policies = new PolicyStore(readPolicyFile(paths.policyFile));
   const directories = new Directories(config.directories);
-  const store =
-    overrides.revocations ?? (config.revocation.store === 'memory' ? new MemoryRevocationStore(now) : new SqliteRevocationStore(paths.revocationDb, now));
+  const store = overrides.revocations ?? (await openRevocationStore(loaded, now));
   const revocations = new CachedRevocationStore(store, config.revocation.shared_delay, config.proxy.token_cache_size, now);
   const grants = new GrantRegistry();
   const ccDirectory = directories.clientCredentials();

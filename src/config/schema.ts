@@ -311,9 +311,19 @@ export const configSchema = z
       .prefault({}),
     revocation: z
       .strictObject({
-        store: z.enum(['sqlite', 'memory']).default('sqlite').meta({
-          description: '`sqlite` persists revocations (survives restarts); `memory` is for tests.',
+        store: z.enum(['sqlite', 'redis', 'memory']).default('sqlite').meta({
+          description:
+            '`sqlite` persists revocations in a file (survives restarts; several instances need a shared volume); ' +
+            '`redis` shares them between every instance behind a load balancer; `memory` is for tests.',
         }),
+        redis: z
+          .strictObject({
+            url: secretRef().meta({ description: 'Redis URL, e.g. `${REDIS_URL}` = `redis://:password@redis:6379/0`.' }),
+            key_prefix: z.string().default('atb:revoked:').meta({ description: 'Prefix of every key the broker writes.' }),
+            connect_timeout: duration().prefault('5s'),
+          })
+          .optional()
+          .meta({ description: 'Needed when `store` is `redis`. While Redis cannot answer, token checks fail closed (503).' }),
         sqlite_path: z.string().default('./data/revocations.sqlite').meta({ description: 'SQLite file of the store.' }),
         shared_delay: duration().prefault('1s').meta({
           description:
@@ -321,6 +331,7 @@ export const configSchema = z
             'those made by another instance sharing the store, within this delay.',
         }),
       })
+      .refine((r) => r.store !== 'redis' || r.redis !== undefined, { message: 'store: redis needs revocation.redis.url', path: ['redis'] })
       .prefault({}),
     audit: z
       .strictObject({

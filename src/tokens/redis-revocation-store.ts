@@ -1,0 +1,76 @@
+import { createClient, type RedisClientType } from 'redis';
+import { OAuthError } from '../errors/oauth-error.js';
+import type { PrincipalKind, RevocableToken, RevocationStore } from './revocation-store.js';
+
+/** Keeps the larger cut-off and the later expiry: a revocation can only widen. */
+const RAISE = `
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or tonumber(cur) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[2], 'GT')
+end
+return 1`;
+
+export interface RedisRevocationOptions {
+  url: string;
+  keyPrefix: string;
+  connectTimeoutMs: number;
+  now?: () => number;
+}
+
+/**
+ * Revocations in Redis, shared by every instance behind a load balancer. Entries expire with the tokens they
+ * hit (Redis TTLs). Fails closed: while Redis cannot answer, token checks answer 503, never "not revoked".
+ */
+export class RedisRevocationStore implements RevocationStore {
+  private constructor(
+    private readonly client: RedisClientType,
+    private readonly prefix: string,
+    private readonly now: () => number,
+  ) {}
+
+  static async connect(options: RedisRevocationOptions): Promise<RedisRevocationStore> {
+    const client: RedisClientType = createClient({
+      url: options.url,
+      // Fail fast while disconnected instead of queueing requests behind an outage.
+      disableOfflineQueue: true,
+      socket: { connectTimeout: options.connectTimeoutMs, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2_000) },
+    });
+    client.on('error', () => {}); // reported through failing commands; the client reconnects by itself
+    await client.connect();
+    return new RedisRevocationStore(client, options.keyPrefix, options.now ?? Date.now);
+  }
+
+  async revoke(jti: string, expiresAtMs: number): Promise<void> {
+    await this.run(() => this.client.set(`${this.prefix}jti:${jti}`, '1', { PX: this.ttl(expiresAtMs) }));
+  }
+
+  async revokeAllOf(kind: PrincipalKind, value: string, issuedBeforeSec: number, keepUntilMs: number): Promise<void> {
+    const key = `${this.prefix}${kind}:${value}`;
+    await this.run(() => this.client.eval(RAISE, { keys: [key], arguments: [String(Math.floor(issuedBeforeSec)), String(this.ttl(keepUntilMs))] }));
+  }
+
+  async isRevoked(t: RevocableToken): Promise<boolean> {
+    const [jti, sub, client] = await this.run(() =>
+      this.client.mGet([`${this.prefix}jti:${t.jti}`, `${this.prefix}sub:${t.sub}`, `${this.prefix}client_id:${t.client_id}`]),
+    );
+    return jti !== null || (sub !== null && t.iat <= Number(sub)) || (client !== null && t.iat <= Number(client));
+  }
+
+  close(): void {
+    void this.client.close().catch(() => {});
+  }
+
+  private ttl(untilMs: number): number {
+    return Math.max(1, Math.ceil(untilMs - this.now()));
+  }
+
+  private async run<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (err) {
+      throw new OAuthError('temporarily_unavailable', 'the revocation store is unavailable, retry later', { retryAfter: 2, cause: err });
+    }
+  }
+}
