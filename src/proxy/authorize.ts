@@ -1,4 +1,4 @@
-import { evaluateCheck, mayReachSome, type CheckVerdict, type CompiledPrincipal, type Reason, type RuleRef } from '../policy/evaluator.js';
+import { ALL, evaluateCheck, mayReachSome, type CheckVerdict, type CompiledPrincipal, type Reason, type RuleRef } from '../policy/evaluator.js';
 import type { ListSpec, PolicyOperation } from '../airflow/catalog/operation.js';
 import type { ResolvedOperation } from './resolve-checks.js';
 
@@ -52,7 +52,11 @@ function decideOne(principal: CompiledPrincipal, r: ResolvedOperation, primary: 
   if (!refused) return { allowed: true, reason: 'grant-matched', rule: verdicts[0]?.rule, verdicts, operation: r, filter: undefined };
   // A list across everything that the token may see only part of is filtered item by item (the filter
   // applies denies and narrowing per item). Only the interpretation the proxy acts on can be filtered.
-  if (primary && r.listAll && mayReachSome(principal, r.operation.resource, r.operation.action)) {
+  // Only the list-wide check may be filtered: any other refused check (a second resource) still denies.
+  const onlyListWide = verdicts.every(
+    (v) => v.allowed || (v.check.id === ALL && v.check.resource === r.operation.resource && v.check.action === r.operation.action),
+  );
+  if (primary && r.listAll && onlyListWide && mayReachSome(principal, r.operation.resource, r.operation.action)) {
     return { allowed: true, reason: 'list-filtered', rule: refused.rule, verdicts, operation: r, filter: { operation: r.operation, list: r.operation.list } };
   }
   return deny(refused.reason, r, verdicts, refused.rule);

@@ -115,6 +115,24 @@ describe('decide', () => {
     expect(permits(p, op(), 'payroll_monthly')).toBe(false);
   });
 
+  it('a refused check on a second resource is not turned into a filtered list', () => {
+    const queued = op({ name: 'get_asset_queued_events' });
+    const r: ResolvedOperation = {
+      operation: queued,
+      kind: 'checks',
+      checks: [
+        { resource: 'dags', action: 'read', id: ALL },
+        { resource: 'assets', action: 'read', id: '7' },
+      ],
+      listAll: true,
+    };
+    // auditor may see some DAGs (a filtered list alone would pass) but no asset: the asset check must deny.
+    const d = decide(who(['auditor']), [r]);
+    expect(d.allowed).toBe(false);
+    expect(d.filter).toBeUndefined();
+    expect(d.verdicts.find((v) => v.check.resource === 'assets')).toMatchObject({ allowed: false, reason: 'no-matching-grant' });
+  });
+
   it('a list the token sees entirely is not filtered', () => {
     expect(decide(who(['admin']), [listAll()])).toMatchObject({ allowed: true, reason: 'grant-matched', filter: undefined });
   });
