@@ -5,6 +5,7 @@ import { InvalidFileError } from '../config/validate-source.js';
 import { openKeyStores } from '../keys/open-key-stores.js';
 import { createLogger } from '../observability/logger.js';
 import { startServer } from '../server.js';
+import { SqliteRevocationStore } from '../tokens/sqlite-revocation-store.js';
 
 export async function serve(options: { config: string }): Promise<void> {
   const loaded = loadOrExit(options.config);
@@ -43,12 +44,14 @@ function exitWith(err: InvalidFileError): never {
 
 /**
  * Several worker processes on one port (the kernel spreads connections). The primary creates the first keys
- * before any worker starts, so all sign with the same key; it restarts a worker that dies, passes SIGHUP on,
+ * and the revocation database before any worker starts, so all sign with the same key; it restarts a worker that dies, passes SIGHUP on,
  * and on SIGTERM lets every worker drain.
  */
 async function supervise(loaded: LoadedConfig, workers: number): Promise<void> {
   const logger = createLogger(loaded.config.logging.level);
   await openKeyStores(loaded, logger, Date.now);
+  // Create the SQLite file and switch it to WAL once, so the workers only open it.
+  if (loaded.config.revocation.store === 'sqlite') new SqliteRevocationStore(loaded.paths.revocationDb).close();
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
   for (let i = 0; i < workers; i++) cluster.fork();

@@ -19,8 +19,9 @@ export class SqliteRevocationStore implements RevocationStore {
   ) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     this.db = new DatabaseSync(file);
-    // WAL + busy timeout: several instances on one volume read while one writes.
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
+    // WAL + busy timeout: several instances on one volume read while one writes. The timeout comes first:
+    // workers starting together would otherwise fail on the lock that switching to WAL takes.
+    this.db.exec('PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) STRICT;
       CREATE TABLE IF NOT EXISTS revoked_principals (

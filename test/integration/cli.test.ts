@@ -153,9 +153,11 @@ describe('serve with several workers', () => {
     const child = spawn(process.execPath, [BIN, 'serve', '--config', config]);
     let out = '';
     child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
     try {
-      const url = await until(() => /"url":"(http:[^"]+)"/.exec(out)?.[1]);
-      await until(() => (out.match(/airflow-token-broker listening/g)?.length === 2 ? true : undefined));
+      const url = await until(() => /"url":"(http:[^"]+)"/.exec(out)?.[1], 20_000, () => out);
+      await until(() => (out.match(/airflow-token-broker listening/g)?.length === 2 ? true : undefined), 20_000, () => out);
+      expect(out).not.toContain('worker died'); // both started cleanly, side by side
       const workers = execFileSync('pgrep', ['-P', String(child.pid)]).toString().trim().split('\n');
       expect(workers).toHaveLength(2);
       // A new connection each time, so the kernel may hand it to either worker: one key everywhere.
@@ -180,12 +182,12 @@ describe('serve with several workers', () => {
   });
 });
 
-async function until<T>(probe: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
+async function until<T>(probe: () => T | undefined | Promise<T | undefined>, ms = 10_000, context?: () => string): Promise<T> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const value = await probe();
     if (value !== undefined) return value;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error('condition not reached');
+  throw new Error(`condition not reached${context ? `; output:\n${context()}` : ''}`);
 }
