@@ -64,6 +64,8 @@ const settings = {
   cpuProfile: process.env.BENCH_CPU_PROF === '1',
   /** `server.workers` of the broker (several processes need an audit stream: the broker's stdout). */
   brokerWorkers: Number(process.env.BENCH_BROKER_WORKERS ?? 1),
+  /** Rounds of the real-Airflow comparison, in ABBA order (2 = direct, proxied, proxied, direct). */
+  airflowRounds: Math.max(1, Number(process.env.BENCH_AIRFLOW_ROUNDS ?? 2)),
   targetTokenExchangesPerSecond: Number(process.env.BENCH_TARGET ?? 3000),
   distinctTokens: Number(process.env.BENCH_DISTINCT_TOKENS ?? 250_000),
   distinctDurationS: Number(process.env.BENCH_DISTINCT_DURATION ?? 45),
@@ -527,11 +529,20 @@ async function measureRealAirflow(broker: { url: string }, port: number | undefi
     const directScript = writeWrkScript(tmp, 'airflow-direct', direct.request);
     const proxiedScript = writeWrkScript(tmp, 'airflow-proxy', proxied.request);
     const pairs: { shape: string; direct: number; proxied: number; ratio: number }[] = [];
+    // Airflow's own throughput drifts during a run (SQLite, GC): measure in ABBA order (direct, proxied,
+    // proxied, direct, ...) so a linear drift cancels, and compare the means.
     for (const shape of settings.airflowConnections) {
-      const d = await measureRun(direct, directScript, shape);
-      const p = await measureRun(proxied, proxiedScript, shape);
-      runs.push(d, p);
-      pairs.push({ shape: wrkLabel(shape), direct: round(d.result.requestsPerSecond, 1), proxied: round(p.result.requestsPerSecond, 1), ratio: round(p.result.requestsPerSecond / d.result.requestsPerSecond, 3) });
+      const sums = { direct: 0, proxied: 0 };
+      for (let i = 0; i < settings.airflowRounds; i++) {
+        const order = i % 2 === 0 ? (['direct', 'proxied'] as const) : (['proxied', 'direct'] as const);
+        for (const which of order) {
+          const run = await measureRun(which === 'direct' ? direct : proxied, which === 'direct' ? directScript : proxiedScript, shape);
+          runs.push(run);
+          sums[which] += run.result.requestsPerSecond;
+        }
+      }
+      const n = settings.airflowRounds;
+      pairs.push({ shape: wrkLabel(shape), direct: round(sums.direct / n, 1), proxied: round(sums.proxied / n, 1), ratio: round(sums.proxied / sums.direct, 3) });
     }
     return { runs: pairs };
   } finally {
