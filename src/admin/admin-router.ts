@@ -31,7 +31,7 @@ function requireAdmin(s: Services) {
   const audience = adminAudience(s.config);
   return async function authenticateAdmin(req: Request, _res: Response, next: NextFunction): Promise<void> {
     const match = BEARER.exec(req.get('authorization') ?? '');
-    if (!match) throw new OAuthError('invalid_token', 'an admin access token is required');
+    if (!match) throw new OAuthError('invalid_token', 'an admin access token is required', { bareChallenge: !req.get('authorization') });
     const claims = await s.verifier.verify(match[1]!);
     if (claims.aud !== audience) throw new OAuthError('invalid_token', 'the token is not for the admin API');
     const policy = s.policies.current();

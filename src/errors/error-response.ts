@@ -31,9 +31,9 @@ export function buildErrorResponse(err: unknown, challenge: ChallengeContext): E
   const headers: Record<string, string> = { 'Cache-Control': 'no-store', ...err.headers };
   if (err.retryAfter !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(err.retryAfter)));
   if (err.status === 401 || err.status === 403) {
-    headers['WWW-Authenticate'] =
-      `${challenge.scheme} realm="${challenge.realm}", error="${err.code}", ` +
-      `error_description="${quoteSafe(err.description)}"`;
+    headers['WWW-Authenticate'] = err.bareChallenge
+      ? `${challenge.scheme} realm="${challenge.realm}"`
+      : `${challenge.scheme} realm="${challenge.realm}", error="${err.code}", error_description="${quoteSafe(err.description)}"`;
   }
   return {
     status: err.status,

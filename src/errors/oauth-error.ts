@@ -48,6 +48,8 @@ export interface OAuthErrorOptions {
   cause?: unknown;
   /** Extra body members that are safe to send (e.g. the proxy's `reason` id). */
   extra?: Record<string, string>;
+  /** RFC 6750 §3.1: a request with no credentials at all gets a challenge without error details. */
+  bareChallenge?: boolean;
 }
 
 /** A protocol error whose code and description are safe to send to the client. */
@@ -58,6 +60,7 @@ export class OAuthError extends Error {
   readonly retryAfter: number | undefined;
   readonly headers: Record<string, string>;
   readonly extra: Record<string, string>;
+  readonly bareChallenge: boolean;
 
   constructor(code: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description, options.cause === undefined ? undefined : { cause: options.cause });
@@ -68,6 +71,7 @@ export class OAuthError extends Error {
     this.retryAfter = options.retryAfter;
     this.headers = options.headers ?? {};
     this.extra = options.extra ?? {};
+    this.bareChallenge = options.bareChallenge ?? false;
   }
 }
 

@@ -16,7 +16,8 @@ export interface VerifierOptions {
 /** A token that failed verification; `reason` is for logs and audit, never for the wire. */
 export class InvalidTokenError extends OAuthError {
   constructor(readonly reason: string, cause?: unknown) {
-    super('invalid_token', 'the access token is invalid, expired or revoked', { cause });
+    const missing = reason === 'ERR_NO_TOKEN';
+    super('invalid_token', missing ? 'an access token is required' : 'the access token is invalid, expired or revoked', { cause, bareChallenge: missing });
   }
 }
 

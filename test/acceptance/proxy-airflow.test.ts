@@ -149,7 +149,10 @@ describe('what the matrix means in Airflow', () => {
   it('public operations still need a valid token', async () => {
     const res = await fetch(`${broker.url}/airflow/prod/api/v2/version`);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="airflow-token-broker", error="invalid_token"/);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="airflow-token-broker"');
+    const forged = await fetch(`${broker.url}/airflow/prod/api/v2/version`, { headers: { authorization: 'Bearer eyJhbGciOiJub25lIn0.e30.' } });
+    expect(forged.status).toBe(401);
+    expect(forged.headers.get('www-authenticate')).toMatch(/^Bearer realm="airflow-token-broker", error="invalid_token"/);
   });
 });
 

@@ -49,8 +49,14 @@ async function admin(method: string, path: string, body?: unknown, token = admin
 }
 
 describe('who may use the admin API', () => {
-  it('no-token: 401 with a Bearer challenge', async () => {
+  it('no-token: 401 with a bare Bearer challenge (RFC 6750 §3.1: no error details without credentials)', async () => {
     const res = await fetch(`${broker.url}/admin/policy`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="airflow-token-broker"');
+  });
+
+  it('bad-token: 401 with error="invalid_token"', async () => {
+    const res = await fetch(`${broker.url}/admin/policy`, { headers: { authorization: 'Bearer not-a-token' } });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="airflow-token-broker", error="invalid_token"/);
   });

@@ -51,6 +51,8 @@ describe('a broken config is refused with every problem located', () => {
     // Regression: the check used `in`, so `constructor` (inherited from Object.prototype) passed as an upstream.
     ['default-upstream-prototype-member.yaml', ['9:19 error: default_upstream: no upstream named "constructor"']],
     ['same-audience.yaml', ['10:15 error: upstreams.staging.audience: same audience as upstream "prod"']],
+    ['workers-with-audit-file.yaml', ['3:12 error: server.workers: several workers cannot rotate one audit file: send audit to stdout or stderr']],
+    ['redis-without-url.yaml', ['6:3 error: revocation.redis: store: redis needs revocation.redis.url']],
     ['bad-duration.yaml', ['4:16 error: tokens.default_ttl: "10 minutes" is not a duration (use e.g. 30s, 10m, 1h)']],
     // Regression: the http issuer check ran only once everything else was valid, so it hid behind other mistakes.
     [
