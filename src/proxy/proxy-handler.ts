@@ -90,7 +90,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const policy = s.policies.current(); // one version for the whole request
   trail.policyHash = policy.hash;
   const roles = claims.scope.split(' ');
-  const principal = compilePrincipal(policy, { roles, details: claims.authorization_details });
+  const principal = principalFor(policy, claims.scope, roles, claims.authorization_details);
   const caller = { subject: claims.sub, clientId: claims.client_id, roles, policy };
   let upstreamAuth: Promise<string> | undefined;
   const authorization = () => (upstreamAuth ??= deployment.credentials.authorization(caller));
@@ -122,6 +122,23 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
     return sendJson(res, result.status, result.body);
   }
   return forward(deployment, req, res, target.query, rest, body.raw, authorization, freshAuthorization);
+}
+
+/**
+ * Tokens without narrowing share a compiled principal per policy version and scope (a handful of role sets);
+ * narrowed tokens are compiled per request. A new policy version starts a new cache.
+ */
+const compiledByPolicy = new WeakMap<object, Map<string, ReturnType<typeof compilePrincipal>>>();
+function principalFor(policy: Parameters<typeof compilePrincipal>[0], scope: string, roles: string[], details: AccessTokenClaims['authorization_details']) {
+  if (details) return compilePrincipal(policy, { roles, details });
+  let byScope = compiledByPolicy.get(policy);
+  if (!byScope) compiledByPolicy.set(policy, (byScope = new Map()));
+  let compiled = byScope.get(scope);
+  if (!compiled) {
+    compiled = compilePrincipal(policy, { roles, details: undefined });
+    if (byScope.size < 1_000) byScope.set(scope, compiled);
+  }
+  return compiled;
 }
 
 async function forward(
