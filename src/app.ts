@@ -35,7 +35,6 @@ export function createRequestListener(s: Services): (req: IncomingMessage, res: 
   const proxy = createProxyHandler({
     prefix: s.config.proxy.path_prefix,
     deployments: s.deployments,
-    catalog: s.catalog,
     authenticator: s.authenticator,
     policies: s.policies,
     airflowKeys: s.airflowKeys,

@@ -22,8 +22,6 @@ import { MemoryRevocationStore, type RevocationStore } from './tokens/revocation
 import { SqliteRevocationStore } from './tokens/sqlite-revocation-store.js';
 import { CachedRevocationStore } from './tokens/cached-revocation-store.js';
 import { RedisRevocationStore } from './tokens/redis-revocation-store.js';
-import { RouteCatalog } from './airflow/catalog/route-catalog.js';
-import { airflowV2Operations } from './airflow/catalog/v2-operations.js';
 import { ProxyAuthenticator } from './proxy/authenticate.js';
 import { buildDeployments, type Deployment } from './proxy/deployments.js';
 
@@ -46,7 +44,6 @@ export interface Services {
   /** Keys of the per-caller Airflow tokens (`trusted-jwks` upstreams); never the client-token keys. */
   airflowKeys: KeyStore;
   deployments: ReadonlyMap<string, Deployment>;
-  catalog: RouteCatalog;
   authenticator: ProxyAuthenticator;
   now: () => number;
   close(): Promise<void>;
@@ -123,7 +120,6 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     },
     airflowKeys,
     deployments,
-    catalog: new RouteCatalog(airflowV2Operations),
     authenticator: new ProxyAuthenticator(verifier, {
       cacheSize: config.proxy.token_cache_size,
       leewaySec: Math.ceil(config.proxy.leeway / 1000),

@@ -1,5 +1,4 @@
-import { RouteCatalog } from '../airflow/catalog/route-catalog.js';
-import { airflowV2Operations } from '../airflow/catalog/v2-operations.js';
+import { apiVersions } from '../airflow/api-versions.js';
 import { ALL, compilePrincipal, type Check, type Principal, type Reason, type RuleRef } from '../policy/evaluator.js';
 import type { Policy } from '../policy/policy.js';
 import { authorizeCall } from '../proxy/authorize-call.js';
@@ -59,7 +58,8 @@ export interface Explanation {
 /** Thrown for a path the proxy would refuse before any decision (400/404), or a path that is not an API path. */
 export class UnexplainableCall extends Error {}
 
-const catalog = new RouteCatalog(airflowV2Operations);
+/** The very catalog the proxy matches with. */
+const catalog = apiVersions.v2.catalog;
 
 /** Offline there is no Airflow to ask, so a lookup finds nothing, as when Airflow does not know the id. */
 function offlineLookups(asked: string[]): IdLookups {

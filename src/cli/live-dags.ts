@@ -20,7 +20,7 @@ export async function fetchLiveDags(configFile: string, upstream: string): Promi
   const deployment = deployments.get(upstream)!;
   try {
     const authorization = await deployment.credentials.authorization({ subject: 'airflow-token-broker policy check', clientId: 'airflow-token-broker', roles: ['policy-check'], policy: viewerPolicy });
-    const dagIds = await permittedDagIds({ client: deployment.client, authorization, scanLimit: up.list_scan_limit }, () => true);
+    const dagIds = await permittedDagIds({ client: deployment.client, apiRoot: deployment.api.root, authorization, scanLimit: up.list_scan_limit }, () => true);
     return { upstream, dagIds };
   } catch (err) {
     throw new Error(`--airflow: could not list the DAGs of upstream "${upstream}": ${(err as Error).message}`, { cause: err });

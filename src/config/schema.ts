@@ -166,8 +166,11 @@ const upstream = z
     }),
     description: z.string().optional(),
     url: httpUrl.optional().meta({
-      description: 'Base URL of the Airflow API server (without `/api/v2`). Without it, no proxy route is served.',
+      description: 'Base URL of the Airflow API server (without the API root). Without it, no proxy route is served.',
       examples: ['http://airflow-api:8080'],
+    }),
+    api: z.enum(['v2']).default('v2').meta({
+      description: 'The Airflow REST API the proxy serves for this deployment: `v2` (Airflow 3, `/api/v2`).',
     }),
     credentials: z
       .discriminatedUnion('mode', [serviceAccountCredentials, trustedJwksCredentials])

@@ -4,11 +4,13 @@ import { ServiceAccountCredentials } from '../airflow/credentials/service-accoun
 import { TrustedJwksCredentials } from '../airflow/credentials/trusted-jwks.js';
 import type { UpstreamCredentials } from '../airflow/credentials/upstream-credentials.js';
 import type { KeyStore } from '../keys/key-store.js';
+import { apiVersions, type ApiVersion } from '../airflow/api-versions.js';
 import type { IdLookups } from './resolve-checks.js';
 
 /** One proxied Airflow deployment: its pool, its credential mode and its token audience. */
 export interface Deployment {
   name: string;
+  api: ApiVersion;
   audience: string;
   config: UpstreamConfig;
   client: AirflowClient;
@@ -45,7 +47,7 @@ export function buildDeployments(config: Config, airflowKeys: KeyStore, now: () 
             defaultRole: c.default_airflow_role,
             now,
           });
-    deployments.set(name, { name, audience: up.audience, config: up, client, credentials, maxBodyBytes: bytes(up.max_request_body) });
+    deployments.set(name, { name, api: apiVersions[up.api], audience: up.audience, config: up, client, credentials, maxBodyBytes: bytes(up.max_request_body) });
   }
   return deployments;
 }
@@ -55,7 +57,7 @@ export function idLookups(deployment: Deployment, authorization: () => Promise<s
   return {
     async backfillDag(backfillId) {
       if (!/^\d{1,18}$/.test(backfillId)) return undefined;
-      const res = await deployment.client.json('GET', `/api/v2/backfills/${backfillId}`, await authorization());
+      const res = await deployment.client.json('GET', `${deployment.api.root}/backfills/${backfillId}`, await authorization());
       const dagId = (res.body as { dag_id?: unknown } | undefined)?.dag_id;
       return res.status === 200 && typeof dagId === 'string' ? dagId : undefined;
     },

@@ -9,6 +9,8 @@ const SCAN_PAGE = 100;
 
 export interface ScanContext {
   client: AirflowClient;
+  /** The API root of the deployment, e.g. `/api/v2`. */
+  apiRoot: string;
   authorization: string;
   scanLimit: number;
 }
@@ -77,7 +79,7 @@ export async function filteredList(ctx: ScanContext, apiPath: string, rawQuery: 
 
 /** The DAG ids a token may act on, found by scanning Airflow's DAG list: used to rewrite batch bodies. */
 export async function permittedDagIds(ctx: ScanContext, keep: (id: string) => boolean): Promise<string[]> {
-  const result = await scan(ctx, '/api/v2/dags', new URLSearchParams(), { itemsKey: 'dags', idField: 'dag_id' }, keep);
+  const result = await scan(ctx, `${ctx.apiRoot}/dags`, new URLSearchParams(), { itemsKey: 'dags', idField: 'dag_id' }, keep);
   if (!result.kept) throw new OAuthError('upstream_error', 'Airflow refused to list DAGs to the proxy');
   return result.kept.map((d) => (d as { dag_id: string }).dag_id);
 }
@@ -106,7 +108,7 @@ export async function applyToEach(
   const changed: unknown[] = [];
   for (const item of page[spec.itemsKey] as unknown[]) {
     const id = itemId(item, spec.idField)!;
-    const path = `/api/v2${spec.each!.replace('{id}', encodeURIComponent(id))}${perItem.size ? `?${perItem.toString()}` : ''}`;
+    const path = `${ctx.apiRoot}${spec.each!.replace('{id}', encodeURIComponent(id))}${perItem.size ? `?${perItem.toString()}` : ''}`;
     const res = await ctx.client.json(method, path, ctx.authorization, body);
     if (res.status !== 200) return { status: res.status, body: res.body };
     changed.push(res.body);

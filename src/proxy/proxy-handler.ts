@@ -12,7 +12,7 @@ import type { PolicyStore } from '../policy/policy-store.js';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
 import type { ProxyAuthenticator } from './authenticate.js';
 import { permits, type Decision } from './authorize.js';
-import { authorizeCall, type OperationCatalog } from './authorize-call.js';
+import { authorizeCall } from './authorize-call.js';
 import { idLookups, type Deployment } from './deployments.js';
 import { applyToEach, filteredList, permittedDagIds } from './list-filter.js';
 import { parseJsonBody, readBody } from './request-body.js';
@@ -21,7 +21,6 @@ import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './req
 export interface ProxyServices {
   prefix: string;
   deployments: ReadonlyMap<string, Deployment>;
-  catalog: OperationCatalog;
   authenticator: ProxyAuthenticator;
   policies: PolicyStore;
   airflowKeys: KeyStore;
@@ -35,7 +34,6 @@ const FORWARDED_REQUEST_HEADERS = ['accept', 'accept-language', 'content-type', 
 /** Response headers passed back to the caller: an allow-list (no Set-Cookie, no Location, no Server). */
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'cache-control', 'etag', 'last-modified', 'vary', 'retry-after', 'expires'];
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const API_ROOT = ['api', 'v2'];
 const CHALLENGE = { scheme: 'Bearer', realm: 'airflow-token-broker' } as const;
 
 /** What one request learned on its way through the pipeline, for the audit record. */
@@ -77,10 +75,11 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const deployment = name === undefined ? undefined : s.deployments.get(name);
   if (!deployment) throw new OAuthError('invalid_request', 'no such deployment', { status: 404 });
   trail.deployment = deployment.name;
-  if (rest[0] !== API_ROOT[0] || rest[1] !== API_ROOT[1] || rest.length < 3) {
-    throw new OAuthError('invalid_request', 'only /api/v2 is proxied', { status: 404 });
+  const root = deployment.api.rootSegments;
+  if (rest.length <= root.length || root.some((segment, i) => rest[i] !== segment)) {
+    throw new OAuthError('invalid_request', `only ${deployment.api.root} is proxied`, { status: 404 });
   }
-  const apiPath = '/' + rest.slice(2).join('/');
+  const apiPath = '/' + rest.slice(root.length).join('/');
   trail.path = apiPath;
 
   const claims = await s.authenticator.authenticate(req.headers.authorization, deployment.audience);
@@ -97,13 +96,13 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const freshAuthorization = () => deployment.credentials.authorization(caller);
 
   const call = { method: req.method ?? '', apiPath, query: new URLSearchParams(target.query), body: body.json };
-  const { decision } = await authorizeCall(s.catalog, principal, call, idLookups(deployment, authorization));
+  const { decision } = await authorizeCall(deployment.api.catalog, principal, call, idLookups(deployment, authorization));
   trail.decision = decision;
   if (!decision.allowed) {
     throw new OAuthError('insufficient_scope', 'the token does not allow this call', { extra: { reason: decision.reason } });
   }
 
-  const scan = { client: deployment.client, authorization: await authorization(), scanLimit: deployment.config.list_scan_limit };
+  const scan = { client: deployment.client, apiRoot: deployment.api.root, authorization: await authorization(), scanLimit: deployment.config.list_scan_limit };
   const filter = decision.filter;
   if (filter && filter.operation.batch) {
     const ids = await permittedDagIds(scan, (id) => permits(principal, filter.operation, id));
@@ -115,10 +114,10 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
     if (!filter.list) throw new OAuthError('insufficient_scope', 'the token does not allow this call', { extra: { reason: 'no-matching-grant' } });
     const keep = (id: string) => permits(principal, filter.operation, id);
     if (filter.list.each) {
-      const result = await applyToEach(scan, `/api/v2${apiPath}`, target.query, filter.list, keep, req.method as Dispatcher.HttpMethod, body.json);
+      const result = await applyToEach(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep, req.method as Dispatcher.HttpMethod, body.json);
       return sendJson(res, result.status, result.body);
     }
-    const result = await filteredList(scan, `/api/v2${apiPath}`, target.query, filter.list, keep);
+    const result = await filteredList(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep);
     return sendJson(res, result.status, result.body);
   }
   return forward(deployment, req, res, target.query, rest, body.raw, authorization, freshAuthorization);
