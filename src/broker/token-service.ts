@@ -21,6 +21,8 @@ export interface IssueResult {
   response: TokenResponse;
   claims: AccessTokenClaims;
   policyHash: string;
+  /** The deployment the token is for (`admin` for the admin API). */
+  deployment: string;
 }
 
 /** Turns a vouched-for identity and the request's scope, details and target into a signed token. */
@@ -56,6 +58,6 @@ export class TokenService {
       scope: claims.scope,
       ...(details ? { authorization_details: details } : {}),
     };
-    return { response, claims, policyHash: policy.hash };
+    return { response, claims, policyHash: policy.hash, deployment: target.upstream };
   }
 }

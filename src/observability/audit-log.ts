@@ -1,4 +1,5 @@
-import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pino } from 'pino';
 
 /** The audit record of a token request (one JSON line each). Documented in docs/security-model.md. */
@@ -12,6 +13,8 @@ export interface TokenAuditRecord {
   roles: readonly string[] | undefined;
   scope: string | undefined;
   audience: string | undefined;
+  /** The upstream name the token is for (`admin` for the admin API); undefined for a refusal. */
+  deployment: string | undefined;
   jti: string | undefined;
   exp: number | undefined;
   outcome: 'issued' | 'refused';
@@ -81,15 +84,17 @@ export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string
       ? pino.destination({ dest: 1, sync: false })
       : destination === 'stderr'
         ? pino.destination({ dest: 2, sync: false })
-        : pino.destination({ dest: destination.file, mkdir: true, sync: false });
+        : // Opened synchronously, so a rotated file is writable at once and every rotation happens on time.
+          pino.destination({ dest: openSync(destination.file, 'a', 0o600), sync: false });
+  if (typeof destination === 'object') mkdirSync(dirname(destination.file), { recursive: true, mode: 0o700 });
   let dest = open();
   const rotation = typeof destination === 'object' ? destination : undefined;
   let written = rotation && existsSync(rotation.file) ? statSync(rotation.file).size : 0;
   const write = (record: object) => {
     // Spliced rather than spread: this runs once per proxied request.
     const line = `{"time":"${new Date().toISOString()}","log":"audit",${JSON.stringify(record).slice(1)}\n`;
-    // A new file opens asynchronously: rotate only once it is open and flushed, never losing a line.
-    if (rotation && written > 0 && written + line.length > rotation.maxBytes && existsSync(rotation.file) && ready(dest)) {
+    // Rotate once what is buffered has been written out (never losing a line).
+    if (rotation && written > 0 && written + line.length > rotation.maxBytes && ready(dest)) {
       dest.end();
       rotate(rotation.file, rotation.maxFiles);
       dest = open();

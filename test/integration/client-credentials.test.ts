@@ -72,7 +72,7 @@ describe('client_credentials with a service account of a real OpenID provider', 
     const res = await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('demo-etl', 'demo-etl-secret') });
     const { jti } = decodeJwt(res.body.access_token as string);
     const record = broker.audit.records.find((r) => r.jti === jti);
-    expect(record).toMatchObject({ event: 'token_issued', outcome: 'issued', client_id: 'demo-etl', sub: 'demo-etl', roles: ['etl-operator'] });
+    expect(record).toMatchObject({ event: 'token_issued', outcome: 'issued', client_id: 'demo-etl', sub: 'demo-etl', roles: ['etl-operator'], deployment: 'prod' });
     expect(record!.request_id).toEqual(expect.any(String));
     expect(JSON.stringify(broker.audit.records)).not.toContain(res.body.access_token as string);
     expect(JSON.stringify(broker.audit.records)).not.toContain('demo-etl-secret');

@@ -49,7 +49,7 @@ function identifyCaller(s: Services) {
 function issueToken(s: Services) {
   return async function signAndRespond(req: Request, res: Response): Promise<void> {
     const grantType = req.form.get('grant_type')!;
-    const { response, claims, policyHash } = await s.tokens.issue(req.identity!, req.form);
+    const { response, claims, policyHash, deployment } = await s.tokens.issue(req.identity!, req.form);
     if (grantType === TOKEN_EXCHANGE) response.issued_token_type = 'urn:ietf:params:oauth:token-type:access_token';
     s.metrics.tokenRequests.inc({ grant_type: grantType, outcome: 'issued' });
     s.audit.token({
@@ -62,6 +62,7 @@ function issueToken(s: Services) {
       roles: claims.scope.split(' '),
       scope: claims.scope,
       audience: claims.aud,
+      deployment,
       jti: claims.jti,
       exp: claims.exp,
       outcome: 'issued',
@@ -88,6 +89,7 @@ function auditRefusal(s: Services) {
       roles: undefined,
       scope: req.form?.get('scope'),
       audience: req.form?.get('resource') ?? req.form?.get('audience'),
+      deployment: undefined,
       jti: undefined,
       exp: undefined,
       outcome: 'refused',
