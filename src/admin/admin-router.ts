@@ -24,16 +24,12 @@ declare global {
 export const ADMIN_ROUTES = ['GET /policy', 'POST /policy/reload', 'POST /explain', 'POST /revocations', 'GET /decisions'] as const;
 type AdminRoute = (typeof ADMIN_ROUTES)[number];
 
-const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
-
 /** Only broker tokens for the admin audience whose roles include an admin role of the current policy. */
 function requireAdmin(s: Services) {
   const audience = adminAudience(s.config);
   return async function authenticateAdmin(req: Request, _res: Response, next: NextFunction): Promise<void> {
-    const match = BEARER.exec(req.get('authorization') ?? '');
-    if (!match) throw new OAuthError('invalid_token', 'an admin access token is required', { bareChallenge: !req.get('authorization') });
-    const claims = await s.verifier.verify(match[1]!);
-    if (claims.aud !== audience) throw new OAuthError('invalid_token', 'the token is not for the admin API');
+    // The same checks as at the proxy, for the admin audience: a deployment token is refused here, and vice versa.
+    const claims = await s.authenticator.authenticate(req.get('authorization'), audience);
     const policy = s.policies.current();
     if (!claims.scope.split(' ').some((r) => policy.roles.get(r)?.admin)) {
       throw new OAuthError('insufficient_scope', 'the token carries no admin role of the current policy', { extra: { reason: 'not-an-admin' } });

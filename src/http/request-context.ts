@@ -16,14 +16,17 @@ declare global {
   }
 }
 
-/** A caller's `X-Request-Id` is kept only if it is short and plain, so it cannot forge log lines. */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A caller's `X-Request-Id` is kept only if it is short and plain, so it cannot forge log lines. */
+export function requestIdFrom(incoming: string | string[] | undefined): string {
+  return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
 
 /** Gives every request an id (echoed as `X-Request-Id`), a child logger, and one access log line. */
 export function requestContext(logger: Logger) {
   return function assignRequestContext(req: Request, res: Response, next: NextFunction): void {
-    const incoming = req.get('x-request-id');
-    const requestId = incoming !== undefined && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdFrom(req.headers['x-request-id']);
     req.ctx = { requestId, log: logger.child({ request_id: requestId }) };
     res.setHeader('X-Request-Id', requestId);
     const started = process.hrtime.bigint();

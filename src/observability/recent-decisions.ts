@@ -5,24 +5,29 @@ import type { AuditLog, DecisionAuditRecord } from './audit-log.js';
  * ring: memory is bounded whatever the traffic. The audit log remains the record of everything.
  */
 export class RecentDecisions {
-  private readonly ring: Array<DecisionAuditRecord & { time: string }> = [];
+  private readonly ring: DecisionAuditRecord[] = [];
+  /** When each ring entry was recorded (ms); formatted only when read, not on the proxy's hot path. */
+  private readonly times: number[] = [];
   private next = 0;
 
   constructor(private readonly capacity = 10_000) {}
 
   push(record: DecisionAuditRecord): void {
-    const entry = { ...record, time: new Date().toISOString() };
-    if (this.ring.length < this.capacity) this.ring.push(entry);
-    else this.ring[this.next] = entry;
+    this.ring[this.next] = record;
+    this.times[this.next] = Date.now();
     this.next = (this.next + 1) % this.capacity;
   }
 
   /** Newest first, matching every given field. */
   find(filter: { sub?: string; client_id?: string }, limit: number): Array<DecisionAuditRecord & { time: string }> {
     const out: Array<DecisionAuditRecord & { time: string }> = [];
-    for (let i = 1; i <= this.ring.length && out.length < limit; i++) {
-      const r = this.ring[(this.next - i + this.ring.length) % this.ring.length]!;
-      if ((filter.sub === undefined || r.sub === filter.sub) && (filter.client_id === undefined || r.client_id === filter.client_id)) out.push(r);
+    const size = this.ring.length;
+    for (let i = 1; i <= size && out.length < limit; i++) {
+      const at = (this.next - i + this.capacity) % this.capacity;
+      const r = this.ring[at]!;
+      if ((filter.sub === undefined || r.sub === filter.sub) && (filter.client_id === undefined || r.client_id === filter.client_id)) {
+        out.push({ ...r, time: new Date(this.times[at]!).toISOString() });
+      }
     }
     return out;
   }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { buildErrorResponse } from '../errors/error-response.js';
+import { requestIdFrom } from '../http/request-context.js';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import type { AuditLog, DecisionAuditRecord } from '../observability/audit-log.js';
 import type { Logger } from '../observability/logger.js';
@@ -33,7 +33,6 @@ export interface ProxyServices {
 const FORWARDED_REQUEST_HEADERS = ['accept', 'accept-language', 'content-type', 'if-match', 'if-none-match', 'if-modified-since'];
 /** Response headers passed back to the caller: an allow-list (no Set-Cookie, no Location, no Server). */
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'cache-control', 'etag', 'last-modified', 'vary', 'retry-after', 'expires'];
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const CHALLENGE = { scheme: 'Bearer', realm: 'airflow-token-broker' } as const;
 
 /** What one request learned on its way through the pipeline, for the audit record. */
@@ -43,6 +42,7 @@ interface Trail {
   method: string;
   path: string;
   claims?: AccessTokenClaims;
+  roles?: string[];
   decision?: Decision;
   /** The error code when the request ended before a decision. */
   error?: string;
@@ -56,8 +56,7 @@ interface Trail {
  */
 export function createProxyHandler(s: ProxyServices) {
   return function handleProxyRequest(req: IncomingMessage, res: ServerResponse): void {
-    const incomingId = req.headers['x-request-id'];
-    const requestId = typeof incomingId === 'string' && SAFE_REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    const requestId = requestIdFrom(req.headers['x-request-id']);
     const trail: Trail = { requestId, deployment: '', method: req.method ?? '', path: '' };
     res.setHeader('X-Request-Id', requestId);
     res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -88,7 +87,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
 
   const policy = s.policies.current(); // one version for the whole request
   trail.policyHash = policy.hash;
-  const roles = claims.scope.split(' ');
+  const roles = (trail.roles = claims.scope.split(' '));
   const principal = principalFor(policy, claims.scope, roles, claims.authorization_details);
   const caller = { subject: claims.sub, clientId: claims.client_id, roles, policy };
   let upstreamAuth: Promise<string> | undefined;
@@ -234,7 +233,7 @@ function audit(s: ProxyServices, trail: Trail, res: ServerResponse): void {
     deployment: trail.deployment,
     client_id: trail.claims?.client_id,
     sub: trail.claims?.sub,
-    roles: trail.claims?.scope.split(' '),
+    roles: trail.roles,
     method: trail.method,
     path: trail.path,
     operation: op?.name,

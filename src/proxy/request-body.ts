@@ -8,8 +8,15 @@ export interface RequestBody {
 }
 
 /** Reads the whole request body, refusing more than `limit` bytes. */
+const EMPTY = Buffer.alloc(0);
+
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
+  // Neither header: HTTP/1.1 says there is no body (most GETs); skip the stream machinery.
+  if ((declared === undefined || declared === '0') && req.headers['transfer-encoding'] === undefined) {
+    req.resume();
+    return EMPTY;
+  }
   if (declared !== undefined && Number(declared) > limit) throw new OAuthError('invalid_request', 'request body is too large', { status: 413 });
   const chunks: Buffer[] = [];
   let size = 0;

@@ -10,7 +10,7 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import { MemoryAuditLog } from '../../src/observability/audit-log.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createServices, type ServiceOverrides, type Services } from '../../src/services.js';
-import { DEV_DIRECTORY_AUDIENCE, startDevDirectory, type DevDirectory, type DevDirectoryOptions } from '../../scripts/dev-directory.js';
+import { DEV_DIRECTORY_AUDIENCE, startDevDirectory, type DevDirectory } from '../../scripts/dev-directory.js';
 
 export const EXAMPLE_POLICY = resolve('examples/policy.yaml');
 export const PROD_AUDIENCE = 'https://airflow.prod.example';
@@ -74,9 +74,7 @@ export async function startBroker(
   };
 }
 
-export async function startDirectory(options?: DevDirectoryOptions): Promise<DevDirectory> {
-  return startDevDirectory(options);
-}
+export { startDevDirectory as startDirectory };
 
 export function basic(clientId: string, secret: string): string {
   return 'Basic ' + Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64');

@@ -3,6 +3,7 @@ import type { DirectoryIdentity } from '../../directory/directory.js';
 import { invalidClient, OAuthError } from '../../errors/oauth-error.js';
 import type { Services } from '../../services.js';
 import { presentedClient, type PresentedClient } from '../client-credentials.js';
+import { formBody } from './form.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -49,4 +50,9 @@ export function authenticateCaller(s: Services) {
     req.caller = await directory.authenticateClient(req.client.clientId, req.client.clientSecret);
     next();
   };
+}
+
+/** The first steps of every client-facing OAuth endpoint: the form body, then rate limits around reading the client. */
+export function clientRequestSteps(s: Services) {
+  return [...formBody(s.config.server.body_limit), rateLimitByAddress(s), readClientCredentials, rateLimitByClient(s)];
 }

@@ -1,15 +1,11 @@
 import type { Request, Response } from 'express';
 import type { Services } from '../../services.js';
-import { authenticateCaller, rateLimitByAddress, rateLimitByClient, readClientCredentials } from './client-auth-steps.js';
-import { formBody } from './form.js';
+import { authenticateCaller, clientRequestSteps } from './client-auth-steps.js';
 
 /** RFC 7662. Anything invalid, expired, revoked or not the caller's to see is exactly `{"active": false}`. */
 export function introspectionEndpoint(s: Services) {
   return [
-    ...formBody(s.config.server.body_limit),
-    rateLimitByAddress(s),
-    readClientCredentials,
-    rateLimitByClient(s),
+    ...clientRequestSteps(s),
     authenticateCaller(s),
     introspect(s),
   ];

@@ -1,16 +1,12 @@
 import type { Request, Response } from 'express';
 import { invalidRequest, OAuthError } from '../../errors/oauth-error.js';
 import type { Services } from '../../services.js';
-import { authenticateCaller, rateLimitByAddress, rateLimitByClient, readClientCredentials } from './client-auth-steps.js';
-import { formBody } from './form.js';
+import { authenticateCaller, clientRequestSteps } from './client-auth-steps.js';
 
 /** RFC 7009. A client revokes its own tokens; revocation is by `jti` and persisted. */
 export function revocationEndpoint(s: Services) {
   return [
-    ...formBody(s.config.server.body_limit),
-    rateLimitByAddress(s),
-    readClientCredentials,
-    rateLimitByClient(s),
+    ...clientRequestSteps(s),
     authenticateCaller(s),
     revoke(s),
   ];

@@ -3,8 +3,7 @@ import type { DirectoryIdentity } from '../../directory/directory.js';
 import { invalidRequest, OAuthError } from '../../errors/oauth-error.js';
 import type { Services } from '../../services.js';
 import { TOKEN_EXCHANGE } from '../grants/token-exchange-grant.js';
-import { rateLimitByAddress, rateLimitByClient, readClientCredentials } from './client-auth-steps.js';
-import { formBody } from './form.js';
+import { clientRequestSteps } from './client-auth-steps.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -18,10 +17,7 @@ declare global {
 /** The token endpoint as an ordered checklist of named steps. */
 export function tokenEndpoint(s: Services) {
   return [
-    ...formBody(s.config.server.body_limit),
-    rateLimitByAddress(s),
-    readClientCredentials,
-    rateLimitByClient(s),
+    ...clientRequestSteps(s),
     requireSupportedGrant(s),
     identifyCaller(s),
     issueToken(s),

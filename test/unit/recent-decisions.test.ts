@@ -1,0 +1,38 @@
+import type { DecisionAuditRecord } from '../../src/observability/audit-log.js';
+import { RecentDecisions } from '../../src/observability/recent-decisions.js';
+
+const record = (n: number, sub: string): DecisionAuditRecord => ({
+  event: 'proxy_decision',
+  request_id: `r-${n}`,
+  deployment: 'prod',
+  client_id: sub,
+  sub,
+  roles: [],
+  method: 'GET',
+  path: '/dags',
+  operation: 'get_dags',
+  resource: 'dags',
+  action: 'read',
+  resource_ids: [],
+  decision: 'allow',
+  reason: 'grant-matched',
+  rule: undefined,
+  filtered: false,
+  policy_hash: 'h',
+  upstream_status: 200,
+});
+
+it('keeps the newest decisions first, forgets the oldest past its capacity, and stamps each with its time', () => {
+  const recent = new RecentDecisions(3);
+  expect(recent.find({ sub: 'a' }, 10)).toEqual([]);
+  recent.push(record(1, 'a'));
+  recent.push(record(2, 'b'));
+  expect(recent.find({ sub: 'a' }, 10).map((r) => r.request_id)).toEqual(['r-1']);
+  recent.push(record(3, 'a'));
+  recent.push(record(4, 'a')); // r-1 falls out
+  const found = recent.find({ sub: 'a' }, 10);
+  expect(found.map((r) => r.request_id)).toEqual(['r-4', 'r-3']);
+  expect(Date.parse(found[0]!.time)).not.toBeNaN();
+  expect(recent.find({ sub: 'a' }, 1).map((r) => r.request_id)).toEqual(['r-4']);
+  expect(recent.find({ client_id: 'b' }, 10).map((r) => r.request_id)).toEqual(['r-2']);
+});
