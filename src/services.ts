@@ -2,7 +2,7 @@ import type { LoadedConfig } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { Directories } from './directory/directories.js';
 import type { KeyStore } from './keys/key-store.js';
-import { openKeyStores } from './keys/open-key-stores.js';
+import { logKeyProblems, openKeyStores } from './keys/open-key-stores.js';
 import { createAuditLog, type AuditLog } from './observability/audit-log.js';
 import { RecentDecisions } from './observability/recent-decisions.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -70,8 +70,8 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   const recentDecisions = new RecentDecisions();
   const audit = recentDecisions.tee(overrides.audit ?? createAuditLog(paths.auditFile ? { file: paths.auditFile, maxBytes: config.audit.max_file_size, maxFiles: config.audit.max_files } : (config.audit.destination as 'stdout' | 'stderr')));
   const { keys, airflowKeys } = await openKeyStores(loaded, logger, now);
-  keys.startReloading(config.keys.reload_interval, (err) => logger.error({ err }, 'reloading keys failed'));
-  airflowKeys.startReloading(config.keys.reload_interval, (err) => logger.error({ err }, 'reloading Airflow keys failed'));
+  keys.startReloading(config.keys.reload_interval, logKeyProblems(logger, 'signing keys'));
+  airflowKeys.startReloading(config.keys.reload_interval, logKeyProblems(logger, 'Airflow signing keys'));
   const policies = new PolicyStore(readPolicyFile(paths.policyFile));
   const directories = new Directories(config.directories);
   const store = overrides.revocations ?? (await openRevocationStore(loaded, now));
@@ -121,6 +121,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     airflowKeys,
     deployments,
     authenticator: new ProxyAuthenticator(verifier, {
+      keys,
       cacheSize: config.proxy.token_cache_size,
       leewaySec: Math.ceil(config.proxy.leeway / 1000),
       now,

@@ -1,12 +1,18 @@
 import { parseDuration } from '../config/duration.js';
 import { loadConfig } from '../config/load-config.js';
+import { KeyMaterialError, type KeyProblem } from '../keys/key-file.js';
 import { KeyStore } from '../keys/key-store.js';
 
-async function openStore(configFile: string): Promise<{ store: KeyStore; prepublishMs: number }> {
+/**
+ * `generate` and `rotate` refuse to add a key beside broken key material (exit 1 naming each file): the
+ * operator is there to fix it, and `serve` would refuse to start anyway. `list` shows the good keys first.
+ */
+async function openStore(configFile: string, options: { tolerate?: boolean } = {}): Promise<{ store: KeyStore; prepublishMs: number; problems: readonly KeyProblem[] }> {
   const { config, paths } = loadConfig(configFile);
   const store = new KeyStore({ dir: paths.keysDir, algorithm: config.keys.algorithm, maxTokenTtlMs: config.tokens.max_ttl });
-  await store.load();
-  return { store, prepublishMs: config.keys.prepublish };
+  const problems = await store.load();
+  if (problems.length > 0 && !options.tolerate) throw new KeyMaterialError(problems);
+  return { store, prepublishMs: config.keys.prepublish, problems };
 }
 
 export async function keysGenerate(options: { config: string }): Promise<void> {
@@ -24,7 +30,7 @@ export async function keysRotate(options: { config: string; prepublish?: string 
 }
 
 export async function keysList(options: { config: string; json?: boolean }): Promise<void> {
-  const { store } = await openStore(options.config);
+  const { store, problems } = await openStore(options.config, { tolerate: true });
   const rows = store.status().map((s) => ({
     kid: s.kid,
     alg: s.alg,
@@ -36,7 +42,8 @@ export async function keysList(options: { config: string; json?: boolean }): Pro
   }));
   if (options.json) {
     process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-    return;
+  } else {
+    for (const r of rows) process.stdout.write(`${r.kid}  ${r.alg}  ${r.state.padEnd(8)} signs from ${r.signs_from}${r.unpublish_at ? `  unpublished at ${r.unpublish_at}` : ''}\n`);
   }
-  for (const r of rows) process.stdout.write(`${r.kid}  ${r.alg}  ${r.state.padEnd(8)} signs from ${r.signs_from}${r.unpublish_at ? `  unpublished at ${r.unpublish_at}` : ''}\n`);
+  if (problems.length > 0) throw new KeyMaterialError(problems);
 }

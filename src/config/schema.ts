@@ -258,7 +258,11 @@ export const configSchema = z
           description:
             'How long `keys rotate` publishes a new key before it signs. Airflow refreshes a trusted JWKS hourly.',
         }),
-        reload_interval: duration().prefault('30s').meta({ description: 'How often the key directory is re-read.' }),
+        reload_interval: duration().prefault('5s').meta({
+          description:
+            'How often the key directory is re-read; changes on a local file system are also seen at once. A deleted ' +
+            'key file (a withdrawn key) stops its tokens on every instance within this interval.',
+        }),
         airflow_dir: z.string().default('./keys/airflow').meta({
           description:
             'Keys that sign the per-caller Airflow tokens of `trusted-jwks` upstreams: never the client-token keys.',

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Services } from '../services.js';
 
-/** Liveness, readiness (directories discovered, a signing key active) and Prometheus metrics. */
+/** Liveness, readiness (directories discovered, a signing key active; the key set's health) and Prometheus metrics. */
 export function opsRouter(s: Services): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
@@ -16,6 +16,7 @@ export function opsRouter(s: Services): Router {
       status: ready ? 'ready' : 'not_ready',
       directories,
       signing_key: signingKey ?? null,
+      keys: s.keys.health(),
       policy: {
         hash: s.policies.current().hash,
         loaded_at: new Date(s.policyReloader.status.loadedAt).toISOString(),

@@ -1,16 +1,19 @@
 import type { LoadedConfig } from '../config/load-config.js';
 import type { Logger } from '../observability/logger.js';
+import { KeyMaterialError, type KeyProblem } from './key-file.js';
 import { KeyStore } from './key-store.js';
 
 /**
  * Opens the client-token key store and the Airflow key store, creating a first key where the config allows it.
- * Run once before workers start, so that every worker signs with the same key.
+ * Run once before workers start, so that every worker signs with the same key. Broken key material (a bad
+ * file, an unreadable directory) refuses the start with a KeyMaterialError naming each file.
  */
 export async function openKeyStores(loaded: LoadedConfig, logger: Logger, now: () => number): Promise<{ keys: KeyStore; airflowKeys: KeyStore }> {
   const { config, paths } = loaded;
   const open = async (dir: string, needed: boolean, what: string) => {
     const store = new KeyStore({ dir, algorithm: config.keys.algorithm, maxTokenTtlMs: config.tokens.max_ttl, now });
-    await store.load();
+    const problems = await store.load();
+    if (problems.length > 0) throw new KeyMaterialError(problems);
     if (needed && !store.signingKey()) {
       if (!config.keys.generate_if_missing) throw new Error(`no active ${what} in ${dir} (run: airflow-token-broker keys generate)`);
       const key = await store.generate();
@@ -22,5 +25,13 @@ export async function openKeyStores(loaded: LoadedConfig, logger: Logger, now: (
   return {
     keys: await open(paths.keysDir, true, 'signing key'),
     airflowKeys: await open(paths.airflowKeysDir, usesTrustedJwks, 'Airflow signing key'),
+  };
+}
+
+/** Logs a reload's problems, each naming its file, when they change; the last good keys stay in use meanwhile. */
+export function logKeyProblems(logger: Logger, what: string) {
+  return (problems: readonly KeyProblem[]) => {
+    for (const p of problems) logger.error({ file: p.file, problem: p.problem }, `${what}: ${p.file}: ${p.problem}`);
+    if (problems.length === 0) logger.info(`${what}: the key directory reads without problems again`);
   };
 }

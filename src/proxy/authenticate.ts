@@ -1,25 +1,37 @@
+import { decodeProtectedHeader } from 'jose';
 import { LRUCache } from 'lru-cache';
+import type { KeyStore } from '../keys/key-store.js';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
 import { InvalidTokenError, type AccessTokenVerifier } from '../tokens/access-token-verifier.js';
+
+/** A verified token: its key is checked again whenever the key set changed (a cheap version compare otherwise). */
+interface CachedToken {
+  claims: AccessTokenClaims;
+  kid: string;
+  keysVersion: number;
+}
 
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /**
  * Stage 1: who is calling. Verifies our access token (signature and claims cached, bounded), checks it was
  * issued for this deployment, and checks revocation by `jti` on every request, never by the token's bytes.
+ * A cached token never outlives its key: once the key is withdrawn it is refused with `ERR_KEY_WITHDRAWN`.
  */
 export class ProxyAuthenticator {
-  private readonly cache: LRUCache<string, AccessTokenClaims>;
+  private readonly cache: LRUCache<string, CachedToken>;
 
   constructor(
     private readonly verifier: AccessTokenVerifier,
-    options: { cacheSize: number; leewaySec: number; now: () => number },
+    options: { keys: Pick<KeyStore, 'version' | 'publicKey'>; cacheSize: number; leewaySec: number; now: () => number },
   ) {
+    this.keys = options.keys;
     this.leewaySec = options.leewaySec;
     this.now = options.now;
     this.cache = new LRUCache({ max: options.cacheSize });
   }
 
+  private readonly keys: Pick<KeyStore, 'version' | 'publicKey'>;
   private readonly leewaySec: number;
   private readonly now: () => number;
 
@@ -28,16 +40,26 @@ export class ProxyAuthenticator {
     const match = BEARER.exec(authorization);
     if (!match) throw new InvalidTokenError('ERR_NOT_BEARER');
     const token = match[1]!;
-    let claims = this.cache.get(token);
+    let cached = this.cache.get(token);
     const nowSec = this.now() / 1000;
-    if (claims && claims.exp + this.leewaySec <= nowSec) {
+    if (cached && cached.claims.exp + this.leewaySec <= nowSec) {
       this.cache.delete(token);
-      claims = undefined;
+      cached = undefined;
     }
-    if (!claims) {
-      claims = await this.verifier.verifyWithoutRevocation(token);
-      this.cache.set(token, claims);
+    if (cached && cached.keysVersion !== this.keys.version) {
+      if (!this.keys.publicKey(cached.kid)) {
+        this.cache.delete(token);
+        throw new InvalidTokenError('ERR_KEY_WITHDRAWN');
+      }
+      cached.keysVersion = this.keys.version;
     }
+    if (!cached) {
+      const keysVersion = this.keys.version; // read before verifying: a reload meanwhile is re-checked on the next use
+      const claims = await this.verifier.verifyWithoutRevocation(token);
+      cached = { claims, kid: decodeProtectedHeader(token).kid!, keysVersion };
+      this.cache.set(token, cached);
+    }
+    const claims = cached.claims;
     if (claims.aud !== audience) throw new InvalidTokenError('ERR_WRONG_DEPLOYMENT');
     await this.verifier.assertNotRevoked(claims);
     return claims;

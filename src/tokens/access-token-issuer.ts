@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { KeyStore } from '../keys/key-store.js';
-import { OAuthError } from '../errors/oauth-error.js';
 import { ACCESS_TOKEN_TYPE, type AccessTokenClaims, type AirflowAuthorizationDetail } from './access-token.js';
 
 export interface TokenRequestOutcome {
@@ -27,8 +26,7 @@ export class AccessTokenIssuer {
   ) {}
 
   async issue(request: TokenRequestOutcome): Promise<IssuedToken> {
-    const key = this.keys.signingKey();
-    if (!key) throw new OAuthError('server_error', 'no signing key is active', { cause: new Error('key store has no active key') });
+    const key = this.keys.requireSigningKey();
     const iat = Math.floor(this.now() / 1000);
     const claims: AccessTokenClaims = {
       iss: this.issuer,

@@ -62,6 +62,7 @@ export class AccessTokenVerifier {
       });
       claims = result.payload as unknown as AccessTokenClaims;
     } catch (err) {
+      if (err instanceof InvalidTokenError) throw err;
       throw new InvalidTokenError(err instanceof errors.JOSEError ? err.code : 'malformed', err);
     }
     if (typeof claims.jti !== 'string' || typeof claims.client_id !== 'string' || typeof claims.scope !== 'string') {
@@ -72,6 +73,7 @@ export class AccessTokenVerifier {
   }
 
   private keyFor(header: JWTHeaderParameters) {
+    if (header.kid !== undefined && this.keys.isWithdrawn(header.kid)) throw new InvalidTokenError('ERR_KEY_WITHDRAWN');
     const key = header.kid === undefined ? undefined : this.keys.publicKey(header.kid);
     if (!key || key.alg !== header.alg) throw new errors.JWKSNoMatchingKey();
     return key.publicKey;

@@ -35,8 +35,7 @@ export class TrustedJwksCredentials implements UpstreamCredentials {
 
   async authorization(caller: Caller): Promise<string> {
     const role = this.airflowRole(caller);
-    const key = this.keys.signingKey();
-    if (!key) throw new OAuthError('server_error', 'no Airflow signing key is active');
+    const key = this.keys.requireSigningKey();
     const cacheKey = `${key.kid}\u0000${caller.subject}\u0000${role}`;
     const now = this.options.now();
     const cached = this.minted.get(cacheKey);
