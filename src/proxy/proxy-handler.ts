@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { buildErrorResponse } from '../errors/error-response.js';
 import { requestIdFrom } from '../http/request-context.js';
+import { writeError } from '../http/write-error.js';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import type { AuditLog, DecisionAuditRecord } from '../observability/audit-log.js';
 import type { Logger } from '../observability/logger.js';
@@ -210,17 +210,7 @@ function serveAirflowJwks(s: ProxyServices, res: ServerResponse): void {
 
 function answerError(s: ProxyServices, res: ServerResponse, trail: Trail, err: unknown): void {
   const mapped = err instanceof BadRequestTarget ? invalidRequest(`bad request: ${err.reason}`) : err;
-  const response = buildErrorResponse(mapped, CHALLENGE);
-  trail.error = response.body.error;
-  const log = s.logger.child({ request_id: trail.requestId });
-  if (response.unexpected) log.error({ err }, 'proxy error');
-  else if (response.status >= 500) log.warn({ err: (err as Error).cause ?? err, code: response.body.error }, 'proxy upstream failure');
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(response.status, { ...response.headers, 'content-type': 'application/json' });
-  res.end(JSON.stringify(response.body));
+  trail.error = writeError(res, mapped, CHALLENGE, s.logger.child({ request_id: trail.requestId }));
 }
 
 function audit(s: ProxyServices, trail: Trail, res: ServerResponse): void {
