@@ -38,7 +38,7 @@ export class ProxyAuthenticator {
       claims = await this.verifier.verifyWithoutRevocation(token);
       this.cache.set(token, claims);
     }
-    if (claims.aud !== audience) throw new InvalidTokenError('ERR_WRONG_DEPLOYMENT');
+    if (claims.aud !== audience) throw new InvalidTokenError('ERR_WRONG_DEPLOYMENT', undefined, claims);
     await this.verifier.assertNotRevoked(claims);
     return claims;
   }

@@ -10,6 +10,8 @@ import type { KeyStore } from '../keys/key-store.js';
 import { ALL, compilePrincipal } from '../policy/evaluator.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
+import { InvalidTokenError, type RefusedTokenIdentity } from '../tokens/access-token-verifier.js';
+import type { TokenRejection } from '../tokens/token-rejection.js';
 import type { ProxyAuthenticator } from './authenticate.js';
 import { permits, type Decision } from './authorize.js';
 import { authorizeCall } from './authorize-call.js';
@@ -46,6 +48,9 @@ interface Trail {
   decision?: Decision;
   /** The error code when the request ended before a decision. */
   error?: string;
+  /** Why the token was refused, and whose it was when its signature verified. */
+  rejection?: TokenRejection;
+  refusedIdentity?: RefusedTokenIdentity;
   policyHash?: string;
 }
 
@@ -210,6 +215,10 @@ function serveAirflowJwks(s: ProxyServices, res: ServerResponse): void {
 
 function answerError(s: ProxyServices, res: ServerResponse, trail: Trail, err: unknown): void {
   const mapped = err instanceof BadRequestTarget ? invalidRequest(`bad request: ${err.reason}`) : err;
+  if (err instanceof InvalidTokenError) {
+    trail.rejection = err.rejection;
+    trail.refusedIdentity = err.identity;
+  }
   trail.error = writeError(res, mapped, CHALLENGE, s.logger.child({ request_id: trail.requestId }));
 }
 
@@ -221,8 +230,8 @@ function audit(s: ProxyServices, trail: Trail, res: ServerResponse): void {
     event: 'proxy_decision',
     request_id: trail.requestId,
     deployment: trail.deployment,
-    client_id: trail.claims?.client_id,
-    sub: trail.claims?.sub,
+    client_id: trail.claims?.client_id ?? trail.refusedIdentity?.client_id,
+    sub: trail.claims?.sub ?? trail.refusedIdentity?.sub,
     roles: trail.roles,
     method: trail.method,
     path: trail.path,
@@ -236,6 +245,7 @@ function audit(s: ProxyServices, trail: Trail, res: ServerResponse): void {
     filtered: d?.filter !== undefined,
     policy_hash: trail.policyHash ?? s.policies.current().hash,
     upstream_status: d?.allowed ? res.statusCode : undefined,
+    token_rejection: trail.rejection,
   };
   s.audit.decision(record);
   if (trail.deployment) s.metrics.proxyDecisions.inc({ deployment: trail.deployment, decision: record.filtered ? 'filtered' : record.decision });
