@@ -1,5 +1,6 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { auditRejectedToken } from '../broker/http/audit-rejected-token.js';
 import { adminAudience } from '../broker/target.js';
 import { explainCall, UnexplainableCall } from './explain-call.js';
 import { principalFromClaimValues, principalFromToken } from './principal-input.js';
@@ -29,7 +30,10 @@ function requireAdmin(s: Services) {
   const audience = adminAudience(s.config);
   return async function authenticateAdmin(req: Request, _res: Response, next: NextFunction): Promise<void> {
     // The same checks as at the proxy, for the admin audience: a deployment token is refused here, and vice versa.
-    const claims = await s.authenticator.authenticate(req.get('authorization'), audience);
+    const claims = await s.authenticator.authenticate(req.get('authorization'), audience).catch((err: unknown) => {
+      auditRejectedToken(s, req, 'admin', err);
+      throw err;
+    });
     const policy = s.policies.current();
     if (!claims.scope.split(' ').some((r) => policy.roles.get(r)?.admin)) {
       throw new OAuthError('insufficient_scope', 'the token carries no admin role of the current policy', { extra: { reason: 'not-an-admin' } });

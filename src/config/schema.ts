@@ -70,6 +70,17 @@ const directory = z
           .enum(['client_secret_basic', 'client_secret_post'])
           .default('client_secret_basic')
           .meta({ description: 'How the broker presents the caller\'s client credentials to the directory.' }),
+        client_auth_methods: z
+          .array(z.enum(['client_secret_basic', 'client_secret_post']))
+          .min(1)
+          .default(['client_secret_basic', 'client_secret_post'])
+          .meta({
+            description:
+              'How clients may present their credentials AT THE BROKER (token, introspection and revocation ' +
+              'endpoints), RFC 6749 §2.3.1; any other method is `invalid_client`. Name what the directory registered ' +
+              'its clients for (e.g. only `client_secret_basic`). The RFC 8414 metadata lists these.',
+            examples: [['client_secret_basic']],
+          }),
         scope: z.string().optional().meta({ description: '`scope` sent to the directory (Entra: `api://<app>/.default`).' }),
         resource: z.string().optional().meta({ description: 'RFC 8707 `resource` sent to the directory.' }),
         audience: z.string().meta({

@@ -4,8 +4,11 @@ export interface ErrorResponse {
   status: number;
   headers: Record<string, string>;
   body: { error: string; error_description?: string; [extra: string]: string | undefined };
-  /** True when the error was not one of ours: log it with its stack, answer generically. */
-  unexpected: boolean;
+  /**
+   * How loud the log line must be: `error` when the caller is not told what happened (not one of ours, or not
+   * exposed), `warn` for an exposed failure of ours or a dependency (5xx), `debug` for a refusal (4xx).
+   */
+  level: 'error' | 'warn' | 'debug';
 }
 
 /** Where a 401 challenge points the client, and which scheme it names. */
@@ -16,30 +19,26 @@ export interface ChallengeContext {
 }
 
 /**
- * The only place that turns an error into an HTTP answer. Anything that is not an OAuthError becomes a bare
- * `server_error`: internals, stack traces and secrets never reach the wire.
+ * Turns an error into an HTTP answer (pure; `writeError` sends and logs it). Anything that is not an OAuthError is
+ * a bare 500 `server_error`; an OAuthError that is not `expose`d keeps its status, code and `Retry-After` but none
+ * of its text: internals, stack traces and secrets never reach the wire.
  */
 export function buildErrorResponse(err: unknown, challenge: ChallengeContext): ErrorResponse {
   if (!(err instanceof OAuthError)) {
-    return {
-      status: 500,
-      headers: { 'Cache-Control': 'no-store' },
-      body: { error: 'server_error', error_description: 'internal error' },
-      unexpected: true,
-    };
+    return { status: 500, headers: { 'Cache-Control': 'no-store' }, body: { error: 'server_error' }, level: 'error' };
   }
   const headers: Record<string, string> = { 'Cache-Control': 'no-store', ...err.headers };
   if (err.retryAfter !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(err.retryAfter)));
   if (err.status === 401 || err.status === 403) {
-    headers['WWW-Authenticate'] = err.bareChallenge
-      ? `${challenge.scheme} realm="${challenge.realm}"`
-      : `${challenge.scheme} realm="${challenge.realm}", error="${err.code}", error_description="${quoteSafe(err.description)}"`;
+    const details = err.expose ? `, error="${err.code}", error_description="${quoteSafe(err.description)}"` : `, error="${err.code}"`;
+    headers['WWW-Authenticate'] = `${challenge.scheme} realm="${challenge.realm}"${err.bareChallenge ? '' : details}`;
   }
+  if (!err.expose) return { status: err.status, headers, body: { error: err.code }, level: 'error' };
   return {
     status: err.status,
     headers,
     body: { ...err.extra, error: err.code, error_description: err.description },
-    unexpected: false,
+    level: err.status >= 500 ? 'warn' : 'debug',
   };
 }
 

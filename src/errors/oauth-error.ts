@@ -50,9 +50,23 @@ export interface OAuthErrorOptions {
   extra?: Record<string, string>;
   /** RFC 6750 §3.1: a request with no credentials at all gets a challenge without error details. */
   bareChallenge?: boolean;
+  /**
+   * May the description (and `extra`) reach the caller? Default: yes for client errors (4xx) and for the
+   * dependency failures a caller acts on (`temporarily_unavailable`, `upstream_error`, `upstream_timeout`);
+   * no for `server_error` and any other 5xx. An error not exposed is answered with its code alone, and its
+   * description goes to the log at error level.
+   */
+  expose?: boolean;
 }
 
-/** A protocol error whose code and description are safe to send to the client. */
+/** 5xx codes whose descriptions are written for callers: they say which dependency failed and that a retry may help. */
+const CALLER_FACING_5XX: ReadonlySet<OAuthErrorCode> = new Set(['temporarily_unavailable', 'upstream_error', 'upstream_timeout']);
+
+/**
+ * A protocol error with a stable code. Its description reaches the client only when `expose` is true (oidc-provider's
+ * rule): e.g. `new OAuthError('invalid_scope', 'scope etl is not bound to this client')` is answered as it is, while
+ * `new OAuthError('server_error', 'no signing key is active')` is answered `{"error":"server_error"}` and logged.
+ */
 export class OAuthError extends Error {
   readonly code: OAuthErrorCode;
   readonly status: number;
@@ -61,6 +75,7 @@ export class OAuthError extends Error {
   readonly headers: Record<string, string>;
   readonly extra: Record<string, string>;
   readonly bareChallenge: boolean;
+  readonly expose: boolean;
 
   constructor(code: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description, options.cause === undefined ? undefined : { cause: options.cause });
@@ -72,6 +87,7 @@ export class OAuthError extends Error {
     this.headers = options.headers ?? {};
     this.extra = options.extra ?? {};
     this.bareChallenge = options.bareChallenge ?? false;
+    this.expose = options.expose ?? (this.status < 500 || CALLER_FACING_5XX.has(code));
   }
 }
 

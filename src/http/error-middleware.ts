@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
-import { buildErrorResponse, type ChallengeContext } from '../errors/error-response.js';
+import type { ChallengeContext } from '../errors/error-response.js';
 import { OAuthError } from '../errors/oauth-error.js';
+import { writeError } from './write-error.js';
 
 /** Errors thrown by body-parser carry `type`; they become plain OAuth errors. */
 function fromBodyParser(err: unknown): unknown {
@@ -12,19 +13,10 @@ function fromBodyParser(err: unknown): unknown {
   return err;
 }
 
-/** The express adapter of buildErrorResponse: the only place errors become HTTP answers. */
+/** The express adapter of writeError. */
 export function errorMiddleware(challenge: ChallengeContext) {
   return function answerWithError(err: unknown, req: Request, res: Response, _next: NextFunction): void {
-    const response = buildErrorResponse(fromBodyParser(err), challenge);
-    const log = req.ctx?.log;
-    if (response.unexpected) log?.error({ err }, 'unexpected error');
-    else if (response.status >= 500) log?.warn({ err: (err as Error).cause ?? err, code: response.body.error }, 'request failed');
-    else log?.debug({ code: response.body.error, description: response.body.error_description, cause: (err as Error).cause }, 'request refused');
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    res.status(response.status).set(response.headers).json(response.body);
+    writeError(res, fromBodyParser(err), challenge, req.ctx?.log);
   };
 }
 

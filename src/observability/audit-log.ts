@@ -1,10 +1,14 @@
 import { existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
+import type { TokenRejection } from '../tokens/token-rejection.js';
 
-/** The audit record of a token request (one JSON line each). Documented in docs/security-model.md. */
+/**
+ * The audit record of a token request, or of one of our tokens refused at introspection, revocation or the
+ * admin API (`token_rejected`). One JSON line each. Documented in docs/security-model.md.
+ */
 export interface TokenAuditRecord {
-  event: 'token_issued' | 'token_refused';
+  event: 'token_issued' | 'token_refused' | 'token_rejected';
   request_id: string;
   grant_type: string | undefined;
   client_id: string | undefined;
@@ -22,6 +26,12 @@ export interface TokenAuditRecord {
   reason: string | undefined;
   reason_description: string | undefined;
   policy_hash: string;
+  /** `token_rejected` only: where the token was presented. */
+  endpoint?: 'introspection' | 'revocation' | 'admin';
+  /** `token_rejected` only: the authenticated client that presented it (introspection, revocation). */
+  caller_client_id?: string;
+  /** `token_rejected` only: why the token was refused. */
+  token_rejection?: TokenRejection;
 }
 
 /** The audit record of a proxy decision (one JSON line each). Documented in docs/security-model.md. */
@@ -45,6 +55,8 @@ export interface DecisionAuditRecord {
   filtered: boolean;
   policy_hash: string;
   upstream_status: number | undefined;
+  /** Why the caller's token was refused (`reason` is then `invalid_token`); undefined when it was accepted. */
+  token_rejection?: TokenRejection;
 }
 
 /** A policy change (or a refused one). */

@@ -1,6 +1,8 @@
 import type { SourceProblem, YamlSource } from '../config/yaml-source.js';
 import { globCovers, globsOverlap, type Glob } from './glob.js';
 import type { CompiledGrant, Policy } from './policy.js';
+import type { PolicyDocument } from './schema.js';
+import { viewIds, type ResourceKind } from './vocabulary.js';
 
 /** The DAG ids a live Airflow deployment has, to check `dags` patterns against (fetched by the caller). */
 export interface LiveDags {
@@ -16,6 +18,8 @@ export interface LiveDags {
  * - an allow grant shadowed by another of the same role (same kind, a superset of its actions, and each of its
  *   patterns covered by one pattern of the other), and a pattern covered by another of its own grant;
  * - a deny grant that overlaps no allow grant of any role: it takes nothing away;
+ * - an allow grant that covers every resource of its kind (`"*"`, or every view named) in a role some binding
+ *   reaches: the widest grant there is deserves a second look, so it names who gets it;
  * - with `live`: a `dags` pattern that matches no DAG of that deployment.
  */
 export function lintPolicy(policy: Policy, source: YamlSource, live?: LiveDags): SourceProblem[] {
@@ -26,6 +30,13 @@ export function lintPolicy(policy: Policy, source: YamlSource, live?: LiveDags):
   const allAllows = [...policy.roles.values()].flatMap((r) => r.grants);
 
   for (const role of policy.roles.values()) {
+    const reachedBy = bindingsOf(policy.document, role.name);
+    for (const grant of role.grants.filter(coversEveryResource)) {
+      if (reachedBy.length === 0) continue; // already reported as unbound
+      const noun = KIND_NOUNS[grant.kind];
+      const message = `covers every ${noun}: role ${role.name} may ${[...grant.actions].join(', ')} any ${noun}, reached by ${reachedBy.join(', ')}`;
+      problems.push(warn(['roles', role.name, 'allow', grant.index], message));
+    }
     if (!bound.has(role.name)) problems.push(warn(['roles', role.name], 'no binding names this role, so no token can carry it', true));
     for (const grant of role.grants) {
       const at = ['roles', role.name, 'allow', grant.index];
@@ -53,6 +64,30 @@ export function lintPolicy(policy: Policy, source: YamlSource, live?: LiveDags):
     }
   }
   return problems.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+const KIND_NOUNS: Record<ResourceKind, string> = {
+  dags: 'DAG',
+  variables: 'variable',
+  connections: 'connection',
+  pools: 'pool',
+  assets: 'asset',
+  views: 'view',
+};
+
+/** A pattern matching every id, or (views being a closed list) every view id named. */
+function coversEveryResource(grant: CompiledGrant): boolean {
+  if (grant.patterns.some((p) => p.all)) return true;
+  return grant.kind === 'views' && viewIds.every((id) => grant.patterns.some((p) => p.matches(id)));
+}
+
+/** The bindings naming a role, as `bindings[i] (groups: a, b; client_id: c)`. */
+function bindingsOf(document: PolicyDocument, role: string): string[] {
+  return document.bindings.flatMap((b, i) => {
+    if (b.role !== role) return [];
+    const conditions = Object.entries(b.when).filter(([, v]) => v !== undefined).map(([key, v]) => `${key}: ${([] as string[]).concat(v!).join(', ')}`);
+    return [`bindings[${i}] (${conditions.join('; ')})`];
+  });
 }
 
 /** Every (id, action) that `inner` names, `outer` names too. */

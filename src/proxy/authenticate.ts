@@ -49,7 +49,7 @@ export class ProxyAuthenticator {
     if (cached && cached.keysVersion !== this.keys.version) {
       if (!this.keys.publicKey(cached.kid)) {
         this.cache.delete(token);
-        throw new InvalidTokenError('ERR_KEY_WITHDRAWN');
+        throw new InvalidTokenError('ERR_KEY_WITHDRAWN', undefined, cached.claims);
       }
       cached.keysVersion = this.keys.version;
     }
@@ -60,7 +60,7 @@ export class ProxyAuthenticator {
       this.cache.set(token, cached);
     }
     const claims = cached.claims;
-    if (claims.aud !== audience) throw new InvalidTokenError('ERR_WRONG_DEPLOYMENT');
+    if (claims.aud !== audience) throw new InvalidTokenError('ERR_WRONG_DEPLOYMENT', undefined, claims);
     await this.verifier.assertNotRevoked(claims);
     return claims;
   }

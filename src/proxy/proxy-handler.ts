@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { buildErrorResponse } from '../errors/error-response.js';
 import { requestIdFrom } from '../http/request-context.js';
+import { writeError } from '../http/write-error.js';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import type { AuditLog, DecisionAuditRecord } from '../observability/audit-log.js';
 import type { Logger } from '../observability/logger.js';
@@ -10,6 +10,8 @@ import type { KeyStore } from '../keys/key-store.js';
 import { ALL, compilePrincipal } from '../policy/evaluator.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
+import { InvalidTokenError, type RefusedTokenIdentity } from '../tokens/access-token-verifier.js';
+import type { TokenRejection } from '../tokens/token-rejection.js';
 import type { ProxyAuthenticator } from './authenticate.js';
 import { permits, type Decision } from './authorize.js';
 import { authorizeCall } from './authorize-call.js';
@@ -46,6 +48,9 @@ interface Trail {
   decision?: Decision;
   /** The error code when the request ended before a decision. */
   error?: string;
+  /** Why the token was refused, and whose it was when its signature verified. */
+  rejection?: TokenRejection;
+  refusedIdentity?: RefusedTokenIdentity;
   policyHash?: string;
 }
 
@@ -210,17 +215,11 @@ function serveAirflowJwks(s: ProxyServices, res: ServerResponse): void {
 
 function answerError(s: ProxyServices, res: ServerResponse, trail: Trail, err: unknown): void {
   const mapped = err instanceof BadRequestTarget ? invalidRequest(`bad request: ${err.reason}`) : err;
-  const response = buildErrorResponse(mapped, CHALLENGE);
-  trail.error = response.body.error;
-  const log = s.logger.child({ request_id: trail.requestId });
-  if (response.unexpected) log.error({ err }, 'proxy error');
-  else if (response.status >= 500) log.warn({ err: (err as Error).cause ?? err, code: response.body.error }, 'proxy upstream failure');
-  if (res.headersSent) {
-    res.destroy();
-    return;
+  if (err instanceof InvalidTokenError) {
+    trail.rejection = err.rejection;
+    trail.refusedIdentity = err.identity;
   }
-  res.writeHead(response.status, { ...response.headers, 'content-type': 'application/json' });
-  res.end(JSON.stringify(response.body));
+  trail.error = writeError(res, mapped, CHALLENGE, s.logger.child({ request_id: trail.requestId }));
 }
 
 function audit(s: ProxyServices, trail: Trail, res: ServerResponse): void {
@@ -231,8 +230,8 @@ function audit(s: ProxyServices, trail: Trail, res: ServerResponse): void {
     event: 'proxy_decision',
     request_id: trail.requestId,
     deployment: trail.deployment,
-    client_id: trail.claims?.client_id,
-    sub: trail.claims?.sub,
+    client_id: trail.claims?.client_id ?? trail.refusedIdentity?.client_id,
+    sub: trail.claims?.sub ?? trail.refusedIdentity?.sub,
     roles: trail.roles,
     method: trail.method,
     path: trail.path,
@@ -246,6 +245,7 @@ function audit(s: ProxyServices, trail: Trail, res: ServerResponse): void {
     filtered: d?.filter !== undefined,
     policy_hash: trail.policyHash ?? s.policies.current().hash,
     upstream_status: d?.allowed ? res.statusCode : undefined,
+    token_rejection: trail.rejection,
   };
   s.audit.decision(record);
   if (trail.deployment) s.metrics.proxyDecisions.inc({ deployment: trail.deployment, decision: record.filtered ? 'filtered' : record.decision });

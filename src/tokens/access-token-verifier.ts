@@ -3,6 +3,7 @@ import { OAuthError } from '../errors/oauth-error.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_TYPE, type AccessTokenClaims } from './access-token.js';
 import type { RevocationStore } from './revocation-store.js';
+import { tokenRejection, type TokenRejection } from './token-rejection.js';
 
 export interface VerifierOptions {
   issuer: string;
@@ -13,13 +14,31 @@ export interface VerifierOptions {
   now?: () => number;
 }
 
-/** A token that failed verification; `reason` is for logs and audit, never for the wire. */
+/** Who a refused token was for, known only once its signature verified (never read from an unverified token). */
+export interface RefusedTokenIdentity {
+  sub: string | undefined;
+  client_id: string | undefined;
+}
+
+/**
+ * A token that failed verification. `reason` (an `ERR_*` or jose code) and `rejection` (the closed vocabulary
+ * it maps to) are for logs and audit, never for the wire: every refused token reads the same to the caller.
+ */
 export class InvalidTokenError extends OAuthError {
-  constructor(readonly reason: string, cause?: unknown) {
+  readonly rejection: TokenRejection;
+  /** Set when the signature verified: jose's claim errors carry the verified payload; callers pass the claims. */
+  readonly identity: RefusedTokenIdentity | undefined;
+
+  constructor(readonly reason: string, cause?: unknown, verified?: { sub?: unknown; client_id?: unknown }) {
     const missing = reason === 'ERR_NO_TOKEN';
     super('invalid_token', missing ? 'an access token is required' : 'the access token is invalid, expired or revoked', { cause, bareChallenge: missing });
+    this.rejection = tokenRejection(reason, cause);
+    const payload = verified ?? (cause instanceof errors.JWTClaimValidationFailed || cause instanceof errors.JWTExpired ? cause.payload : undefined);
+    this.identity = payload && { sub: stringOrUndefined(payload.sub), client_id: stringOrUndefined(payload.client_id) };
   }
 }
+
+const stringOrUndefined = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
 /**
  * Verifies our own access tokens: only our issuer and keys, exact `iss`, an accepted `aud`, `typ` at+jwt,
@@ -44,7 +63,7 @@ export class AccessTokenVerifier {
   }
 
   async assertNotRevoked(claims: AccessTokenClaims): Promise<void> {
-    if (await this.revocations.isRevoked(claims)) throw new InvalidTokenError('ERR_REVOKED');
+    if (await this.revocations.isRevoked(claims)) throw new InvalidTokenError('ERR_REVOKED', undefined, claims);
   }
 
   /** Signature and claims only: what a cache may keep. Revocation must still be checked on every use. */
@@ -66,9 +85,9 @@ export class AccessTokenVerifier {
       throw new InvalidTokenError(err instanceof errors.JOSEError ? err.code : 'malformed', err);
     }
     if (typeof claims.jti !== 'string' || typeof claims.client_id !== 'string' || typeof claims.scope !== 'string') {
-      throw new InvalidTokenError('ERR_CLAIM_TYPE');
+      throw new InvalidTokenError('ERR_CLAIM_TYPE', undefined, claims);
     }
-    if ((claims.exp - claims.iat) * 1000 > this.options.maxTtlMs) throw new InvalidTokenError('ERR_LIFETIME_TOO_LONG');
+    if ((claims.exp - claims.iat) * 1000 > this.options.maxTtlMs) throw new InvalidTokenError('ERR_LIFETIME_TOO_LONG', undefined, claims);
     return claims;
   }
 

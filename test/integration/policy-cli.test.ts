@@ -32,6 +32,15 @@ describe('policy check', () => {
     });
   });
 
+  it('warns on a grant of every DAG to a whole group, naming the role, the grant and the bindings', async () => {
+    const res = await cli(['policy', 'check', 'test/fixtures/policy/warnings/every-resource.yaml']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('test/fixtures/policy/warnings/every-resource.yaml: ok (2 roles, 3 bindings, 3 warnings)\n');
+    expect(res.stderr.split('\n')[0]).toBe(
+      'test/fixtures/policy/warnings/every-resource.yaml:6:9 warning: roles.platform-operator.allow[0]: covers every DAG: role platform-operator may read, trigger any DAG, reached by bindings[0] (groups: airflow-platform), bindings[1] (client_id: svc-deploy, svc-ci)',
+    );
+  });
+
   describe('--airflow: dags patterns against the DAGs of a live deployment', () => {
     let airflow: Server;
     let config: string;

@@ -28,6 +28,15 @@ describe('policy lint', () => {
       [
         'ineffective-deny.yaml:12:9 warning: roles.etl-operator.deny[1]: no role allows any of these actions on these ids, so this deny takes nothing away',
         'ineffective-deny.yaml:15:9 warning: roles.etl-operator.deny[2]: no role allows any of these actions on these ids, so this deny takes nothing away',
+        'ineffective-deny.yaml:19:9 warning: roles.auditor.allow[0]: covers every view: role auditor may read any view, reached by bindings[1] (groups: airflow-audit)',
+      ],
+    ],
+    [
+      'every-resource.yaml',
+      [
+        'every-resource.yaml:6:9 warning: roles.platform-operator.allow[0]: covers every DAG: role platform-operator may read, trigger any DAG, reached by bindings[0] (groups: airflow-platform), bindings[1] (client_id: svc-deploy, svc-ci)',
+        'every-resource.yaml:8:9 warning: roles.platform-operator.allow[1]: covers every pool: role platform-operator may read any pool, reached by bindings[0] (groups: airflow-platform), bindings[1] (client_id: svc-deploy, svc-ci)',
+        'every-resource.yaml:20:9 warning: roles.viewer.allow[0]: covers every view: role viewer may read any view, reached by bindings[2] (groups: everyone; subject: alice)',
       ],
     ],
   ])('%s', (name, expected) => {

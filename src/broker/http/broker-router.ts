@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Services } from '../../services.js';
+import { clientAuthMethods } from './client-auth-steps.js';
 import { introspectionEndpoint } from './introspection-endpoint.js';
 import { methodNotAllowed } from './form.js';
 import { revocationEndpoint } from './revocation-endpoint.js';
@@ -15,7 +16,7 @@ export const ENDPOINT_PATHS = {
 /** RFC 8414 metadata. URLs come from the configured issuer only, never from `Host` or `X-Forwarded-*`. */
 export function authorizationServerMetadata(s: Services): Record<string, unknown> {
   const base = s.config.issuer.replace(/\/$/, '');
-  const authMethods = ['client_secret_basic', 'client_secret_post'];
+  const authMethods = clientAuthMethods(s);
   return {
     issuer: s.config.issuer,
     token_endpoint: base + ENDPOINT_PATHS.token,

@@ -42,6 +42,19 @@ export function rateLimitByClient(s: Services) {
   };
 }
 
+/** The methods clients may authenticate with at the broker: those of the directory that checks their credentials. */
+export function clientAuthMethods(s: Services): readonly PresentedClient['method'][] {
+  return s.directories.clientCredentials()?.config.client_credentials?.client_auth_methods ?? ['client_secret_basic', 'client_secret_post'];
+}
+
+/** A method the directory does not allow is refused like a wrong secret, before any directory round trip. */
+export function requireAllowedAuthMethod(s: Services) {
+  const allowed = new Set(clientAuthMethods(s));
+  return function allowedAuthMethodCheck(req: Request, _res: Response, next: NextFunction): void {
+    next(req.client && !allowed.has(req.client.method) ? invalidClient(new Error(`${req.client.method} is not allowed for this directory's clients`)) : undefined);
+  };
+}
+
 /** Introspection and revocation callers authenticate at the directory like service accounts do. */
 export function authenticateCaller(s: Services) {
   return async function checkCallerAtDirectory(req: Request, _res: Response, next: NextFunction): Promise<void> {
@@ -52,7 +65,10 @@ export function authenticateCaller(s: Services) {
   };
 }
 
-/** The first steps of every client-facing OAuth endpoint: the form body, then rate limits around reading the client. */
+/**
+ * The first steps of every client-facing OAuth endpoint: the form body, then rate limits around reading the
+ * client, then the check of its authentication method.
+ */
 export function clientRequestSteps(s: Services) {
-  return [...formBody(s.config.server.body_limit), rateLimitByAddress(s), readClientCredentials, rateLimitByClient(s)];
+  return [...formBody(s.config.server.body_limit), rateLimitByAddress(s), readClientCredentials, rateLimitByClient(s), requireAllowedAuthMethod(s)];
 }

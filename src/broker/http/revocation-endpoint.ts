@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { invalidRequest, OAuthError } from '../../errors/oauth-error.js';
 import type { Services } from '../../services.js';
+import { auditRejectedToken } from './audit-rejected-token.js';
 import { authenticateCaller, clientRequestSteps } from './client-auth-steps.js';
 
 /** RFC 7009. A client revokes its own tokens; revocation is by `jti` and persisted. */
@@ -17,7 +18,7 @@ function revoke(s: Services) {
     const token = req.form.get('token');
     if (token === undefined) throw invalidRequest('token is required');
     // An invalid, expired or already revoked token needs no revoking: RFC 7009 §2.2 answers 200 all the same.
-    const claims = await s.verifier.verify(token).catch(() => undefined);
+    const claims = await s.verifier.verify(token).catch((err: unknown) => auditRejectedToken(s, req, 'revocation', err));
     if (claims) {
       if (claims.client_id !== req.caller!.clientId) throw new OAuthError('unauthorized_client', 'the token was not issued to this client');
       await s.revocations.revoke(claims.jti, claims.exp * 1000);

@@ -1,0 +1,30 @@
+import type { ServerResponse } from 'node:http';
+import { buildErrorResponse, type ChallengeContext } from '../errors/error-response.js';
+import { OAuthError } from '../errors/oauth-error.js';
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * The one error writer, for express and the proxy alike: builds the answer, logs it at the level it deserves
+ * (the full detail, cause included, whenever the caller is told less than the log), and sends it, or cuts the
+ * connection when the answer had already begun. Returns the code answered, for the audit.
+ */
+export function writeError(res: ServerResponse, err: unknown, challenge: ChallengeContext, log: Logger | undefined): string {
+  const response = buildErrorResponse(err, challenge);
+  const code = response.body.error;
+  if (err instanceof OAuthError) {
+    const detail = { code, description: err.description, status: response.status, err: err.cause ?? err };
+    if (response.level === 'error') log?.error(detail, `request failed: ${err.description}`);
+    else if (response.level === 'warn') log?.warn(detail, 'request failed');
+    else log?.debug({ code, description: err.description, cause: err.cause }, 'request refused');
+  } else {
+    log?.error({ err, code }, 'unexpected error');
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return code;
+  }
+  const text = JSON.stringify(response.body);
+  res.writeHead(response.status, { ...response.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+  return code;
+}

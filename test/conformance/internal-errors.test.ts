@@ -1,0 +1,81 @@
+import type { DevDirectory } from '../../scripts/dev-directory.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { MemoryRevocationStore } from '../../src/tokens/revocation-store.js';
+import { basic, PROD_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
+
+/**
+ * Internal error text never reaches a caller: an error that is not marked `expose` is answered as a bare
+ * `server_error`, and its detail goes to the log at error level. Errors meant for callers (a dependency that is
+ * down) keep their description.
+ */
+
+/** A logger whose JSON lines the test reads back. */
+function capturedLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = createLogger('debug', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, errorLines: () => lines.filter((l) => l.level === 'error').map((l) => JSON.stringify(l)) };
+}
+
+/** A revocation store that breaks with an internal message on every read: an injected failing dependency. */
+class BrokenRevocationStore extends MemoryRevocationStore {
+  override async isRevoked(): Promise<boolean> {
+    throw new Error('SQLITE_CORRUPT: database disk image is malformed (/var/lib/atb/revocations.sqlite)');
+  }
+}
+
+let directory: DevDirectory;
+beforeAll(async () => {
+  directory = await startDirectory();
+});
+afterAll(async () => {
+  await directory.close();
+});
+
+describe('internal errors', () => {
+  let broker: Broker | undefined;
+  afterEach(async () => {
+    await broker?.close();
+    broker = undefined;
+  });
+
+  it('server-error-description-withheld: a server_error with an internal description is answered bare', async () => {
+    // The directory issues tokens for another audience than configured: the broker cannot use its answer.
+    const log = capturedLogger();
+    broker = await startBroker(directory, {
+      configure: (c) => {
+        c.directories.dev!.client_credentials = { audience: 'urn:not-what-the-directory-issues' };
+      },
+      overrides: { logger: log.logger },
+    });
+    const res = await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('demo-etl', 'demo-etl-secret') });
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({ error: 'server_error' });
+    expect(log.errorLines().some((l) => l.includes('the directory answered with an unusable token') && l.includes('"code":"server_error"'))).toBe(true);
+  });
+
+  it('unexpected-error-at-the-proxy: a failing dependency\'s message is logged, never answered', async () => {
+    const log = capturedLogger();
+    broker = await startBroker(directory, {
+      // A proxied deployment nobody listens at: the failure happens before any upstream call.
+      configure: (c) => {
+        c.upstreams.prod = { audience: PROD_AUDIENCE, url: 'http://127.0.0.1:9', credentials: { mode: 'trusted-jwks' } };
+      },
+      overrides: { logger: log.logger, revocations: new BrokenRevocationStore() },
+    });
+    const token = (await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('demo-etl', 'demo-etl-secret') })).body.access_token as string;
+    const res = await fetch(`${broker.url}/airflow/prod/api/v2/dags/etl_daily`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(500);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await res.json()).toEqual({ error: 'server_error' });
+    expect(log.errorLines().some((l) => l.includes('SQLITE_CORRUPT: database disk image is malformed'))).toBe(true);
+  });
+
+  it('dependency-errors-keep-their-description: a directory outage still says so', async () => {
+    const log = capturedLogger();
+    broker = await startBroker({ issuer: 'http://127.0.0.1:9' }, { overrides: { logger: log.logger } });
+    const res = await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('demo-etl', 'demo-etl-secret') });
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ error: 'temporarily_unavailable', error_description: 'the central directory is unavailable, retry later' });
+    expect(res.headers.get('retry-after')).not.toBeNull();
+  });
+});
