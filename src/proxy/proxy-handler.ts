@@ -19,7 +19,7 @@ import { authorizeCall } from './authorize-call.js';
 import { idLookups, type Deployment } from './deployments.js';
 import { applyToEach, filteredList, permittedDagIds } from './list-filter.js';
 import { checkOperationInput } from './operation-input.js';
-import { announcesBody, checkBodyFraming, parseJsonBody, readBody } from './request-body.js';
+import { checkBodyFraming, parseJsonBody, readBody } from './request-body.js';
 import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
 
 export interface ProxyServices {
@@ -92,8 +92,9 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const claims = await s.authenticator.authenticate(req.headers.authorization, deployment.audience);
   trail.claims = claims;
   const query = new URLSearchParams(target.query);
-  checkOperationInput(deployment.api.catalog.match(method, apiPath), query, announcesBody(req.headers));
-  const body = parseJsonBody(await readBody(req, deployment.maxBodyBytes), req.headers['content-type']);
+  const raw = await readBody(req, deployment.maxBodyBytes);
+  checkOperationInput(deployment.api.catalog.match(method, apiPath), query, raw.length > 0);
+  const body = parseJsonBody(raw, req.headers['content-type']);
 
   const policy = s.policies.current(); // one version for the whole request
   trail.policyHash = policy.hash;
@@ -191,7 +192,7 @@ async function forward(deployment: Deployment, call: UpstreamRequest, credential
     await upstream.body.dump();
     throw new OAuthError('upstream_error', 'Airflow refused the proxy\'s credentials');
   }
-  await relay(upstream, res, call.signal!);
+  await relay(upstream, res, call.signal);
 }
 
 const SMALL_BODY = 64 * 1024;
@@ -201,7 +202,7 @@ const SMALL_BODY = 64 * 1024;
  * body that stalls before its first byte still becomes a 504 `upstream_timeout`; after that, a stall can only
  * cut the connection.
  */
-async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, signal: AbortSignal): Promise<void> {
+async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, signal: AbortSignal | undefined): Promise<void> {
   const headers: OutgoingHttpHeaders = {};
   for (const name of FORWARDED_RESPONSE_HEADERS) {
     const value = upstream.headers[name];
@@ -225,7 +226,7 @@ async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, sig
   try {
     await pipeline(rest(), res);
   } catch (err) {
-    if (signal.aborted) return; // the caller went away: nothing left to answer
+    if (signal?.aborted) return; // the caller went away: nothing left to answer
     throw upstreamFailure(err);
   } finally {
     if (!upstream.body.destroyed) upstream.body.destroy();

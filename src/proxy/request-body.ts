@@ -14,7 +14,7 @@ const EMPTY = Buffer.alloc(0);
 const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);
 
 /** Whether the request headers announce a body (HTTP/1.1 framing: a non-zero length or a transfer coding). */
-export const announcesBody = (headers: IncomingHttpHeaders) =>
+const announcesBody = (headers: IncomingHttpHeaders) =>
   headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
 
 /**
