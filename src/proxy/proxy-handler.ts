@@ -181,11 +181,13 @@ function principalFor(policy: Parameters<typeof compilePrincipal>[0], scope: str
 
 async function forward(deployment: Deployment, call: UpstreamRequest, credentials: CallerCredentials, res: ServerResponse): Promise<void> {
   const send = (authorization: string) => deployment.client.request({ ...call, headers: { ...call.headers, authorization } });
-  const first = await credentials.current();
-  let upstream = await send(first);
-  if (upstream.statusCode === 401 && deployment.credentials.invalidate(first)) {
+  let authorization = await credentials.current();
+  let upstream = await send(authorization);
+  if (upstream.statusCode === 401 && deployment.credentials.invalidate(authorization)) {
     await upstream.body.dump();
-    upstream = await send(await credentials.fresh());
+    upstream = await send((authorization = await credentials.fresh()));
+    // Refused again: the fresh credentials are no better, which the credential mode may remember.
+    if (upstream.statusCode === 401) deployment.credentials.invalidate(authorization);
   }
   if (upstream.statusCode === 401) {
     // The caller's token was fine (we checked it); Airflow refused the proxy's own credentials.

@@ -27,8 +27,6 @@ export type UpstreamMode =
   | 'drop'
   /** Answers 401 to every API call. */
   | 'reject-token'
-  /** Answers 401 to the first login's token only. */
-  | 'reject-once'
   /** Sends 200 headers with `content-length: 100`, then nothing. */
   | 'stall-sized-body'
   /** Sends 200 headers of a chunked body, then nothing. */
@@ -41,6 +39,8 @@ export class RecordingUpstream {
   /** How `POST /auth/token` answers: 201 with a token, or this status. */
   loginStatus: 201 | 401 | 500 = 201;
   logins = 0;
+  /** API calls carrying a token of login number <= this answer 401 (set to `logins` to expire every token so far). */
+  refuseTokensUpTo = 0;
   readonly seen: SeenRequest[] = [];
   readonly #sockets = new Set<Socket>();
   readonly #server: Server = createServer((req, res) => {
@@ -70,6 +70,7 @@ export class RecordingUpstream {
   reset(): void {
     this.mode = 'ok';
     this.loginStatus = 201;
+    this.refuseTokensUpTo = 0;
     this.seen.length = 0;
   }
 
@@ -116,13 +117,12 @@ export class RecordingUpstream {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.write('{"dag_id":');
         return;
-      case 'reject-token':
-      case 'reject-once':
-        if (this.mode === 'reject-token' || authorization?.endsWith('-1')) {
-          res.writeHead(401, { 'content-type': 'application/json' });
-          res.end('{"detail":"Not authenticated"}');
-          return;
-        }
+    }
+    const login = Number(/-(\d+)$/.exec(authorization ?? '')?.[1] ?? 0);
+    if (this.mode === 'reject-token' || login <= this.refuseTokensUpTo) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end('{"detail":"Not authenticated"}');
+      return;
     }
     res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': '_token=upstream-secret', server: 'uvicorn', location: 'http://internal/x' });
     res.end(JSON.stringify({ dag_id: 'etl_daily' }));

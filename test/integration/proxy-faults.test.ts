@@ -106,21 +106,6 @@ describe('faults', () => {
     expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|ECONN|socket/);
   });
 
-  it('expired-upstream-login: logs in again once and retries', async () => {
-    upstream.mode = 'reject-once';
-    const before = upstream.logins;
-    const res = await get();
-    expect(res.status).toBe(200);
-    expect(upstream.logins).toBe(before + 1);
-  });
-
-  it('upstream-refuses-proxy-credentials: 502, not the upstream 401', async () => {
-    upstream.mode = 'reject-token';
-    const res = await get();
-    expect(res.status).toBe(502);
-    expect(res.headers.get('www-authenticate')).toBeNull();
-  });
-
   it.each(['stall-sized-body', 'stall-chunked-body'] as const)('upstream-%s: headers then nothing past the body timeout is 504 upstream_timeout JSON', async (mode) => {
     upstream.mode = mode;
     const started = Date.now();
@@ -152,10 +137,32 @@ describe('faults', () => {
   });
 });
 
-describe('login storm', () => {
+/** The proxy's own Airflow login (login_backoff: 1s). Each test first lets an earlier back-off pass. */
+describe('the proxy\'s Airflow login', () => {
+  const backoffPassed = () => new Promise((r) => setTimeout(r, 1_100));
+
+  it('expired-upstream-login: logs in again once and retries', async () => {
+    expect((await get()).status).toBe(200);
+    await backoffPassed(); // the token is older than the back-off: Airflow expiring it is no broken login
+    upstream.refuseTokensUpTo = upstream.logins;
+    const before = upstream.logins;
+    const res = await get();
+    expect(res.status).toBe(200);
+    expect(upstream.logins).toBe(before + 1);
+  });
+
+  it('upstream-refuses-proxy-credentials: 502, not the upstream 401', async () => {
+    await backoffPassed();
+    upstream.mode = 'reject-token';
+    const res = await get();
+    expect(res.status).toBe(502);
+    expect(res.headers.get('www-authenticate')).toBeNull();
+  });
+
   it('upstream-rejects-proxy-login: 10 concurrent and 10 later calls cost Airflow one login, each answers 502', async () => {
+    await backoffPassed();
     upstream.loginStatus = 401;
-    broker.services.deployments.get('prod')!.credentials.invalidate();
+    upstream.refuseTokensUpTo = upstream.logins; // the token held is refused: the proxy must log in again
     const before = upstream.logins;
     const concurrent = await Promise.all(Array.from({ length: 10 }, () => get()));
     const later = [];
@@ -166,13 +173,19 @@ describe('login storm', () => {
       expect((await res.json()) as Record<string, unknown>).toMatchObject({ error: 'upstream_error' });
     }
     expect(upstream.logins - before).toBe(1);
-    expect(upstream.seen).toHaveLength(0);
 
-    // Once the back-off (login_backoff: 1s) has passed, the next call logs in again, once.
+    // Once the back-off has passed, the next call logs in again, once.
     upstream.loginStatus = 201;
-    await new Promise((r) => setTimeout(r, 1_100));
+    await backoffPassed();
     expect((await get()).status).toBe(200);
     expect(upstream.logins - before).toBe(2);
   });
-});
 
+  it('upstream-refuses-fresh-tokens: a token refused right after its login backs off like a refused login', async () => {
+    await backoffPassed();
+    upstream.mode = 'reject-token';
+    const before = upstream.logins;
+    for (let i = 0; i < 10; i++) expect((await get()).status).toBe(502);
+    expect(upstream.logins - before).toBe(1);
+  });
+});

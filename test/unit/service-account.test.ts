@@ -57,8 +57,10 @@ describe('service-account logins', () => {
 
   it('a token Airflow refused is replaced once, however many calls saw it refused', async () => {
     const { airflow, client } = fakeAirflow();
-    const creds = credentials(client, { now: 0 });
+    const clock = { now: 0 };
+    const creds = credentials(client, clock);
     const refused = await creds.authorization();
+    clock.now = 60_000; // Airflow stops accepting a token it accepted for a minute
     for (let i = 0; i < 10; i++) expect(creds.invalidate(refused)).toBe(true);
     const fresh = await Promise.all(Array.from({ length: 10 }, () => creds.authorization()));
     expect(new Set(fresh).size).toBe(1);
@@ -66,6 +68,20 @@ describe('service-account logins', () => {
     // A call still holding the refused token does not throw the fresh one away.
     creds.invalidate(refused);
     expect(await creds.authorization()).toBe(fresh[0]);
+    expect(airflow.logins).toBe(2);
+  });
+
+  it('a token refused within the back-off of its login counts as a failed login: no retry, no new login', async () => {
+    const { airflow, client } = fakeAirflow();
+    const clock = { now: 0 };
+    const creds = credentials(client, clock);
+    const refused = await creds.authorization();
+    clock.now = 1_000;
+    expect(creds.invalidate(refused)).toBe(false);
+    await expect(creds.authorization()).rejects.toMatchObject({ code: 'upstream_error', retryAfter: 5 });
+    expect(airflow.logins).toBe(1);
+    clock.now = 6_001;
+    await expect(creds.authorization()).resolves.toMatch(/^Bearer /);
     expect(airflow.logins).toBe(2);
   });
 });

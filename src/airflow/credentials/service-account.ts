@@ -15,12 +15,12 @@ export interface ServiceAccountOptions {
 /**
  * `service-account`: the proxy logs in as one Airflow user (`POST /auth/token`), keeps the token until shortly
  * before it expires, and logs in again once when Airflow answers 401 to it. One login at a time: concurrent
- * calls share it. A failed login is remembered for `loginBackoffMs`; until then every call fails with the same
- * 502 (and `Retry-After`) without asking Airflow.
+ * calls share it. A failed login (or a token refused right after it) is remembered for `loginBackoffMs`; until
+ * then every call fails with the same 502 (and `Retry-After`) without asking Airflow.
  */
 export class ServiceAccountCredentials implements UpstreamCredentials {
   readonly mode = 'service-account';
-  private token: { header: string; expiresAt: number } | undefined;
+  private token: { header: string; expiresAt: number; obtainedAt: number } | undefined;
   private pending: Promise<string> | undefined;
   private failure: { until: number; cause: unknown } | undefined;
 
@@ -42,10 +42,19 @@ export class ServiceAccountCredentials implements UpstreamCredentials {
     return this.pending;
   }
 
-  /** Forgets the token Airflow refused; a call that holds an older one just retries with the current one. */
+  /**
+   * Forgets the token Airflow refused; a call that holds an older one just retries with the current one. A token
+   * refused within `loginBackoffMs` of its login counts as a failed login (Airflow issues tokens it does not
+   * accept): no retry, and no new login until the back-off has passed.
+   */
   invalidate(rejected?: string): boolean {
-    if (rejected === undefined || this.token?.header === rejected) this.token = undefined;
-    return true;
+    if (rejected !== undefined && this.token?.header !== rejected) return true;
+    const now = this.options.now();
+    const fresh = this.token !== undefined && now - this.token.obtainedAt < this.options.loginBackoffMs;
+    this.token = undefined;
+    if (!fresh) return true;
+    this.failure = { until: now + this.options.loginBackoffMs, cause: new Error('Airflow refused a token it had just issued') };
+    return false;
   }
 
   private async login(): Promise<string> {
@@ -56,7 +65,8 @@ export class ServiceAccountCredentials implements UpstreamCredentials {
     // Reading our own upstream token's exp only schedules the next login; Airflow verifies it.
     const exp = decodeJwt(accessToken).exp;
     const header = `Bearer ${accessToken}`;
-    this.token = { header, expiresAt: typeof exp === 'number' ? exp * 1000 : this.options.now() + 5 * 60_000 };
+    const now = this.options.now();
+    this.token = { header, expiresAt: typeof exp === 'number' ? exp * 1000 : now + 5 * 60_000, obtainedAt: now };
     this.failure = undefined;
     return header;
   }
