@@ -40,12 +40,8 @@ export class AirflowClient {
   }
 
   /** Sends a request; `path` starts with `/` and is already validated (e.g. `/api/v2/dags?limit=1`). */
-  async request(call: UpstreamRequest): Promise<Dispatcher.ResponseData> {
-    try {
-      return await this.pool.request({ method: call.method, path: this.basePath + call.path, headers: call.headers, body: call.body, signal: call.signal });
-    } catch (err) {
-      throw upstreamFailure(err);
-    }
+  request(call: UpstreamRequest): Promise<Dispatcher.ResponseData> {
+    return readUpstream(this.pool.request({ method: call.method, path: this.basePath + call.path, headers: call.headers, body: call.body, signal: call.signal }));
   }
 
   /** A JSON call made by the proxy itself (login, lookups, list scans). */
@@ -69,7 +65,7 @@ export class AirflowClient {
   }
 }
 
-/** Awaits the reading of a response body, with its failures (a stalled body: 504) mapped like the request's. */
+/** Awaits a request or the reading of its body, with failures mapped (a stalled body or no answer: 504). */
 export async function readUpstream<T>(reading: Promise<T>): Promise<T> {
   try {
     return await reading;

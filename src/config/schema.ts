@@ -134,7 +134,8 @@ const serviceAccountCredentials = z
     }),
     login_backoff: duration().prefault('5s').meta({
       description:
-        'After a failed login (refused, an error, no answer), calls answer 502 `upstream_error` with ' +
+        'After a failed login (refused, an error, no answer, or a token Airflow refuses this soon after ' +
+        'issuing it), calls answer 502 `upstream_error` with ' +
         '`Retry-After` for this long without logging in again: a broken credential costs Airflow one login per ' +
         'interval, not one per request.',
     }),
