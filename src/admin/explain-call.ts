@@ -1,7 +1,9 @@
 import { apiVersions } from '../airflow/api-versions.js';
 import { ALL, compilePrincipal, type Check, type Principal, type Reason, type RuleRef } from '../policy/evaluator.js';
 import type { Policy } from '../policy/policy.js';
+import { OAuthError } from '../errors/oauth-error.js';
 import { authorizeCall } from '../proxy/authorize-call.js';
+import { checkOperationInput } from '../proxy/operation-input.js';
 import { parseRequestTarget } from '../proxy/request-target.js';
 import type { IdLookups } from '../proxy/resolve-checks.js';
 
@@ -96,6 +98,12 @@ export function apiPathOf(path: string): { apiPath: string; query: string; upstr
 export async function explainCall(policy: Policy, principal: Principal, call: CallToExplain): Promise<Explanation> {
   const { apiPath, query, upstream } = apiPathOf(call.path);
   const method = call.method.toUpperCase();
+  try {
+    checkOperationInput(catalog.match(method, apiPath), new URLSearchParams(query), call.body !== undefined);
+  } catch (err) {
+    if (err instanceof OAuthError) throw new UnexplainableCall(`the proxy refuses this call: ${err.description}`);
+    throw err;
+  }
   const asked: string[] = [];
   const compiled = compilePrincipal(policy, principal);
   const { matches, interpretations, decision } = await authorizeCall(

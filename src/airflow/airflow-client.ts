@@ -9,6 +9,16 @@ export interface AirflowClientOptions {
   bodyTimeoutMs: number;
 }
 
+/** One request to Airflow: the path below the configured base, already validated. */
+export interface UpstreamRequest {
+  method: Dispatcher.HttpMethod;
+  path: string;
+  headers: Record<string, string>;
+  body?: Buffer | string | undefined;
+  /** Aborts the request (the caller went away): the connection is closed at once. */
+  signal?: AbortSignal | undefined;
+}
+
 /**
  * A keep-alive connection pool to one Airflow API server. Paths are appended to the configured base as
  * validated bytes: a client path is never resolved against the base with `new URL`.
@@ -30,21 +40,17 @@ export class AirflowClient {
   }
 
   /** Sends a request; `path` starts with `/` and is already validated (e.g. `/api/v2/dags?limit=1`). */
-  async request(method: Dispatcher.HttpMethod, path: string, headers: Record<string, string>, body?: Buffer | string): Promise<Dispatcher.ResponseData> {
-    try {
-      return await this.pool.request({ method, path: this.basePath + path, headers, body });
-    } catch (err) {
-      throw upstreamFailure(err);
-    }
+  request(call: UpstreamRequest): Promise<Dispatcher.ResponseData> {
+    return readUpstream(this.pool.request({ method: call.method, path: this.basePath + call.path, headers: call.headers, body: call.body, signal: call.signal }));
   }
 
   /** A JSON call made by the proxy itself (login, lookups, list scans). */
-  async json(method: Dispatcher.HttpMethod, path: string, authorization: string | undefined, body?: unknown): Promise<{ status: number; body: unknown }> {
+  async json(method: Dispatcher.HttpMethod, path: string, authorization: string | undefined, body?: unknown, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (authorization) headers.authorization = authorization;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await this.request(method, path, headers, body === undefined ? undefined : JSON.stringify(body));
-    const text = await res.body.text();
+    const res = await this.request({ method, path, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+    const text = await readUpstream(res.body.text());
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -56,6 +62,15 @@ export class AirflowClient {
 
   close(): Promise<void> {
     return this.pool.close();
+  }
+}
+
+/** Awaits a request or the reading of its body, with failures mapped (a stalled body or no answer: 504). */
+export async function readUpstream<T>(reading: Promise<T>): Promise<T> {
+  try {
+    return await reading;
+  } catch (err) {
+    throw upstreamFailure(err);
   }
 }
 

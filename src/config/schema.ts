@@ -143,6 +143,13 @@ const serviceAccountCredentials = z
     refresh_before: duration().prefault('60s').meta({
       description: 'Log in again this long before the Airflow token expires.',
     }),
+    login_backoff: duration().prefault('5s').meta({
+      description:
+        'After a failed login (refused, an error, no answer, or a token Airflow refuses this soon after ' +
+        'issuing it), calls answer 502 `upstream_error` with ' +
+        '`Retry-After` for this long without logging in again: a broken credential costs Airflow one login per ' +
+        'interval, not one per request.',
+    }),
   })
   .meta({ description: 'The proxy calls Airflow as one Airflow user; the policy decides what each caller may do.' });
 

@@ -39,7 +39,7 @@ export function buildDeployments(config: Config, airflowKeys: KeyStore, now: () 
     const c = up.credentials;
     const credentials: UpstreamCredentials =
       c.mode === 'service-account'
-        ? new ServiceAccountCredentials(client, { username: c.username, password: c.password, refreshBeforeMs: c.refresh_before, now })
+        ? new ServiceAccountCredentials(client, { username: c.username, password: c.password, refreshBeforeMs: c.refresh_before, loginBackoffMs: c.login_backoff, now })
         : new TrustedJwksCredentials(airflowKeys, {
             audience: c.jwt_audience,
             issuer: c.jwt_issuer,
@@ -53,11 +53,11 @@ export function buildDeployments(config: Config, airflowKeys: KeyStore, now: () 
 }
 
 /** Lookups made with the same upstream credentials as the call they serve. */
-export function idLookups(deployment: Deployment, authorization: () => Promise<string>): IdLookups {
+export function idLookups(deployment: Deployment, authorization: () => Promise<string>, signal?: AbortSignal): IdLookups {
   return {
     async backfillDag(backfillId) {
       if (!/^\d{1,18}$/.test(backfillId)) return undefined;
-      const res = await deployment.client.json('GET', `${deployment.api.root}/backfills/${backfillId}`, await authorization());
+      const res = await deployment.client.json('GET', `${deployment.api.root}/backfills/${backfillId}`, await authorization(), undefined, signal);
       const dagId = (res.body as { dag_id?: unknown } | undefined)?.dag_id;
       return res.status === 200 && typeof dagId === 'string' ? dagId : undefined;
     },

@@ -13,6 +13,8 @@ export interface ScanContext {
   apiRoot: string;
   authorization: string;
   scanLimit: number;
+  /** Aborted when the caller goes away: no further page is read. */
+  signal?: AbortSignal;
 }
 
 function nonNegativeInt(value: string | null, name: string, fallback: number): number {
@@ -41,7 +43,7 @@ async function scan(ctx: ScanContext, apiPath: string, query: URLSearchParams, s
       q.set('offset', String(offset));
     }
     const qs = q.toString();
-    const res = await ctx.client.json('GET', qs ? `${apiPath}?${qs}` : apiPath, ctx.authorization);
+    const res = await ctx.client.json('GET', qs ? `${apiPath}?${qs}` : apiPath, ctx.authorization, undefined, ctx.signal);
     if (res.status !== 200) return { status: res.status, body: res.body, kept: undefined };
     const page = res.body as Record<string, unknown>;
     first ??= page;
@@ -109,7 +111,7 @@ export async function applyToEach(
   for (const item of page[spec.itemsKey] as unknown[]) {
     const id = itemId(item, spec.idField)!;
     const path = `${ctx.apiRoot}${spec.each!.replace('{id}', encodeURIComponent(id))}${perItem.size ? `?${perItem.toString()}` : ''}`;
-    const res = await ctx.client.json(method, path, ctx.authorization, body);
+    const res = await ctx.client.json(method, path, ctx.authorization, body, ctx.signal);
     if (res.status !== 200) return { status: res.status, body: res.body };
     changed.push(res.body);
   }

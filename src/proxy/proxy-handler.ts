@@ -1,5 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
+import { readUpstream, upstreamFailure, type UpstreamRequest } from '../airflow/airflow-client.js';
+import type { Caller } from '../airflow/credentials/upstream-credentials.js';
 import { requestIdFrom } from '../http/request-context.js';
 import { writeError } from '../http/write-error.js';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
@@ -17,7 +20,8 @@ import { permits, type Decision } from './authorize.js';
 import { authorizeCall } from './authorize-call.js';
 import { idLookups, type Deployment } from './deployments.js';
 import { applyToEach, filteredList, permittedDagIds } from './list-filter.js';
-import { parseJsonBody, readBody } from './request-body.js';
+import { checkOperationInput } from './operation-input.js';
+import { checkBodyFraming, parseJsonBody, readBody } from './request-body.js';
 import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
 
 export interface ProxyServices {
@@ -74,8 +78,9 @@ export function createProxyHandler(s: ProxyServices) {
 async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse, trail: Trail): Promise<void> {
   const target = parseRequestTarget(req.url ?? '');
   checkRequestHeaders(req.rawHeaders);
+  const method = req.method ?? '';
   const [, name, ...rest] = target.segments;
-  if (name === 'jwks.json' && rest.length === 0 && req.method === 'GET') return serveAirflowJwks(s, res);
+  if (name === 'jwks.json' && rest.length === 0 && method === 'GET') return serveAirflowJwks(s, res);
   const deployment = name === undefined ? undefined : s.deployments.get(name);
   if (!deployment) throw new OAuthError('invalid_request', 'no such deployment', { status: 404 });
   trail.deployment = deployment.name;
@@ -85,46 +90,81 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   }
   const apiPath = '/' + rest.slice(root.length).join('/');
   trail.path = apiPath;
+  checkBodyFraming(method, req.headers);
+  // The caller going away aborts whatever the proxy is still asking Airflow on its behalf.
+  const signal = abortedOnClose(res);
 
   const claims = await s.authenticator.authenticate(req.headers.authorization, deployment.audience);
   trail.claims = claims;
-  const body = parseJsonBody(await readBody(req, deployment.maxBodyBytes), req.headers['content-type']);
+  const query = new URLSearchParams(target.query);
+  const raw = await readBody(req, deployment.maxBodyBytes);
+  checkOperationInput(deployment.api.catalog.match(method, apiPath), query, raw.length > 0);
+  const body = parseJsonBody(raw, req.headers['content-type']);
 
   const policy = s.policies.current(); // one version for the whole request
   trail.policyHash = policy.hash;
   const roles = (trail.roles = claims.scope.split(' '));
   const principal = principalFor(policy, claims.scope, roles, claims.authorization_details);
-  const caller = { subject: claims.sub, clientId: claims.client_id, roles, policy };
-  let upstreamAuth: Promise<string> | undefined;
-  const authorization = () => (upstreamAuth ??= deployment.credentials.authorization(caller));
-  const freshAuthorization = () => deployment.credentials.authorization(caller);
+  const credentials = callerCredentials(deployment, { subject: claims.sub, clientId: claims.client_id, roles, policy });
 
-  const call = { method: req.method ?? '', apiPath, query: new URLSearchParams(target.query), body: body.json };
-  const { decision } = await authorizeCall(deployment.api.catalog, principal, call, idLookups(deployment, authorization));
+  const call = { method, apiPath, query, body: body.json };
+  const { decision } = await authorizeCall(deployment.api.catalog, principal, call, idLookups(deployment, credentials.current, signal));
   trail.decision = decision;
   if (!decision.allowed) {
     throw new OAuthError('insufficient_scope', 'the token does not allow this call', { extra: { reason: decision.reason } });
   }
 
-  const scan = { client: deployment.client, apiRoot: deployment.api.root, authorization: await authorization(), scanLimit: deployment.config.list_scan_limit };
+  const upstreamPath = '/' + rest.join('/') + (target.query ? `?${target.query}` : '');
   const filter = decision.filter;
-  if (filter && filter.operation.batch) {
+  if (!filter) return forward(deployment, upstreamCall(req, res, upstreamPath, body.raw, signal), credentials, res);
+  const scan = { client: deployment.client, apiRoot: deployment.api.root, authorization: await credentials.current(), scanLimit: deployment.config.list_scan_limit, signal };
+  if (filter.operation.batch) {
     const ids = await permittedDagIds(scan, (id) => permits(principal, filter.operation, id));
     if (ids.length === 0) return sendJson(res, 200, { [filter.list?.itemsKey ?? 'items']: [], total_entries: 0 });
     const rewritten = Buffer.from(JSON.stringify({ ...(body.json as object), [filter.operation.batch.bodyField]: ids }));
-    return forward(deployment, req, res, target.query, rest, rewritten, authorization, freshAuthorization, 'application/json');
+    return forward(deployment, upstreamCall(req, res, upstreamPath, rewritten, signal, 'application/json'), credentials, res);
   }
-  if (filter) {
-    if (!filter.list) throw new OAuthError('insufficient_scope', 'the token does not allow this call', { extra: { reason: 'no-matching-grant' } });
-    const keep = (id: string) => permits(principal, filter.operation, id);
-    if (filter.list.each) {
-      const result = await applyToEach(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep, req.method as Dispatcher.HttpMethod, body.json);
-      return sendJson(res, result.status, result.body);
-    }
-    const result = await filteredList(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep);
-    return sendJson(res, result.status, result.body);
+  if (!filter.list) throw new OAuthError('insufficient_scope', 'the token does not allow this call', { extra: { reason: 'no-matching-grant' } });
+  const keep = (id: string) => permits(principal, filter.operation, id);
+  const result = filter.list.each
+    ? await applyToEach(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep, method as Dispatcher.HttpMethod, body.json)
+    : await filteredList(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep);
+  return sendJson(res, result.status, result.body);
+}
+
+function abortedOnClose(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+/** The proxy's credentials for one caller: fetched once per request, and fresh ones after Airflow refused them. */
+interface CallerCredentials {
+  current: () => Promise<string>;
+  fresh: () => Promise<string>;
+}
+
+function callerCredentials(deployment: Deployment, caller: Caller): CallerCredentials {
+  let current: Promise<string> | undefined;
+  return {
+    current: () => (current ??= deployment.credentials.authorization(caller)),
+    fresh: () => deployment.credentials.authorization(caller),
+  };
+}
+
+/** One call to Airflow on the caller's behalf, as it is sent; the proxy's `authorization` is added per try. */
+function upstreamCall(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, signal: AbortSignal, contentType?: string): UpstreamRequest {
+  const headers: Record<string, string> = { 'x-request-id': res.getHeader('X-Request-Id') as string };
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = req.headers[name];
+    if (typeof value === 'string') headers[name] = value;
   }
-  return forward(deployment, req, res, target.query, rest, body.raw, authorization, freshAuthorization);
+  // Set when the proxy rewrote the body: it then says what it sends.
+  if (contentType) headers['content-type'] = contentType;
+  // The upstream path is the validated raw segments appended to the base: never re-resolved.
+  return { method: req.method as Dispatcher.HttpMethod, path, headers, body: body.length > 0 ? body : undefined, signal };
 }
 
 /**
@@ -144,62 +184,60 @@ function principalFor(policy: Parameters<typeof compilePrincipal>[0], scope: str
   return compiled;
 }
 
-async function forward(
-  deployment: Deployment,
-  req: IncomingMessage,
-  res: ServerResponse,
-  query: string,
-  rest: readonly string[],
-  body: Buffer,
-  authorization: () => Promise<string>,
-  freshAuthorization: () => Promise<string>,
-  /** Set when the proxy rewrote the body: it then says what it sends. */
-  contentType?: string,
-): Promise<void> {
-  // The upstream path is the validated raw segments appended to the base: never re-resolved.
-  const path = '/' + rest.join('/') + (query ? `?${query}` : '');
-  const send = async (auth: string) => {
-    const headers: Record<string, string> = { authorization: auth, 'x-request-id': res.getHeader('X-Request-Id') as string };
-    for (const name of FORWARDED_REQUEST_HEADERS) {
-      const value = req.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
-    if (contentType) headers['content-type'] = contentType;
-    return deployment.client.request((req.method ?? 'GET') as Dispatcher.HttpMethod, path, headers, body.length > 0 ? body : undefined);
-  };
-  let upstream = await send(await authorization());
-  if (upstream.statusCode === 401 && deployment.credentials.invalidate()) {
+async function forward(deployment: Deployment, call: UpstreamRequest, credentials: CallerCredentials, res: ServerResponse): Promise<void> {
+  const send = (authorization: string) => deployment.client.request({ ...call, headers: { ...call.headers, authorization } });
+  let authorization = await credentials.current();
+  let upstream = await send(authorization);
+  if (upstream.statusCode === 401 && deployment.credentials.invalidate(authorization)) {
     await upstream.body.dump();
-    upstream = await send(await freshAuthorization());
+    upstream = await send((authorization = await credentials.fresh()));
+    // Refused again: the fresh credentials are no better, which the credential mode may remember.
+    if (upstream.statusCode === 401) deployment.credentials.invalidate(authorization);
   }
   if (upstream.statusCode === 401) {
     // The caller's token was fine (we checked it); Airflow refused the proxy's own credentials.
     await upstream.body.dump();
     throw new OAuthError('upstream_error', 'Airflow refused the proxy\'s credentials');
   }
-  res.statusCode = upstream.statusCode;
-  for (const name of FORWARDED_RESPONSE_HEADERS) {
-    const value = upstream.headers[name];
-    if (value !== undefined) res.setHeader(name, value);
-  }
-  const length = Number(upstream.headers['content-length']);
-  // Small bodies in one write: cheaper than a stream pipeline per request on the hot path.
-  if (length <= SMALL_BODY) res.end(Buffer.from(await upstream.body.arrayBuffer()));
-  else await stream(upstream.body, res);
+  await relay(upstream, res, call.signal);
 }
 
 const SMALL_BODY = 64 * 1024;
 
-/** Streams a large or unsized body; a client that goes away stops the upstream read. */
-function stream(body: Dispatcher.ResponseData['body'], res: ServerResponse): Promise<void> {
-  return new Promise((resolve, reject) => {
-    body.on('error', reject);
-    res.on('close', () => {
-      if (!body.destroyed) body.destroy();
-      resolve();
-    });
-    body.pipe(res);
-  });
+/**
+ * Sends Airflow's answer on. Status and headers are committed only once the body has started to arrive, so a
+ * body that stalls before its first byte still becomes a 504 `upstream_timeout`; after that, a stall can only
+ * cut the connection.
+ */
+async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, signal: AbortSignal | undefined): Promise<void> {
+  const headers: OutgoingHttpHeaders = {};
+  for (const name of FORWARDED_RESPONSE_HEADERS) {
+    const value = upstream.headers[name];
+    if (value !== undefined) headers[name] = value;
+  }
+  const length = Number(upstream.headers['content-length']);
+  if (length <= SMALL_BODY) {
+    // Small bodies in one write: cheaper than a stream pipeline per request on the hot path.
+    const data = Buffer.from(await readUpstream(upstream.body.arrayBuffer()));
+    res.writeHead(upstream.statusCode, headers).end(data);
+    return;
+  }
+  const chunks = upstream.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const head = await readUpstream(chunks.next());
+  res.writeHead(upstream.statusCode, headers);
+  if (head.done) return void res.end();
+  async function* rest() {
+    yield head.value;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+  }
+  try {
+    await pipeline(rest(), res);
+  } catch (err) {
+    if (signal?.aborted) return; // the caller went away: nothing left to answer
+    throw upstreamFailure(err);
+  } finally {
+    if (!upstream.body.destroyed) upstream.body.destroy();
+  }
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

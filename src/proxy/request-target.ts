@@ -46,7 +46,30 @@ export function parseRequestTarget(rawUrl: string): RequestTarget {
     }
   }
   if (!QUERY.test(query)) throw new BadRequestTarget('invalid character in query');
+  checkQueryNames(query);
   return { path, segments, query };
+}
+
+/**
+ * Query parameter names refused whatever the operation, compared as a server would read them (percent- and
+ * `+`-decoded), case-insensitively and without `-`/`_`, so `%5Fmethod`, `X-HTTP-Method-Override` and
+ * `x_http_method_override` are all caught: a bearer token (RFC 6750 §2.3 is not supported: it would reach
+ * Airflow's access logs) and the method overrides some frameworks honour (the headers are refused too).
+ */
+const REFUSED_QUERY_NAMES = new Map([
+  ['accesstoken', 'access_token in the query is not accepted; send the token in the Authorization header'],
+  ['method', 'method override parameters are not accepted'],
+  ['xhttpmethodoverride', 'method override parameters are not accepted'],
+  ['xhttpmethod', 'method override parameters are not accepted'],
+  ['xmethodoverride', 'method override parameters are not accepted'],
+]);
+
+function checkQueryNames(query: string): void {
+  if (query === '') return;
+  for (const name of new URLSearchParams(query).keys()) {
+    const refused = REFUSED_QUERY_NAMES.get(name.toLowerCase().replace(/[-_]/g, ''));
+    if (refused) throw new BadRequestTarget(refused);
+  }
 }
 
 /** Request headers whose presence means someone is trying to change how the request is understood. */

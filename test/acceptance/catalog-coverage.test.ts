@@ -1,4 +1,4 @@
-import type { Operation } from '../../src/airflow/catalog/operation.js';
+import { operationTakesBody, type Operation } from '../../src/airflow/catalog/operation.js';
 import { RouteCatalog } from '../../src/airflow/catalog/route-catalog.js';
 import { airflowV2Operations } from '../../src/airflow/catalog/v2-operations.js';
 import { startAirflow, type AirflowServer } from '../helpers/airflow-server.js';
@@ -13,7 +13,17 @@ const methods = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
 let airflow: AirflowServer | undefined;
 let baseUrl: string;
-let spec: { paths: Record<string, Partial<Record<string, { operationId: string }>>> };
+interface Schema {
+  type?: string;
+  anyOf?: Schema[];
+  oneOf?: Schema[];
+}
+interface LiveOperation {
+  operationId: string;
+  parameters?: Array<{ name: string; in: string; schema?: Schema }>;
+  requestBody?: unknown;
+}
+let spec: { paths: Record<string, Partial<Record<string, LiveOperation>>> };
 
 beforeAll(async () => {
   if (process.env.AIRFLOW_TEST_URL) baseUrl = process.env.AIRFLOW_TEST_URL;
@@ -88,3 +98,45 @@ test(
   },
   timeout,
 );
+
+/** Every live operation with the catalog's entry for it (the first test proves they pair up exactly). */
+function paired(): Array<{ live: LiveOperation; ours: Operation }> {
+  const ours = new Map(airflowV2Operations.map((o) => [`${o.method} ${o.template}`, o]));
+  const pairs: Array<{ live: LiveOperation; ours: Operation }> = [];
+  for (const [path, item] of Object.entries(spec.paths)) {
+    for (const method of methods) {
+      const live = item[method];
+      const op = ours.get(`${method.toUpperCase()} ${path.slice(apiRoot.length)}`);
+      if (live && op) pairs.push({ live, ours: op });
+    }
+  }
+  return pairs;
+}
+
+const isArray = (s: Schema | undefined): boolean => s !== undefined && (s.type === 'array' || [...(s.anyOf ?? []), ...(s.oneOf ?? [])].some(isArray));
+
+test(
+  'the catalog declares exactly the query parameters Airflow declares as arrays (the only ones that may repeat)',
+  () => {
+    const drift: string[] = [];
+    for (const { live, ours } of paired()) {
+      const arrays = (live.parameters ?? []).filter((p) => p.in === 'query' && isArray(p.schema)).map((p) => p.name).sort();
+      const declared = [...(ours.arrayQuery ?? [])].sort();
+      if (arrays.join() !== declared.join()) drift.push(`${ours.name}: Airflow [${arrays.join(', ')}], catalog [${declared.join(', ')}]`);
+    }
+    expect(drift).toEqual([]);
+  },
+  timeout,
+);
+
+test(
+  'the catalog says exactly which operations take a request body',
+  () => {
+    const drift = paired()
+      .filter(({ live, ours }) => (live.requestBody !== undefined) !== operationTakesBody(ours))
+      .map(({ live, ours }) => `${ours.name}: Airflow ${live.requestBody !== undefined ? 'declares' : 'declares no'} body`);
+    expect(drift).toEqual([]);
+  },
+  timeout,
+);
+

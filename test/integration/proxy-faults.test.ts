@@ -1,90 +1,34 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
-import { basic, PROD_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
+import type { Broker } from '../helpers/broker-harness.js';
+import { startBrokerBeforeStandIn, type RecordingUpstream, type StandInSetup } from '../helpers/recording-upstream.js';
 
 /**
  * Fault injection and header hygiene against a stand-in upstream (the one place a fake Airflow is used:
  * behaviours a real Airflow cannot be made to show on demand, and asserting exactly what the upstream received).
  */
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-}
-
-let mode: 'ok' | 'slow' | 'late' | 'drop' | 'reject-token' | 'reject-once' = 'ok';
-const seen: Seen[] = [];
-let logins = 0;
-const sockets = new Set<Socket>();
-
-const upstream: Server = createServer((req, res) => {
-  if (req.url === '/auth/token') {
-    logins++;
-    res.writeHead(201, { 'content-type': 'application/json' });
-    // exp far in the future: the stand-in's token never expires on its own
-    const payload = Buffer.from(JSON.stringify({ sub: 'proxy', exp: 4102444800 })).toString('base64url');
-    res.end(JSON.stringify({ access_token: `eyJhbGciOiJIUzI1NiJ9.${payload}.c2ln-${logins}` }));
-    return;
-  }
-  seen.push({ method: req.method!, url: req.url!, headers: req.headers });
-  if (mode === 'slow') return; // never answers
-  if (mode === 'late') {
-    setTimeout(() => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"dag_id":"etl_daily"}');
-    }, 300);
-    return;
-  }
-  if (mode === 'drop') return req.socket.destroy();
-  if (mode === 'reject-token' || (mode === 'reject-once' && req.headers.authorization?.endsWith('-1'))) {
-    res.writeHead(401, { 'content-type': 'application/json' });
-    res.end('{"detail":"Not authenticated"}');
-    return;
-  }
-  res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': '_token=upstream-secret', server: 'uvicorn', location: 'http://internal/x' });
-  res.end(JSON.stringify({ dag_id: 'etl_daily' }));
-});
-upstream.on('connection', (s) => {
-  sockets.add(s);
-  s.on('close', () => sockets.delete(s));
-});
-
-let directory: DevDirectory;
+let setup: StandInSetup;
+let upstream: RecordingUpstream;
 let broker: Broker;
 let token: string;
 
 beforeAll(async () => {
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  directory = await startDirectory();
-  process.env.ATB_TEST_STANDIN_PASSWORD = 'stand-in-pass';
-  broker = await startBroker(directory, {
-    configure: (c) => {
-      c.upstreams.prod = {
-        audience: PROD_AUDIENCE,
-        url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
-        credentials: { mode: 'service-account', username: 'proxy', password: '${ATB_TEST_STANDIN_PASSWORD}' },
-        timeouts: { connect: '1s', headers: '1s', body: '1s' },
-      };
-    },
-  });
-  token = (await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('demo-etl', 'demo-etl-secret') })).body.access_token as string;
+  setup = await startBrokerBeforeStandIn({ login_backoff: '1s' });
+  ({ upstream, broker, token } = setup);
 });
-afterAll(async () => {
-  await broker.close();
-  await directory.close();
-  sockets.forEach((s) => s.destroy());
-  upstream.close();
-});
-beforeEach(() => {
-  mode = 'ok';
-  seen.length = 0;
-});
+afterAll(() => setup.close());
+beforeEach(() => upstream.reset());
 
-const get = (headers: Record<string, string> = {}) =>
-  fetch(`${broker.url}/airflow/prod/api/v2/dags/etl_daily`, { headers: { authorization: `Bearer ${token}`, ...headers } });
+const get = (headers: Record<string, string> = {}, signal?: AbortSignal) =>
+  fetch(`${broker.url}/airflow/prod/api/v2/dags/etl_daily`, { headers: { authorization: `Bearer ${token}`, ...headers }, signal });
+
+async function until(condition: () => boolean, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${withinMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe('what the upstream receives', () => {
   it('the proxy credentials, never the caller credentials, cookies or forwarding headers', async () => {
@@ -98,7 +42,7 @@ describe('what the upstream receives', () => {
       accept: 'application/json',
     });
     expect(res.status).toBe(200);
-    const got = seen.at(-1)!;
+    const got = upstream.seen.at(-1)!;
     expect(got.url).toBe('/api/v2/dags/etl_daily');
     expect(got.headers.authorization).toMatch(/^Bearer eyJhbGciOiJIUzI1NiJ9\./);
     expect(got.headers.authorization).not.toContain(token);
@@ -117,18 +61,18 @@ describe('what the upstream receives', () => {
 
   it('the path and query string are forwarded byte for byte', async () => {
     await fetch(`${broker.url}/airflow/prod/api/v2/dags/etl_daily?x=a%20b&y=%C3%A9`, { headers: { authorization: `Bearer ${token}` } });
-    expect(seen.at(-1)!.url).toBe('/api/v2/dags/etl_daily?x=a%20b&y=%C3%A9');
+    expect(upstream.seen.at(-1)!.url).toBe('/api/v2/dags/etl_daily?x=a%20b&y=%C3%A9');
   });
 
   it('a filtered list keeps the caller\'s filters and pages itself', async () => {
     await fetch(`${broker.url}/airflow/prod/api/v2/dags?dag_id_pattern=etl_%25&limit=5`, { headers: { authorization: `Bearer ${token}` } });
-    expect(seen.at(-1)!.url).toBe('/api/v2/dags?dag_id_pattern=etl_%25&limit=100&offset=0');
+    expect(upstream.seen.at(-1)!.url).toBe('/api/v2/dags?dag_id_pattern=etl_%25&limit=100&offset=0');
   });
 });
 
 describe('policy swaps', () => {
   it('a request in flight finishes under the policy it started with; the next one sees the new policy', async () => {
-    mode = 'late';
+    upstream.mode = 'late';
     const store = broker.services.policies;
     const before = store.current();
     const inFlight = get();
@@ -145,7 +89,7 @@ describe('policy swaps', () => {
 
 describe('faults', () => {
   it('slow-upstream: 504 upstream_timeout after the headers timeout, no hang', async () => {
-    mode = 'slow';
+    upstream.mode = 'slow';
     const started = Date.now();
     const res = await get();
     expect(res.status).toBe(504);
@@ -154,7 +98,7 @@ describe('faults', () => {
   });
 
   it('dropped-connection: 502 upstream_error', async () => {
-    mode = 'drop';
+    upstream.mode = 'drop';
     const res = await get();
     expect(res.status).toBe(502);
     const body = (await res.json()) as Record<string, unknown>;
@@ -162,18 +106,86 @@ describe('faults', () => {
     expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|ECONN|socket/);
   });
 
-  it('expired-upstream-login: logs in again once and retries', async () => {
-    mode = 'reject-once';
-    const before = logins;
+  it.each(['stall-sized-body', 'stall-chunked-body'] as const)('upstream-%s: headers then nothing past the body timeout is 504 upstream_timeout JSON', async (mode) => {
+    upstream.mode = mode;
+    const started = Date.now();
+    const res = await get();
+    expect(res.status).toBe(504);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect((await res.json()) as Record<string, unknown>).toMatchObject({ error: 'upstream_timeout' });
+    expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
+  it('upstream-stalls-mid-body: the answer already started is cut, never completed', async () => {
+    upstream.mode = 'stall-mid-body';
     const res = await get();
     expect(res.status).toBe(200);
-    expect(logins).toBe(before + 1);
+    await expect(res.text()).rejects.toThrow();
+  });
+
+  it('client-disconnects: the upstream request is aborted at once, not left to its own timeout', async () => {
+    upstream.mode = 'slow';
+    const client = new AbortController();
+    const answered = get({}, client.signal).catch((err: unknown) => err);
+    await until(() => upstream.seen.length === 1, 2_000);
+    const abortedAt = Date.now();
+    client.abort();
+    await answered;
+    // The headers timeout (1 s) would close it too: the abort must come well before.
+    await until(() => upstream.seen[0]!.closedAt !== undefined, 2_000);
+    expect(upstream.seen[0]!.closedAt! - abortedAt).toBeLessThan(500);
+  });
+});
+
+/** The proxy's own Airflow login (login_backoff: 1s). Each test first lets an earlier back-off pass. */
+describe('the proxy\'s Airflow login', () => {
+  const backoffPassed = () => new Promise((r) => setTimeout(r, 1_100));
+
+  it('expired-upstream-login: logs in again once and retries', async () => {
+    expect((await get()).status).toBe(200);
+    await backoffPassed(); // the token is older than the back-off: Airflow expiring it is no broken login
+    upstream.refuseTokensUpTo = upstream.logins;
+    const before = upstream.logins;
+    const res = await get();
+    expect(res.status).toBe(200);
+    expect(upstream.logins).toBe(before + 1);
   });
 
   it('upstream-refuses-proxy-credentials: 502, not the upstream 401', async () => {
-    mode = 'reject-token';
+    await backoffPassed();
+    upstream.mode = 'reject-token';
     const res = await get();
     expect(res.status).toBe(502);
     expect(res.headers.get('www-authenticate')).toBeNull();
+  });
+
+  it('upstream-rejects-proxy-login: 10 concurrent and 10 later calls cost Airflow one login, each answers 502', async () => {
+    await backoffPassed();
+    upstream.loginStatus = 401;
+    upstream.refuseTokensUpTo = upstream.logins; // the token held is refused: the proxy must log in again
+    const before = upstream.logins;
+    const concurrent = await Promise.all(Array.from({ length: 10 }, () => get()));
+    const later = [];
+    for (let i = 0; i < 10; i++) later.push(await get());
+    for (const res of [...concurrent, ...later]) {
+      expect(res.status).toBe(502);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect((await res.json()) as Record<string, unknown>).toMatchObject({ error: 'upstream_error' });
+    }
+    expect(upstream.logins - before).toBe(1);
+
+    // Once the back-off has passed, the next call logs in again, once.
+    upstream.loginStatus = 201;
+    await backoffPassed();
+    expect((await get()).status).toBe(200);
+    expect(upstream.logins - before).toBe(2);
+  });
+
+  it('upstream-refuses-fresh-tokens: a token refused right after its login backs off like a refused login', async () => {
+    await backoffPassed();
+    upstream.mode = 'reject-token';
+    const before = upstream.logins;
+    for (let i = 0; i < 10; i++) expect((await get()).status).toBe(502);
+    expect(upstream.logins - before).toBe(1);
   });
 });

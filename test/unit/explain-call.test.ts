@@ -26,6 +26,16 @@ describe('paths as admins write them', () => {
   });
 });
 
+describe('input the proxy refuses for the operation', () => {
+  test.each([
+    ['GET', '/api/v2/dags/etl_daily/dagRuns?limit=1&limit=100', undefined, /may appear only once/],
+    ['POST', '/api/v2/dags/etl_daily/favorite', { dag_id: 'x' }, /takes no request body/],
+  ])('%s %s is refused before deciding, as the proxy refuses it', async (method, path, body, message) => {
+    await expect(explainCall(example, etl, { method, path, body })).rejects.toThrow(UnexplainableCall);
+    await expect(explainCall(example, etl, { method, path, body })).rejects.toThrow(message);
+  });
+});
+
 describe('explain on the example policy', () => {
   test('an allowed call names the operation, the ids and the deciding grant', async () => {
     const e = await explainCall(example, etl, { method: 'post', path: '/api/v2/dags/etl_daily/dagRuns', body: { logical_date: null } });

@@ -27,6 +27,30 @@ const refused: Array<[string, string]> = [
   ['raw-non-ascii', '/airflow/prod/api/v2/dags/é'],
 ];
 
+const refusedQueries: Array<[string, string]> = [
+  ['access-token-in-query', 'access_token=eyJ.x.y'],
+  ['access-token-in-query-encoded', 'a=1&access%5Ftoken=eyJ.x.y'],
+  ['access-token-in-query-encoded-letter', '%61ccess_token=eyJ.x.y'],
+  ['access-token-in-query-upper-case', 'Access_Token=eyJ.x.y'],
+  ['access-token-in-query-without-value', 'access_token'],
+  ['method-override-query-_method', '_method=DELETE'],
+  ['method-override-query-encoded', '%5Fmethod=DELETE'],
+  ['method-override-query-x-http-method-override', 'X-HTTP-Method-Override=DELETE'],
+  ['method-override-query-underscores', 'x_http_method_override=DELETE'],
+  ['method-override-query-x-http-method', 'x-http-method=PUT'],
+  ['method-override-query-x-method-override', 'x-method-override=PATCH'],
+];
+
+describe('query parameters the proxy refuses whatever the operation', () => {
+  it.each(refusedQueries)('%s', (_name, query) => {
+    expect(() => parseRequestTarget(`/airflow/prod/api/v2/dags/etl_daily?${query}`)).toThrow(BadRequestTarget);
+  });
+
+  it('names that only contain those words pass', () => {
+    expect(() => parseRequestTarget('/airflow/prod/api/v2/dags?x=access_token&token=1&method_name=x')).not.toThrow();
+  });
+});
+
 describe('request targets the proxy refuses', () => {
   it.each(refused)('%s', (_name, url) => {
     expect(() => parseRequestTarget(url)).toThrow(BadRequestTarget);

@@ -77,7 +77,22 @@ interface OperationBase {
   template: string;
   /** Parameters declared `:path` in Airflow: they take the rest of the path, `/` included. */
   pathParams?: readonly string[];
+  /**
+   * Query parameters Airflow declares as arrays: only these may repeat (`?tags=a&tags=b`). Any other name,
+   * declared or not, may appear once, so the proxy and Airflow (which reads the last of a repeated scalar)
+   * cannot read different values. Absent: none.
+   */
+  arrayQuery?: readonly string[];
+  /**
+   * Whether Airflow declares a request body; a body sent to an operation without one is refused. Absent: as
+   * its method says (`operationTakesBody`).
+   */
+  takesBody?: boolean;
 }
+
+/** POST, PUT and PATCH take a body unless the operation says otherwise; GET and DELETE never do. */
+export const operationTakesBody = (op: Pick<OperationBase, 'method' | 'takesBody'>): boolean =>
+  op.takesBody ?? (op.method !== 'GET' && op.method !== 'DELETE');
 
 /** One permission check: an action on the resources named by `ids`. */
 export interface CheckSpec {

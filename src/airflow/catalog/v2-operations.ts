@@ -28,15 +28,64 @@ const backfillDag: IdSource = { from: 'lookup', lookup: 'backfill_dag', param: '
 
 type Extras = Partial<Pick<PolicyOperation, 'list' | 'batch' | 'bulk' | 'also'>>;
 
+/**
+ * Query parameters each operation declares as arrays in Airflow's OpenAPI document (`type: array`), the only
+ * ones that may repeat; the coverage test compares this table with a live server.
+ */
+const arrayQuery: Readonly<Record<string, readonly string[]>> = {
+  get_assets: ['dag_ids', 'order_by'],
+  get_asset_aliases: ['order_by'],
+  get_asset_events: ['order_by'],
+  list_backfills: ['order_by'],
+  patch_connection: ['update_mask'],
+  get_connections: ['order_by'],
+  patch_dag_run: ['update_mask'],
+  get_dag_runs: ['run_type', 'state', 'dag_version', 'order_by'],
+  wait_dag_run_until_finished: ['result'],
+  get_dag_stats: ['dag_ids'],
+  list_dag_warnings: ['order_by'],
+  get_dags: ['tags', 'owners', 'dag_run_state', 'order_by', 'timetable_type'],
+  patch_dags: ['update_mask', 'tags', 'owners'],
+  patch_dag: ['update_mask'],
+  get_event_logs: ['order_by', 'excluded_events', 'included_events'],
+  get_import_errors: ['order_by'],
+  get_jobs: ['order_by'],
+  patch_pool: ['update_mask'],
+  get_pools: ['order_by'],
+  get_xcom_entries: ['order_by'],
+  patch_task_instance: ['update_mask'],
+  get_mapped_task_instances: ['state', 'pool', 'queue', 'executor', 'version_number', 'try_number', 'operator', 'map_index', 'order_by'],
+  patch_task_instance_by_map_index: ['update_mask'],
+  get_task_instances: ['state', 'pool', 'queue', 'executor', 'version_number', 'try_number', 'operator', 'map_index', 'order_by'],
+  patch_task_group_instances: ['update_mask'],
+  patch_task_instance_dry_run_by_map_index: ['update_mask'],
+  patch_task_instance_dry_run: ['update_mask'],
+  patch_variable: ['update_mask'],
+  get_variables: ['order_by'],
+  get_dag_tags: ['order_by'],
+  get_dag_versions: ['order_by'],
+  get_hitl_details: ['order_by', 'state', 'responded_by_user_id', 'responded_by_user_name'],
+};
+
+/** POST, PUT and PATCH operations that declare no request body (no GET or DELETE operation declares one). */
+const withoutBody = new Set(['pause_backfill', 'unpause_backfill', 'cancel_backfill', 'create_default_connections', 'favorite_dag', 'unfavorite_dag', 'reparse_dag_file']);
+
 interface Row {
   name: string;
   method: HttpMethod;
   template: string;
   pathParams?: readonly string[];
+  arrayQuery?: readonly string[];
+  takesBody?: false;
 }
 
-const route = (name: string, method: HttpMethod, template: string, pathParams?: readonly string[]): Row =>
-  pathParams ? { name, method, template, pathParams } : { name, method, template };
+function route(name: string, method: HttpMethod, template: string, pathParams?: readonly string[]): Row {
+  const row: Row = { name, method, template };
+  if (pathParams) row.pathParams = pathParams;
+  if (arrayQuery[name]) row.arrayQuery = arrayQuery[name];
+  if (withoutBody.has(name)) row.takesBody = false;
+  return row;
+}
 
 const check = (resource: ResourceKind, action: Action, ids: IdSource): CheckSpec => ({ resource, action, ids });
 

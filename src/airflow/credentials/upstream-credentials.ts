@@ -13,6 +13,9 @@ export interface UpstreamCredentials {
   readonly mode: string;
   /** The `Authorization` header for a call made on behalf of `caller`. */
   authorization(caller: Caller): Promise<string>;
-  /** Airflow answered 401 to our credentials: forget them; true when one retry with fresh ones makes sense. */
-  invalidate(): boolean;
+  /**
+   * Airflow answered 401 to `rejected` (an `authorization()` result; absent: whatever is held): forget it; true
+   * when one retry with fresh credentials makes sense.
+   */
+  invalidate(rejected?: string): boolean;
 }

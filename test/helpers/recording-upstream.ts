@@ -1,0 +1,169 @@
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { DevDirectory } from '../../scripts/dev-directory.js';
+import { basic, PROD_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from './broker-harness.js';
+
+/**
+ * A stand-in Airflow for fault injection only: it records what it received (method, raw URL, headers, body, and
+ * when the connection carrying the request closed) and answers the way `mode` says. Everything a real Airflow
+ * can show on demand is tested against a real one (test/helpers/airflow-server.ts).
+ */
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** `Date.now()` when the request's connection closed, while it was still unanswered or answering. */
+  closedAt?: number;
+}
+
+export type UpstreamMode =
+  | 'ok'
+  /** Never answers. */
+  | 'slow'
+  /** Answers after 300 ms. */
+  | 'late'
+  /** Closes the connection. */
+  | 'drop'
+  /** Answers 401 to every API call. */
+  | 'reject-token'
+  /** Sends 200 headers with `content-length: 100`, then nothing. */
+  | 'stall-sized-body'
+  /** Sends 200 headers of a chunked body, then nothing. */
+  | 'stall-chunked-body'
+  /** Sends 200 headers of a chunked body and its first chunk, then nothing. */
+  | 'stall-mid-body';
+
+export class RecordingUpstream {
+  mode: UpstreamMode = 'ok';
+  /** How `POST /auth/token` answers: 201 with a token, or this status. */
+  loginStatus: 201 | 401 | 500 = 201;
+  logins = 0;
+  /** API calls carrying a token of login number <= this answer 401 (set to `logins` to expire every token so far). */
+  refuseTokensUpTo = 0;
+  readonly seen: SeenRequest[] = [];
+  readonly #sockets = new Set<Socket>();
+  readonly #server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.url === '/auth/token') return this.#login(res);
+      const seen: SeenRequest = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) };
+      this.seen.push(seen);
+      res.on('close', () => (seen.closedAt ??= Date.now()));
+      this.#answer(req.socket, res, req.headers.authorization);
+    });
+  });
+
+  async start(): Promise<void> {
+    this.#server.on('connection', (s) => {
+      this.#sockets.add(s);
+      s.on('close', () => this.#sockets.delete(s));
+    });
+    await new Promise<void>((r) => this.#server.listen(0, '127.0.0.1', r));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+  }
+
+  reset(): void {
+    this.mode = 'ok';
+    this.loginStatus = 201;
+    this.refuseTokensUpTo = 0;
+    this.seen.length = 0;
+  }
+
+  close(): void {
+    this.#sockets.forEach((s) => s.destroy());
+    this.#server.close();
+  }
+
+  #login(res: ServerResponse): void {
+    this.logins++;
+    if (this.loginStatus !== 201) {
+      res.writeHead(this.loginStatus, { 'content-type': 'application/json' });
+      res.end('{"detail":"Invalid credentials"}');
+      return;
+    }
+    res.writeHead(201, { 'content-type': 'application/json' });
+    // exp far in the future: the stand-in's token never expires on its own
+    const payload = Buffer.from(JSON.stringify({ sub: 'proxy', exp: 4102444800 })).toString('base64url');
+    res.end(JSON.stringify({ access_token: `eyJhbGciOiJIUzI1NiJ9.${payload}.c2ln-${this.logins}` }));
+  }
+
+  #answer(socket: Socket, res: ServerResponse, authorization: string | undefined): void {
+    switch (this.mode) {
+      case 'slow':
+        return;
+      case 'late':
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{"dag_id":"etl_daily"}');
+        }, 300);
+        return;
+      case 'drop':
+        socket.destroy();
+        return;
+      case 'stall-sized-body':
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.flushHeaders();
+        return;
+      case 'stall-chunked-body':
+        res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+        res.flushHeaders();
+        return;
+      case 'stall-mid-body':
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"dag_id":');
+        return;
+    }
+    const login = Number(/-(\d+)$/.exec(authorization ?? '')?.[1] ?? 0);
+    if (this.mode === 'reject-token' || login <= this.refuseTokensUpTo) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end('{"detail":"Not authenticated"}');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': '_token=upstream-secret', server: 'uvicorn', location: 'http://internal/x' });
+    res.end(JSON.stringify({ dag_id: 'etl_daily' }));
+  }
+}
+
+/** A broker whose `prod` deployment is the stand-in (service account, 1 s timeouts), and a demo-etl token for it. */
+export interface StandInSetup {
+  upstream: RecordingUpstream;
+  directory: DevDirectory;
+  broker: Broker;
+  /** demo-etl: etl-operator (dags etl_*: read, trigger, clear; variables etl_*: read, write). */
+  token: string;
+  close(): Promise<void>;
+}
+
+export async function startBrokerBeforeStandIn(credentials: Record<string, unknown> = {}): Promise<StandInSetup> {
+  const upstream = new RecordingUpstream();
+  await upstream.start();
+  const directory = await startDirectory();
+  process.env.ATB_TEST_STANDIN_PASSWORD = 'stand-in-pass';
+  const broker = await startBroker(directory, {
+    configure: (c) => {
+      c.upstreams.prod = {
+        audience: PROD_AUDIENCE,
+        url: upstream.url,
+        credentials: { mode: 'service-account', username: 'proxy', password: '${ATB_TEST_STANDIN_PASSWORD}', ...credentials },
+        timeouts: { connect: '1s', headers: '1s', body: '1s' },
+      };
+    },
+  });
+  const token = (await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('demo-etl', 'demo-etl-secret') })).body.access_token as string;
+  return {
+    upstream,
+    directory,
+    broker,
+    token,
+    async close() {
+      await broker.close();
+      await directory.close();
+      upstream.close();
+    },
+  };
+}
