@@ -40,6 +40,8 @@ export interface DevDirectoryOptions {
   accessTokenTtlSeconds?: number;
   /** Changes the claims of each JWT access token before it is signed (oidc-provider's `formats.customizers.jwt`). */
   customizeAccessToken?: (payload: Record<string, unknown>) => void;
+  /** Fault injection: rewrites the `access_token` string of each token response after it was signed. */
+  rewriteAccessToken?: (token: string) => string;
 }
 
 /** The provider's storage: in memory, as befits a throwaway directory (passing one also silences its warning). */
@@ -129,6 +131,14 @@ export async function startDevDirectory(options: DevDirectoryOptions = {}): Prom
       return groups ? { groups } : undefined;
     },
   });
+  if (options.rewriteAccessToken) {
+    const rewrite = options.rewriteAccessToken;
+    provider.use(async (ctx, next) => {
+      await next();
+      const body = ctx.body as { access_token?: unknown } | undefined;
+      if (ctx.path === '/token' && typeof body?.access_token === 'string') body.access_token = rewrite(body.access_token);
+    });
+  }
   server.on('request', provider.callback());
 
   return {

@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
-import { InvalidTokenError, type AccessTokenVerifier } from '../tokens/access-token-verifier.js';
+import { audiences, InvalidTokenError, type AccessTokenVerifier } from '../tokens/access-token-verifier.js';
 
+/** RFC 6750 §2.1 syntax; the verifier then allows only the strict compact JWS (no `=` padding): ERR_NOT_COMPACT. */
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /**
@@ -38,7 +39,8 @@ export class ProxyAuthenticator {
       claims = await this.verifier.verifyWithoutRevocation(token);
       this.cache.set(token, claims);
     }
-    if (claims.aud !== audience) throw new InvalidTokenError('ERR_WRONG_DEPLOYMENT');
+    // The verifier already refused an `aud` naming two of our deployments (ERR_AUD_OTHER_DEPLOYMENT).
+    if (!audiences(claims).includes(audience)) throw new InvalidTokenError('ERR_WRONG_DEPLOYMENT');
     await this.verifier.assertNotRevoked(claims);
     return claims;
   }

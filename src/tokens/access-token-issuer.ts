@@ -11,11 +11,14 @@ export interface TokenRequestOutcome {
   roles: readonly string[];
   authorizationDetails: AirflowAuthorizationDetail[] | undefined;
   ttlMs: number;
+  /** Epoch seconds the token must not outlive (the subject token's `exp` at token exchange). */
+  notAfter?: number | undefined;
 }
 
 export interface IssuedToken {
   token: string;
-  claims: AccessTokenClaims;
+  /** We always issue a single audience: the deployment's. */
+  claims: AccessTokenClaims & { aud: string };
 }
 
 /** Signs RFC 9068 access tokens with the key store's active key. */
@@ -30,11 +33,11 @@ export class AccessTokenIssuer {
     const key = this.keys.signingKey();
     if (!key) throw new OAuthError('server_error', 'no signing key is active', { cause: new Error('key store has no active key') });
     const iat = Math.floor(this.now() / 1000);
-    const claims: AccessTokenClaims = {
+    const claims: IssuedToken['claims'] = {
       iss: this.issuer,
       sub: request.subject,
       aud: request.audience,
-      exp: iat + Math.floor(request.ttlMs / 1000),
+      exp: Math.min(iat + Math.floor(request.ttlMs / 1000), request.notAfter ?? Number.POSITIVE_INFINITY),
       iat,
       nbf: iat,
       jti: randomUUID(),

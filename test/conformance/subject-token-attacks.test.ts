@@ -223,6 +223,19 @@ describe('the directory token behind client_credentials', () => {
     expect(res.status).toBeGreaterThanOrEqual(500); // the directory's fault, never blamed on the caller
   });
 
+  it('client-credentials-directory-token-with-padding-appended', async () => {
+    const padding = await startDirectory({ accounts: [{ clientId: 'k8s-workload', secret: 'k8s-workload-secret', groups: ['airflow-etl'] }], rewriteAccessToken: (t) => `${t}==` });
+    const paddingBroker = await startBroker(padding);
+    try {
+      const res = await tokenRequest(paddingBroker, { grant_type: 'client_credentials' }, { authorization: basic('k8s-workload', 'k8s-workload-secret') });
+      expect(res.body.access_token).toBeUndefined();
+      expect(res.status).toBeGreaterThanOrEqual(500);
+    } finally {
+      await paddingBroker.close();
+      await padding.close();
+    }
+  });
+
   it('control: client credentials with the directory token as issued', async () => {
     const res = await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('k8s-workload', 'k8s-workload-secret') });
     expect(res.status).toBe(200);
