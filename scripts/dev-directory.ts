@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import Provider from 'oidc-provider';
 
 /**
@@ -26,8 +26,10 @@ export const DEV_DIRECTORY_AUDIENCE = 'urn:airflow-token-broker';
 export interface DevDirectory {
   issuer: string;
   server: Server;
-  /** Signs a token with the directory's own key, as it would sign an ID token. */
-  signAsDirectory(claims: JWTPayload, options?: { typ?: string; expiresIn?: string }): Promise<string>;
+  /** Signs a token with the directory's own key, as it would sign an ID token. `issuedAt` in epoch seconds. */
+  signAsDirectory(claims: JWTPayload, options?: { typ?: string; expiresIn?: string | number; issuedAt?: number }): Promise<string>;
+  /** Signs exact header and payload bytes (ES256, the directory's key): for tests of malformed encodings. */
+  signRaw(header: string, payload: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,10 @@ export interface DevDirectoryOptions {
   host?: string;
   accounts?: DevServiceAccount[];
   accessTokenTtlSeconds?: number;
+  /** Changes the claims of each JWT access token before it is signed (oidc-provider's `formats.customizers.jwt`). */
+  customizeAccessToken?: (payload: Record<string, unknown>) => void;
+  /** Fault injection: rewrites the `access_token` string of each token response after it was signed. */
+  rewriteAccessToken?: (token: string) => string;
 }
 
 /** The provider's storage: in memory, as befits a throwaway directory (passing one also silences its warning). */
@@ -96,6 +102,9 @@ export async function startDevDirectory(options: DevDirectoryOptions = {}): Prom
       id_token_signed_response_alg: 'ES256',
     })),
     jwks: { keys: [signingJwk] },
+    ...(options.customizeAccessToken
+      ? { formats: { customizers: { jwt: (_ctx: unknown, _token: unknown, jwt: { payload: Record<string, unknown> }) => options.customizeAccessToken!(jwt.payload) } } }
+      : {}),
     ttl: { ClientCredentials: options.accessTokenTtlSeconds ?? 300 },
     cookies: { keys: ['dev-directory-cookie-key-not-secret'] },
     features: {
@@ -122,6 +131,14 @@ export async function startDevDirectory(options: DevDirectoryOptions = {}): Prom
       return groups ? { groups } : undefined;
     },
   });
+  if (options.rewriteAccessToken) {
+    const rewrite = options.rewriteAccessToken;
+    provider.use(async (ctx, next) => {
+      await next();
+      const body = ctx.body as { access_token?: unknown } | undefined;
+      if (ctx.path === '/token' && typeof body?.access_token === 'string') body.access_token = rewrite(body.access_token);
+    });
+  }
   server.on('request', provider.callback());
 
   return {
@@ -131,14 +148,22 @@ export async function startDevDirectory(options: DevDirectoryOptions = {}): Prom
       return new SignJWT(claims)
         .setProtectedHeader({ alg: 'ES256', kid: signingJwk.kid!, ...(opts.typ ? { typ: opts.typ } : {}) })
         .setIssuer(issuer)
-        .setIssuedAt()
+        .setIssuedAt(opts.issuedAt)
         .setExpirationTime(opts.expiresIn ?? '5m')
         .sign(privateKey);
     },
+    signRaw: (header, payload) => signCompactEs256(privateKey, header, payload),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+/** An ES256 compact JWS over exact header and payload text, for tests that need encodings jose never writes. */
+export async function signCompactEs256(privateKey: CryptoKey, header: string, payload: string): Promise<string> {
+  const input = `${Buffer.from(header).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+  const signature = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, new TextEncoder().encode(input));
+  return `${input}.${Buffer.from(signature).toString('base64url')}`;
 }

@@ -85,6 +85,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     issuer: config.issuer,
     audiences: [...Object.values(config.upstreams).map((u) => u.audience), adminAudience(config)],
     maxTtlMs: config.tokens.max_ttl,
+    clockToleranceSec: Math.ceil(config.proxy.leeway / 1000),
     now,
   });
   const metrics = new Metrics({ defaultMetrics: !overrides.logger });
@@ -112,7 +113,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     directories,
     revocations,
     grants,
-    tokens: new TokenService(config, policies, issuer),
+    tokens: new TokenService(config, policies, issuer, now),
     verifier,
     limits: {
       perClient: new RateLimiter({ requests: rl.per_client.requests, perMs: rl.per_client.per }, rl.max_tracked, now),

@@ -1,9 +1,9 @@
-import { decodeJwt } from 'jose';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseAuthorizationDetails } from '../broker/authorization-details.js';
 import type { Principal } from '../policy/evaluator.js';
 import type { Policy } from '../policy/policy.js';
+import { parseCompactJws } from '../tokens/compact-jws.js';
 
 /** Who `policy explain` decides for, and how it found out (printed above the explanation). */
 export interface ExplainedPrincipal {
@@ -29,12 +29,9 @@ const scopeRoles = (scope: string | string[]) => (Array.isArray(scope) ? scope :
  * `scope` roles and `authorization_details` are what the proxy would evaluate if the token is genuine.
  */
 export function principalFromToken(token: string, now = Date.now()): ExplainedPrincipal {
-  let claims;
-  try {
-    claims = decodeJwt(token.trim());
-  } catch (err) {
-    throw new Error(`--token: not a JWT (${(err as Error).message})`);
-  }
+  // The proxy refuses any other spelling before verifying anything, so explain must not explain one.
+  const claims = parseCompactJws(token.trim())?.payload;
+  if (!claims) throw new Error('--token: not a JWT (the proxy accepts only the strict compact serialization)');
   if (typeof claims.scope !== 'string') throw new Error('--token: no scope claim; is this a broker access token?');
   const expired = typeof claims.exp === 'number' && claims.exp * 1000 <= now ? ', expired' : '';
   return {

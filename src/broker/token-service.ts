@@ -1,12 +1,12 @@
 import type { Config } from '../config/schema.js';
 import type { DirectoryIdentity } from '../directory/directory.js';
 import type { PolicyStore } from '../policy/policy-store.js';
-import type { AccessTokenIssuer } from '../tokens/access-token-issuer.js';
+import type { AccessTokenIssuer, IssuedToken } from '../tokens/access-token-issuer.js';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
 import { assertWithinRoles, parseAuthorizationDetails } from './authorization-details.js';
 import { resolveRoles, tokenLifetimeMs } from './role-resolution.js';
 import { resolveTarget } from './target.js';
-import { OAuthError } from '../errors/oauth-error.js';
+import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -19,7 +19,7 @@ export interface TokenResponse {
 
 export interface IssueResult {
   response: TokenResponse;
-  claims: AccessTokenClaims;
+  claims: IssuedToken['claims'];
   policyHash: string;
   /** The deployment the token is for (`admin` for the admin API). */
   deployment: string;
@@ -31,6 +31,7 @@ export class TokenService {
     private readonly config: Config,
     private readonly policies: PolicyStore,
     private readonly issuer: AccessTokenIssuer,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async issue(identity: DirectoryIdentity, params: ReadonlyMap<string, string>): Promise<IssueResult> {
@@ -43,6 +44,10 @@ export class TokenService {
       throw new OAuthError('invalid_scope', 'admin API tokens need a role with admin: true');
     }
     const ttlMs = tokenLifetimeMs(policy, roles, this.config.tokens.default_ttl, this.config.tokens.max_ttl);
+    // An exchanged token never outlives the token it was exchanged for (jose let that one through within the leeway).
+    if (identity.expiresAt !== undefined && identity.expiresAt * 1000 - this.now() < 1000) {
+      throw invalidRequest('subject_token has expired');
+    }
     const { token, claims } = await this.issuer.issue({
       subject: identity.subject,
       clientId: identity.clientId,
@@ -50,6 +55,7 @@ export class TokenService {
       roles,
       authorizationDetails: details,
       ttlMs,
+      notAfter: identity.expiresAt,
     });
     const response: TokenResponse = {
       access_token: token,

@@ -57,10 +57,16 @@ const directory = z
           .min(1)
           .default(['client_id', 'azp'])
           .meta({ description: 'Claims holding the client id, tried in order.' }),
-        groups: z
-          .string()
-          .default('groups')
-          .meta({ description: 'Claim holding the groups or roles that policy bindings match (`when.groups`).' }),
+        groups: z.string().default('groups').meta({
+          description:
+            'Claim holding the groups or roles that policy bindings match (`when.groups`). It must be an array ' +
+            'of strings (absent: no groups); any other shape refuses the token.',
+        }),
+        groups_may_be_string: z.boolean().default(false).meta({
+          description:
+            'Also accept a single string in the groups claim, as one group. Only for a directory that sends ' +
+            'one group that way; by default a string is refused, never split or guessed at.',
+        }),
       })
       .prefault({})
       .meta({ description: 'Where the identity is read from in the directory tokens.' }),
@@ -101,13 +107,33 @@ const directory = z
           .array(z.enum(['access_token', 'id_token', 'jwt']))
           .min(1)
           .default(['access_token', 'id_token', 'jwt'])
-          .meta({ description: 'Accepted RFC 8693 `subject_token_type`s (`urn:ietf:params:oauth:token-type:*`).' }),
+          .meta({
+            description:
+              'Accepted RFC 8693 `subject_token_type`s (`urn:ietf:params:oauth:token-type:*`). The token must also ' +
+              'be of the declared type (see `type_claim` and docs/security-model.md): an `access_token` must say ' +
+              'it is one, an `id_token` must not say it is an access token, a `jwt` may be either.',
+          }),
+        type_claim: z
+          .strictObject({
+            name: z.string().min(1).default('typ').meta({ description: 'The claim (Keycloak: `typ`, Cognito: `token_use`).' }),
+            access_token: z.array(z.string()).default(['Bearer']).meta({ description: 'Its values on access tokens.' }),
+            id_token: z.array(z.string()).default(['ID']).meta({ description: 'Its values on ID tokens.' }),
+          })
+          .prefault({})
+          .meta({
+            description:
+              'A claim in which the directory names the type of its tokens. Any other value of it (Keycloak ' +
+              '`Refresh`, `Logout`) refuses the token.',
+            examples: [{ name: 'token_use', access_token: ['access'], id_token: ['id'] }],
+          }),
         algorithms: z
           .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
           .min(1)
           .default(['RS256', 'PS256', 'ES256', 'EdDSA'])
           .meta({ description: 'Signature algorithms accepted on subject tokens.' }),
-        max_age: duration().optional().meta({ description: 'Refuse subject tokens issued longer ago than this.' }),
+        max_age: duration().optional().meta({
+          description: 'Refuse subject tokens issued longer ago than this. (An `iat` in the future is always refused.)',
+        }),
       })
       .optional()
       .meta({ description: 'Accept this directory\'s tokens as RFC 8693 `subject_token`s.' }),

@@ -1,15 +1,25 @@
 import * as oidc from 'openid-client';
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 import { directoryUnavailable, invalidClient, invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import type { DirectoryConfig } from '../config/schema.js';
 import type { BindingSubject } from '../policy/policy.js';
+import { parseCompactJws, type CompactJws } from '../tokens/compact-jws.js';
+import { assertKindFits, subjectTokenKind, type SubjectTokenType } from './subject-token-kind.js';
+
+export type { SubjectTokenType } from './subject-token-kind.js';
 
 /** The identity the directory vouched for. */
 export interface DirectoryIdentity extends BindingSubject {
   issuer: string;
+  /**
+   * Token exchange: the subject token's `exp` (epoch seconds). A token issued for this identity never outlives
+   * it. Unset for client credentials, where the directory's token only proved the secret just now.
+   */
+  expiresAt?: number;
 }
 
-export type SubjectTokenType = 'access_token' | 'id_token' | 'jwt';
+/** Clock skew tolerated on the directory's `exp`, `nbf` and `iat`. */
+const CLOCK_TOLERANCE_SEC = 30;
 
 interface Discovered {
   metadata: oidc.ServerMetadata;
@@ -97,15 +107,21 @@ export class Directory {
     } catch (err) {
       throw toDirectoryError(err);
     }
+    const unusable = (cause: unknown) => new OAuthError('server_error', 'the directory answered with an unusable token', { cause });
+    if (!parseCompactJws(accessToken)) throw unusable(new Error('the directory access token is not a compact JWS'));
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(accessToken, jwks, { issuer: this.config.issuer, audience: cc.audience, requiredClaims: ['exp'] }));
+      ({ payload } = await jwtVerify(accessToken, jwks, {
+        issuer: this.config.issuer,
+        audience: cc.audience,
+        requiredClaims: ['exp'],
+        clockTolerance: CLOCK_TOLERANCE_SEC,
+      }));
     } catch (err) {
-      throw isJwksFetchFailure(err)
-        ? directoryUnavailable(err)
-        : new OAuthError('server_error', 'the directory answered with an unusable token', { cause: err });
+      throw isJwksFetchFailure(err) ? directoryUnavailable(err) : unusable(err);
     }
-    const identity = this.identityFrom(payload);
+    if (issuedInTheFuture(payload)) throw unusable(new Error('the directory access token is issued in the future'));
+    const identity = this.identityFrom(payload, (problem) => unusable(new Error(`the directory access token's ${problem}`)));
     // The directory must have vouched for this very client, not another one.
     if (identity.clientId !== clientId) throw invalidClient(new Error('directory token names another client'));
     return identity;
@@ -116,17 +132,19 @@ export class Directory {
     const te = this.config.token_exchange;
     if (!te) throw invalidRequest('subject_token issuer is not trusted for token exchange');
     if (!te.token_types.includes(type)) throw invalidRequest(`subject_token_type ${type} is not accepted from this issuer`);
+    if (!parseCompactJws(token)) throw invalidRequest('subject_token is not a compact JWT');
     const { jwks } = await this.discover();
-    let payload: JWTPayload;
+    let verified: CompactJws;
     try {
-      ({ payload } = await jwtVerify(token, jwks, {
+      const result = await jwtVerify(token, jwks, {
         issuer: this.config.issuer,
         audience: te.audiences,
         algorithms: te.algorithms,
         requiredClaims: ['exp', 'iat', 'sub'],
-        clockTolerance: 30,
+        clockTolerance: CLOCK_TOLERANCE_SEC,
         ...(te.max_age !== undefined ? { maxTokenAge: Math.floor(te.max_age / 1000) } : {}),
-      }));
+      });
+      verified = { header: result.protectedHeader, payload: result.payload };
     } catch (err) {
       if (isJwksFetchFailure(err)) throw directoryUnavailable(err);
       if (err instanceof errors.JWTExpired) throw invalidRequest('subject_token has expired', err);
@@ -135,19 +153,19 @@ export class Directory {
       }
       throw invalidRequest('subject_token is invalid', err);
     }
-    const typ = decodeProtectedHeader(token).typ?.toLowerCase();
-    // An access token (RFC 9068 typ) is never accepted as an ID token, and vice versa.
-    if (type === 'id_token' && (typ === 'at+jwt' || typ === 'application/at+jwt')) throw invalidRequest('subject_token is not an id_token');
-    if (type === 'access_token' && payload.nonce !== undefined) throw invalidRequest('subject_token is not an access_token');
-    return this.identityFrom(payload);
+    const payload = verified.payload as JWTPayload;
+    if (issuedInTheFuture(payload)) throw invalidRequest('subject_token is issued in the future');
+    assertKindFits(subjectTokenKind(verified.header, verified.payload, te.type_claim), type);
+    return { ...this.identityFrom(payload, (problem) => invalidRequest(`subject_token ${problem}`)), expiresAt: payload.exp! };
   }
 
-  private identityFrom(payload: JWTPayload): DirectoryIdentity {
+  /** Reads the identity; `refuse(problem)` builds the error for a claim of the wrong shape. */
+  private identityFrom(payload: JWTPayload, refuse: (problem: string) => OAuthError): DirectoryIdentity {
     const claims = this.config.claims;
     const subject = payload[claims.subject];
     const clientId = claims.client_id.map((c) => payload[c]).find((v) => typeof v === 'string');
-    const rawGroups = payload[claims.groups];
-    const groups = Array.isArray(rawGroups) ? rawGroups.filter((g): g is string => typeof g === 'string') : typeof rawGroups === 'string' ? [rawGroups] : [];
+    const groups = groupsOf(payload[claims.groups], claims.groups_may_be_string);
+    if (!groups) throw refuse(`claim ${claims.groups} is not an array of strings`);
     const sub = typeof subject === 'string' && subject !== '' ? subject : undefined;
     const client = typeof clientId === 'string' && clientId !== '' ? clientId : sub;
     if (!sub || !client) throw invalidRequest('the directory token names no subject');
@@ -160,13 +178,24 @@ export class Directory {
 }
 
 /** Reads the unverified `iss` only to pick which configured directory must then verify the token. */
-export function unverifiedIssuer(token: string): string | undefined {
-  try {
-    const iss = decodeJwt(token).iss;
-    return typeof iss === 'string' ? iss : undefined;
-  } catch {
-    return undefined;
-  }
+export function unverifiedIssuer(jws: CompactJws): string | undefined {
+  return typeof jws.payload.iss === 'string' ? jws.payload.iss : undefined;
+}
+
+/**
+ * The only claim shapes bindings match: an array of strings, or absent (no groups); a single string only where
+ * the directory is configured to send one. Anything else (a number, an object, an array with a non-string) is
+ * undefined: the token is refused rather than read differently from how the directory meant it.
+ */
+function groupsOf(raw: unknown, mayBeString: boolean): readonly string[] | undefined {
+  if (raw === undefined) return [];
+  if (Array.isArray(raw)) return raw.every((g) => typeof g === 'string') ? raw : undefined;
+  return mayBeString && typeof raw === 'string' ? [raw] : undefined;
+}
+
+/** jose checks a future `iat` only together with `maxTokenAge`; we refuse one always. */
+function issuedInTheFuture(payload: JWTPayload): boolean {
+  return typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SEC;
 }
 
 function isJwksFetchFailure(err: unknown): boolean {

@@ -2,7 +2,7 @@ import { decodeProtectedHeader } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { KeyStore } from '../keys/key-store.js';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
-import { InvalidTokenError, type AccessTokenVerifier } from '../tokens/access-token-verifier.js';
+import { audiences, InvalidTokenError, type AccessTokenVerifier } from '../tokens/access-token-verifier.js';
 
 /** A verified token: its key is checked again whenever the key set changed (a cheap version compare otherwise). */
 interface CachedToken {
@@ -11,6 +11,7 @@ interface CachedToken {
   keysVersion: number;
 }
 
+/** RFC 6750 §2.1 syntax; the verifier then allows only the strict compact JWS (no `=` padding): ERR_NOT_COMPACT. */
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /**
@@ -60,7 +61,8 @@ export class ProxyAuthenticator {
       this.cache.set(token, cached);
     }
     const claims = cached.claims;
-    if (claims.aud !== audience) throw new InvalidTokenError('ERR_WRONG_DEPLOYMENT', undefined, claims);
+    // The verifier already refused an `aud` naming two of our deployments (ERR_AUD_OTHER_DEPLOYMENT).
+    if (!audiences(claims).includes(audience)) throw new InvalidTokenError('ERR_WRONG_DEPLOYMENT', undefined, claims);
     await this.verifier.assertNotRevoked(claims);
     return claims;
   }

@@ -10,11 +10,14 @@ export interface TokenRequestOutcome {
   roles: readonly string[];
   authorizationDetails: AirflowAuthorizationDetail[] | undefined;
   ttlMs: number;
+  /** Epoch seconds the token must not outlive (the subject token's `exp` at token exchange). */
+  notAfter?: number | undefined;
 }
 
 export interface IssuedToken {
   token: string;
-  claims: AccessTokenClaims;
+  /** We always issue a single audience: the deployment's. */
+  claims: AccessTokenClaims & { aud: string };
 }
 
 /** Signs RFC 9068 access tokens with the key store's active key. */
@@ -28,11 +31,11 @@ export class AccessTokenIssuer {
   async issue(request: TokenRequestOutcome): Promise<IssuedToken> {
     const key = this.keys.requireSigningKey();
     const iat = Math.floor(this.now() / 1000);
-    const claims: AccessTokenClaims = {
+    const claims: IssuedToken['claims'] = {
       iss: this.issuer,
       sub: request.subject,
       aud: request.audience,
-      exp: iat + Math.floor(request.ttlMs / 1000),
+      exp: Math.min(iat + Math.floor(request.ttlMs / 1000), request.notAfter ?? Number.POSITIVE_INFINITY),
       iat,
       nbf: iat,
       jti: randomUUID(),

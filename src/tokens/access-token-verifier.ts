@@ -1,6 +1,7 @@
 import { errors, jwtVerify, type JWTHeaderParameters } from 'jose';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { KeyStore } from '../keys/key-store.js';
+import { parseCompactJws } from './compact-jws.js';
 import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_TYPE, type AccessTokenClaims } from './access-token.js';
 import type { RevocationStore } from './revocation-store.js';
 import { tokenRejection, type TokenRejection } from './token-rejection.js';
@@ -41,8 +42,9 @@ export class InvalidTokenError extends OAuthError {
 const stringOrUndefined = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
 /**
- * Verifies our own access tokens: only our issuer and keys, exact `iss`, an accepted `aud`, `typ` at+jwt,
- * allowed algorithms, required claims, bounded lifetime, and a revocation check by `jti`.
+ * Verifies our own access tokens: the strict compact serialization first, then only our issuer and keys, exact
+ * `iss`, an accepted `aud` naming at most one of our deployments, `typ` at+jwt, allowed algorithms, required
+ * claims, no `iat` in the future, bounded lifetime, and a revocation check by `jti`.
  */
 export class AccessTokenVerifier {
   private readonly now: () => number;
@@ -68,6 +70,8 @@ export class AccessTokenVerifier {
 
   /** Signature and claims only: what a cache may keep. Revocation must still be checked on every use. */
   async verifyWithoutRevocation(token: string): Promise<AccessTokenClaims> {
+    if (!parseCompactJws(token)) throw new InvalidTokenError('ERR_NOT_COMPACT');
+    const tolerance = this.options.clockToleranceSec ?? 30;
     let claims: AccessTokenClaims;
     try {
       const result = await jwtVerify(token, (header: JWTHeaderParameters) => this.keyFor(header), {
@@ -76,7 +80,7 @@ export class AccessTokenVerifier {
         typ: ACCESS_TOKEN_TYPE,
         algorithms: ACCESS_TOKEN_ALGORITHMS,
         requiredClaims: ['exp', 'iat', 'nbf', 'jti', 'sub', 'client_id', 'scope'],
-        clockTolerance: this.options.clockToleranceSec ?? 30,
+        clockTolerance: tolerance,
         currentDate: new Date(this.now()),
       });
       claims = result.payload as unknown as AccessTokenClaims;
@@ -84,10 +88,16 @@ export class AccessTokenVerifier {
       if (err instanceof InvalidTokenError) throw err;
       throw new InvalidTokenError(err instanceof errors.JOSEError ? err.code : 'malformed', err);
     }
-    if (typeof claims.jti !== 'string' || typeof claims.client_id !== 'string' || typeof claims.scope !== 'string') {
+    const aud: unknown = claims.aud;
+    const audOk = typeof aud === 'string' || (Array.isArray(aud) && aud.every((a) => typeof a === 'string'));
+    if (typeof claims.jti !== 'string' || typeof claims.client_id !== 'string' || typeof claims.scope !== 'string' || !audOk) {
       throw new InvalidTokenError('ERR_CLAIM_TYPE', undefined, claims);
     }
+    // jose checks a future `iat` only together with `maxTokenAge`.
+    if (claims.iat > this.now() / 1000 + tolerance) throw new InvalidTokenError('ERR_IAT_IN_FUTURE', undefined, claims);
     if ((claims.exp - claims.iat) * 1000 > this.options.maxTtlMs) throw new InvalidTokenError('ERR_LIFETIME_TOO_LONG', undefined, claims);
+    // A token for two of our deployments would be valid at both: we never issue one, so none is genuine.
+    if (audiences(claims).filter((a) => this.options.audiences.includes(a)).length > 1) throw new InvalidTokenError('ERR_AUD_OTHER_DEPLOYMENT', undefined, claims);
     return claims;
   }
 
@@ -97,4 +107,9 @@ export class AccessTokenVerifier {
     if (!key || key.alg !== header.alg) throw new errors.JWKSNoMatchingKey();
     return key.publicKey;
   }
+}
+
+/** The token's audiences as a list (`aud` may be one string or an array, RFC 7519 §4.1.3). */
+export function audiences(claims: Pick<AccessTokenClaims, 'aud'>): readonly string[] {
+  return typeof claims.aud === 'string' ? [claims.aud] : claims.aud;
 }

@@ -7,7 +7,8 @@ export type AirflowAuthorizationDetail = { type: 'airflow'; actions: string[] } 
 export interface AccessTokenClaims {
   iss: string;
   sub: string;
-  aud: string;
+  /** One audience, or several (RFC 7519 §4.1.3): the proxy accepts an array naming no other of our deployments. */
+  aud: string | string[];
   exp: number;
   iat: number;
   nbf: number;

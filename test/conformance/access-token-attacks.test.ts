@@ -2,7 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWTPayload } from 'jose';
+import { signCompactEs256 } from '../../scripts/dev-directory.js';
 import { KeyStore } from '../../src/keys/key-store.js';
+import { ProxyAuthenticator } from '../../src/proxy/authenticate.js';
 import { AccessTokenVerifier, InvalidTokenError } from '../../src/tokens/access-token-verifier.js';
 import { MemoryRevocationStore } from '../../src/tokens/revocation-store.js';
 
@@ -96,4 +98,93 @@ it.each(['jti', 'client_id', 'sub', 'exp', 'iat', 'nbf', 'scope'])('missing-%s',
 it('revoked-by-jti', async () => {
   await revocations.revoke('j-revoked', Date.now() + 600_000);
   await refused(await sign(claims({ jti: 'j-revoked' })), 'ERR_REVOKED');
+});
+
+describe('one token, one string (strict compact serialization before any verification)', () => {
+  const ES256_SIGNATURE_CHARS = 86; // 64 bytes: the last base64url character carries 4 unused bits
+
+  it('jws-padding-appended-to-signature', async () => {
+    await refused(`${await sign(claims())}==`, 'ERR_NOT_COMPACT');
+  });
+
+  it('jws-padding-appended-to-signature at the proxy', async () => {
+    const authenticator = new ProxyAuthenticator(verifier, { keys, cacheSize: 10, leewaySec: 30, now: Date.now });
+    const token = await sign(claims({ jti: 'j-padded' }));
+    await expect(authenticator.authenticate(`Bearer ${token}`, AUD)).resolves.toMatchObject({ jti: 'j-padded' });
+    const err = await authenticator.authenticate(`Bearer ${token}==`, AUD).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidTokenError);
+    expect((err as InvalidTokenError).reason).toBe('ERR_NOT_COMPACT');
+  });
+
+  it.each([
+    ['space-inside-signature', (t: string) => `${t.slice(0, -20)} ${t.slice(-20)}`],
+    ['newline-inside-signature', (t: string) => `${t.slice(0, -20)}\n${t.slice(-20)}`],
+    ['tab-after-signature', (t: string) => `${t}\t`],
+    ['whitespace-inside-payload', (t: string) => t.replace('.', '. ')],
+  ])('%s', async (_name, mangle) => {
+    await refused(mangle(await sign(claims())), 'ERR_NOT_COMPACT');
+  });
+
+  it('non-canonical-base64url-signature (unused bits set)', async () => {
+    const token = await sign(claims());
+    const signature = token.split('.')[2]!;
+    expect(signature).toHaveLength(ES256_SIGNATURE_CHARS);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(signature.at(-1)!);
+    const twin = token.slice(0, -1) + alphabet[last ^ 1]; // decodes to the same 64 bytes
+    expect(Buffer.from(twin.split('.')[2]!, 'base64url')).toEqual(Buffer.from(signature, 'base64url'));
+    await refused(twin, 'ERR_NOT_COMPACT');
+  });
+
+  it('bom-before-payload', async () => {
+    const header = JSON.stringify({ alg: 'ES256', kid, typ: 'at+jwt' });
+    await expect(verifier.verify(await signCompactEs256(privateKey, header, JSON.stringify(claims())))).resolves.toMatchObject({ sub: 'svc' });
+    await refused(await signCompactEs256(privateKey, header, `\uFEFF${JSON.stringify(claims())}`), 'ERR_NOT_COMPACT');
+  });
+
+  it('bom-before-header', async () => {
+    const header = `\uFEFF${JSON.stringify({ alg: 'ES256', kid, typ: 'at+jwt' })}`;
+    await refused(await signCompactEs256(privateKey, header, JSON.stringify(claims())), 'ERR_NOT_COMPACT');
+  });
+});
+
+describe('time', () => {
+  it('iat-in-the-future beyond the leeway', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await refused(await sign(claims({ iat: now + 120, nbf: now, exp: now + 300 })), 'ERR_IAT_IN_FUTURE');
+  });
+
+  it('iat-in-the-future within the leeway: accepted (clock skew)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await expect(verifier.verify(await sign(claims({ iat: now + 20, nbf: now, exp: now + 300 })))).resolves.toMatchObject({ sub: 'svc' });
+  });
+});
+
+describe('aud arrays (RFC 7519 §4.1.3)', () => {
+  const OTHER_DEPLOYMENT = 'https://airflow-staging.example';
+  const ADMIN = `${ISS}/admin`;
+  const atProxy = async (aud: string | string[]) => {
+    const broker = new AccessTokenVerifier(keys, revocations, { issuer: ISS, audiences: [AUD, OTHER_DEPLOYMENT, ADMIN], maxTtlMs: 3_600_000 });
+    const authenticator = new ProxyAuthenticator(broker, { keys, cacheSize: 10, leewaySec: 30, now: Date.now });
+    return authenticator.authenticate(`Bearer ${await sign(claims({ aud }))}`, AUD).then(
+      (c) => c,
+      (e: unknown) => e as InvalidTokenError,
+    );
+  };
+
+  it('aud-array-with-the-deployment-and-an-unrelated-audience: accepted', async () => {
+    await expect(atProxy(['https://unrelated.example', AUD])).resolves.toMatchObject({ sub: 'svc', aud: ['https://unrelated.example', AUD] });
+  });
+
+  it('aud-array-naming-another-deployment', async () => {
+    expect(await atProxy([AUD, OTHER_DEPLOYMENT])).toMatchObject({ reason: 'ERR_AUD_OTHER_DEPLOYMENT' });
+  });
+
+  it('aud-array-naming-the-admin-api', async () => {
+    expect(await atProxy([ADMIN, AUD])).toMatchObject({ reason: 'ERR_AUD_OTHER_DEPLOYMENT' });
+  });
+
+  it('aud-array-without-the-deployment', async () => {
+    expect(await atProxy(['https://unrelated.example', OTHER_DEPLOYMENT])).toMatchObject({ reason: 'ERR_WRONG_DEPLOYMENT' });
+  });
 });

@@ -11,6 +11,8 @@ let broker: Broker;
 
 beforeAll(async () => {
   directory = await startDirectory({
+    // Longer than the role's 10m token_ttl: an exchanged token never outlives its subject token.
+    accessTokenTtlSeconds: 3600,
     accounts: [
       { clientId: 'k8s-workload', secret: 'k8s-workload-secret', groups: ['airflow-etl'] },
       { clientId: 'svc-reporting', secret: 'svc-reporting-secret', groups: [] },
@@ -95,7 +97,8 @@ describe('token exchange refusals are invalid_request (RFC 8693 §2.2.2)', () =>
       .encode();
     const res = await exchange(unsigned);
     expectInvalidRequest(res);
-    expect(res.body.error_description).toBe('subject_token is invalid');
+    // Its empty signature segment is refused before any verification: three non-empty segments or nothing.
+    expect(res.body.error_description).toBe('subject_token is not a compact JWT');
   });
 
   it('alg-confusion: HS256 keyed with public material', async () => {

@@ -130,6 +130,13 @@ describe('who is asking', () => {
     expect(principalFromToken(token, 2_000_000_000_000).source).toMatch(/, expired \(decoded offline/);
   });
 
+  test('jws-padding-appended-to-signature: explain refuses what the proxy refuses', async () => {
+    const { privateKey } = await generateKeyPair('ES256');
+    const token = await new SignJWT({ scope: 'etl-operator' }).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt' }).sign(privateKey);
+    expect(principalFromToken(`${token}\n`).principal.roles).toEqual(['etl-operator']); // stdin's newline is trimmed
+    expect(() => principalFromToken(`${token}==`)).toThrow(/--token: not a JWT \(the proxy accepts only the strict compact serialization\)/);
+  });
+
   test('a token without scope, or not a JWT, is refused', () => {
     expect(() => principalFromToken('not.a.jwt')).toThrow(/--token: not a JWT/);
   });

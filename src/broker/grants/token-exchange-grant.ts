@@ -1,6 +1,7 @@
 import type { Directories } from '../../directory/directories.js';
 import { unverifiedIssuer, type SubjectTokenType } from '../../directory/directory.js';
 import { invalidRequest } from '../../errors/oauth-error.js';
+import { parseCompactJws } from '../../tokens/compact-jws.js';
 import type { Grant, GrantRequest } from './grant.js';
 
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -26,8 +27,10 @@ export function tokenExchangeGrant(directories: Directories): Grant {
       if (!subjectType.startsWith(TOKEN_TYPE_PREFIX)) throw invalidRequest('subject_token_type is not supported');
       const type = subjectType.slice(TOKEN_TYPE_PREFIX.length);
       if (type !== 'access_token' && type !== 'id_token' && type !== 'jwt') throw invalidRequest('subject_token_type is not supported');
-      const issuer = unverifiedIssuer(subjectToken);
-      if (issuer === undefined) throw invalidRequest('subject_token is not a JWT');
+      const jws = parseCompactJws(subjectToken);
+      if (!jws) throw invalidRequest('subject_token is not a compact JWT');
+      const issuer = unverifiedIssuer(jws);
+      if (issuer === undefined) throw invalidRequest('subject_token names no issuer');
       const directory = directories.forSubjectTokenIssuer(issuer);
       if (!directory) throw invalidRequest('subject_token issuer is not trusted');
       return directory.verifySubjectToken(subjectToken, type as SubjectTokenType);
