@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
+import { boundValue } from './bounded-values.js';
 
 /** The audit record of a token request (one JSON line each). Documented in docs/security-model.md. */
 export interface TokenAuditRecord {
@@ -76,7 +77,8 @@ export interface AuditLog {
 
 /**
  * Writes audit records as JSON lines (buffered, asynchronous) to stdout, stderr or a file. A record carries
- * no token, secret or header: only the fields of its type.
+ * no token, secret or header: only the fields of its type, each cut to the limits of `bounded-values.ts`
+ * (a caller-chosen `client_id`, path or id list cannot make a line large).
  */
 export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string; maxBytes: number; maxFiles: number }): AuditLog {
   const open = () =>
@@ -92,7 +94,7 @@ export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string
   let written = rotation && existsSync(rotation.file) ? statSync(rotation.file).size : 0;
   const write = (record: object) => {
     // Spliced rather than spread: this runs once per proxied request.
-    const line = `{"time":"${new Date().toISOString()}","log":"audit",${JSON.stringify(record).slice(1)}\n`;
+    const line = `{"time":"${new Date().toISOString()}","log":"audit",${JSON.stringify(boundValue(record)).slice(1)}\n`;
     // Rotate once what is buffered has been written out (never losing a line).
     if (rotation && written > 0 && written + line.length > rotation.maxBytes && ready(dest)) {
       dest.end();
