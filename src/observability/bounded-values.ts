@@ -29,7 +29,8 @@ export function boundString(value: string): string {
 
 /**
  * `value` within the limits above. Returns the very same value when nothing had to change (the audit writer
- * calls this once per proxied request), and never modifies its input.
+ * calls this once per proxied request), and never modifies its input. Apply it once per line: a bounded value
+ * bounded again loses its marker's count.
  */
 export function boundValue(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return boundString(value);
