@@ -193,13 +193,14 @@ async function startStandIn(): Promise<{ url: string; process: BenchProcess }> {
   return { url, process: proc };
 }
 
-async function startBroker(directoryIssuer: string, standInUrl: string, airflowPort: number | undefined): Promise<{ url: string; process: BenchProcess }> {
+async function startBroker(directoryIssuer: string, standInUrl: string, airflowPort: number | undefined): Promise<{ url: string; opsUrl: string; process: BenchProcess }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const opsPort = await freePort();
   const unthrottled = { requests: 10_000_000, per: '1s' };
   const config: ConfigInput = {
     issuer: url,
-    server: { host: '127.0.0.1', port, workers: settings.brokerWorkers },
+    server: { host: '127.0.0.1', port, workers: settings.brokerWorkers, ops: { port: opsPort } },
     policy_file: './policy.yaml',
     keys: { dir: './keys' },
     directories: {
@@ -242,7 +243,7 @@ async function startBroker(directoryIssuer: string, standInUrl: string, airflowP
   const env = { ...process.env, [STAND_IN.passwordEnv]: 'stand-in-password', [REAL_AIRFLOW.passwordEnv]: REAL_AIRFLOW.password };
   const proc = group.spawn('broker', process.execPath, [...nodeArgs, join(ROOT, 'dist/src/cli/main.js'), 'serve', '--config', configFile], env);
   await waitUntilReady(proc, `${url}/readyz`, 20_000);
-  return { url, process: proc };
+  return { url, opsUrl: `http://127.0.0.1:${opsPort}`, process: proc };
 }
 
 async function fetchSubjectToken(tokenEndpoint: string): Promise<string> {
@@ -387,7 +388,7 @@ function dagScenarios(
 }
 
 /** Scenarios upstream-direct, proxy, proxy-half-load and proxy-distinct-tokens, against the stand-in. */
-async function measureProxy(broker: { url: string }, standInUrl: string, runs: MeasuredRun[], findings: ProxyFindings): Promise<void> {
+async function measureProxy(broker: { url: string; opsUrl: string }, standInUrl: string, runs: MeasuredRun[], findings: ProxyFindings): Promise<void> {
   const brokerToken = await proxyToken(broker.url, STAND_IN.audience);
   const [direct, proxied] = dagScenarios(
     ['upstream-direct', 'proxy'],
@@ -440,7 +441,7 @@ async function measureHalfLoad(direct: Scenario, proxied: Scenario, runs: Measur
 }
 
 /** Many distinct tokens through the proxy (every one a cache miss): the broker's memory must level off. */
-async function measureDistinctTokens(broker: { url: string }, proxied: Scenario, template: string, runs: MeasuredRun[]): Promise<DistinctTokens> {
+async function measureDistinctTokens(broker: { url: string; opsUrl: string }, proxied: Scenario, template: string, runs: MeasuredRun[]): Promise<DistinctTokens> {
   const shape = settings.connections.at(-1)!;
   const files = Array.from({ length: shape.threads }, (_, i) => join(tmp, `tokens-${i}.txt`));
   process.stderr.write(`minting ${settings.distinctTokens.toLocaleString('en-US')} distinct tokens offline...\n`);
@@ -452,7 +453,7 @@ async function measureDistinctTokens(broker: { url: string }, proxied: Scenario,
 
   const pid = tracked.get('broker')!.pid;
   const start = performance.now();
-  const sample = async (): Promise<MemorySample> => ({ atS: round((performance.now() - start) / 1000, 1), rssBytes: residentBytes(pid), heapUsedBytes: await heapUsed(broker.url) });
+  const sample = async (): Promise<MemorySample> => ({ atS: round((performance.now() - start) / 1000, 1), rssBytes: residentBytes(pid), heapUsedBytes: await heapUsed(broker.opsUrl) });
   const before = await sample();
   const samples: MemorySample[] = [];
   const script = writeBearerCyclingScript(tmp, 'proxy-distinct-tokens', { method: 'GET' }, files);
@@ -490,10 +491,10 @@ async function measureDistinctTokens(broker: { url: string }, proxied: Scenario,
   };
 }
 
-/** V8 heap in use, from the broker's own Prometheus metrics. */
-async function heapUsed(brokerUrl: string): Promise<number | undefined> {
+/** V8 heap in use, from the broker's own Prometheus metrics (on its ops listener). */
+async function heapUsed(opsUrl: string): Promise<number | undefined> {
   try {
-    const text = await (await fetch(`${brokerUrl}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
+    const text = await (await fetch(`${opsUrl}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
     const m = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
     return m ? Number(m[1]) : undefined;
   } catch {

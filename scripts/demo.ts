@@ -6,7 +6,8 @@ import { DEMO_ACCOUNTS, startDevDirectory } from './dev-directory.js';
 /**
  * `npm run demo` (development only): a throwaway directory (service account demo-etl / demo-etl-secret in group
  * airflow-etl) on :8401, a local Airflow 3 with the demo DAGs on :28080 (installed on first run by
- * scripts/airflow/ensure-venv.sh into a cache), and the broker + proxy with examples/config.yaml on :8400.
+ * scripts/airflow/ensure-venv.sh into a cache), and the broker + proxy with examples/config.yaml on :8400 (ops
+ * listener: probes and metrics on 127.0.0.1:9400).
  */
 const configFile = resolve(process.env.AIRFLOW_TOKEN_BROKER_CONFIG ?? 'examples/config.yaml');
 process.env.AIRFLOW_PROXY_PASSWORD ??= 'proxy-pass'; // the dev Airflow's fixed password (scripts/airflow/start.sh)
@@ -24,6 +25,7 @@ process.stdout.write(`
   directory  ${directory.issuer}   service accounts: ${DEMO_ACCOUNTS.map((a) => `${a.clientId} (${a.groups.join(',') || 'no groups'})`).join(', ')}
   airflow    ${airflow ? airflow.url : '(skipped)'}   DAGs: etl_daily, etl_hourly, report_weekly, payroll_monthly
   broker     ${issuer}   proxy: ${proxied}
+  ops        ${broker.opsUrl}/readyz (details: directories, key, policy, Airflow reachability)   ${broker.opsUrl}/metrics
 
   1. Get a token for demo-etl (role etl-operator: etl_* DAGs may be read, triggered, cleared):
 

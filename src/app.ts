@@ -4,12 +4,15 @@ import helmet from 'helmet';
 import { adminRouter } from './admin/admin-router.js';
 import { brokerRouter } from './broker/http/broker-router.js';
 import { errorMiddleware, notFound } from './http/error-middleware.js';
-import { opsRouter } from './http/ops-router.js';
+import { localOps, opsRouter, publicProbesRouter, type OpsSource } from './http/ops-router.js';
 import { requestContext } from './http/request-context.js';
 import { createProxyHandler } from './proxy/proxy-handler.js';
 import type { Services } from './services.js';
 
-/** Composes the HTTP surface: context, security headers, broker endpoints, ops, and the one error answer. */
+/**
+ * Composes the public HTTP surface: context, security headers, broker endpoints, admin API, the load balancer's
+ * probes, and the one error answer. Metrics and readiness details are on the ops listener ({@link createOpsApp}).
+ */
 export function createApp(s: Services): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -19,9 +22,20 @@ export function createApp(s: Services): Express {
   app.use(helmet());
   app.use(brokerRouter(s));
   app.use(adminRouter(s));
-  app.use(opsRouter(s));
+  app.use(publicProbesRouter(localOps(s)));
   app.use(notFound);
   app.use(errorMiddleware({ scheme: 'Basic', realm: 'airflow-token-broker' }));
+  return app;
+}
+
+/** The ops listener's app (`server.ops`): `/healthz`, `/readyz` with details, `/metrics`, nothing else. */
+export function createOpsApp(source: OpsSource): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(opsRouter(source));
+  app.use(notFound);
+  app.use(errorMiddleware({ scheme: 'Bearer', realm: 'airflow-token-broker' }));
   return app;
 }
 

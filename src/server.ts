@@ -1,18 +1,27 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequestListener } from './app.js';
+import { createOpsApp, createRequestListener } from './app.js';
 import { loadConfig } from './config/load-config.js';
+import type { Config } from './config/schema.js';
+import { localOps, type OpsSource } from './http/ops-router.js';
 import { createServices, type Services } from './services.js';
 
 export interface RunningServer {
   server: Server;
   services: Services;
   url: string;
+  /** The ops listener's URL; undefined in a worker of several (the primary serves it). */
+  opsUrl: string | undefined;
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** Serve `server.ops` from this process (default). False in a worker of several: the primary serves it. */
+  opsListener?: boolean;
+}
+
 /** Starts the broker from a config file; `stop` drains in-flight requests within the grace period. */
-export async function startServer(configFile: string): Promise<RunningServer> {
+export async function startServer(configFile: string, options: StartOptions = {}): Promise<RunningServer> {
   const loaded = loadConfig(configFile);
   const services = await createServices(loaded);
   const { host, port, shutdown_grace } = loaded.config.server;
@@ -20,19 +29,19 @@ export async function startServer(configFile: string): Promise<RunningServer> {
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
+  await listen(server, host, port);
+  const ops = options.opsListener === false ? undefined : await startOpsListener(loaded.config.server.ops, localOps(services));
   if (loaded.config.policy_watch) services.policyReloader.watch();
   services.directories.warmUp((name, err) => services.logger.warn({ directory: name, err }, 'directory discovery failed; retrying on use'));
+  services.upstreamProbes.start();
   const url = `http://${host}:${(server.address() as AddressInfo).port}`;
-  services.logger.info({ url, issuer: loaded.config.issuer, policy_hash: services.policies.current().hash }, 'airflow-token-broker listening');
+  services.logger.info({ url, ops_url: ops?.url, issuer: loaded.config.issuer, policy_hash: services.policies.current().hash }, 'airflow-token-broker listening');
   let stopping: Promise<void> | undefined;
   return {
     server,
     services,
     url,
+    opsUrl: ops?.url,
     stop() {
       stopping ??= (async () => {
         const closed = new Promise<void>((r) => server.close(() => r()));
@@ -40,9 +49,37 @@ export async function startServer(configFile: string): Promise<RunningServer> {
         const grace = new Promise<void>((r) => setTimeout(r, shutdown_grace).unref());
         await Promise.race([closed, grace]);
         server.closeAllConnections();
+        await ops?.close();
         await services.close();
       })();
       return stopping;
     },
   };
+}
+
+export interface OpsListener {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The ops listener (`server.ops`): probes and metrics, apart from the public port. */
+export async function startOpsListener(config: Config['server']['ops'], source: OpsSource): Promise<OpsListener> {
+  const server = createServer(createOpsApp(source));
+  server.keepAliveTimeout = 5_000;
+  server.requestTimeout = 10_000;
+  await listen(server, config.host, config.port);
+  return {
+    url: `http://${config.host}:${(server.address() as AddressInfo).port}`,
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
 }

@@ -7,6 +7,7 @@ import { createAuditLog, type AuditLog } from './observability/audit-log.js';
 import { RecentDecisions } from './observability/recent-decisions.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import { UpstreamProbes } from './observability/upstream-probes.js';
 import { readPolicyFile } from './policy/policy-file.js';
 import { PolicyStore } from './policy/policy-store.js';
 import { PolicyReloader } from './policy/policy-reloader.js';
@@ -44,6 +45,8 @@ export interface Services {
   /** Keys of the per-caller Airflow tokens (`trusted-jwks` upstreams); never the client-token keys. */
   airflowKeys: KeyStore;
   deployments: ReadonlyMap<string, Deployment>;
+  /** Reachability of each deployment, for `/readyz` and `atb_upstream_up`; `start()`ed by the server. */
+  upstreamProbes: UpstreamProbes;
   authenticator: ProxyAuthenticator;
   now: () => number;
   close(): Promise<void>;
@@ -101,6 +104,11 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   });
   const rl = config.rate_limits;
   const deployments = buildDeployments(config, airflowKeys, now);
+  const probe = config.server.ops.upstream_probe;
+  const upstreamProbes = new UpstreamProbes(
+    [...deployments.values()].map((d) => ({ name: d.name, url: d.config.url!.replace(/\/+$/, '') + d.api.health })),
+    { intervalMs: probe.interval, timeoutMs: probe.timeout, gauge: metrics.upstreamUp, now },
+  );
   return {
     config,
     logger,
@@ -121,6 +129,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     },
     airflowKeys,
     deployments,
+    upstreamProbes,
     authenticator: new ProxyAuthenticator(verifier, {
       keys,
       cacheSize: config.proxy.token_cache_size,
@@ -132,6 +141,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       keys.stop();
       airflowKeys.stop();
       policyReloader.stop();
+      upstreamProbes.stop();
       await Promise.all([...deployments.values()].map((d) => d.client.close()));
       revocations.close();
       audit.flush();

@@ -11,10 +11,12 @@ export interface ApiVersion {
   rootSegments: readonly string[];
   /** The same as a path prefix, e.g. `/api/v2`. */
   root: string;
+  /** Airflow's health endpoint below the deployment's URL, public (no credentials): the reachability probe. */
+  health: string;
   catalog: RouteCatalog;
 }
 
-const v2: ApiVersion = { name: 'v2', rootSegments: ['api', 'v2'], root: '/api/v2', catalog: new RouteCatalog(airflowV2Operations) };
+const v2: ApiVersion = { name: 'v2', rootSegments: ['api', 'v2'], root: '/api/v2', health: '/api/v2/monitor/health', catalog: new RouteCatalog(airflowV2Operations) };
 
 export const apiVersions = { v2 } as const;
 export type ApiVersionName = keyof typeof apiVersions;

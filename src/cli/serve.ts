@@ -2,9 +2,11 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { InvalidFileError } from '../config/validate-source.js';
+import { answerPrimary, clusterOps } from '../http/cluster-ops.js';
+import { localOps } from '../http/ops-router.js';
 import { openKeyStores } from '../keys/open-key-stores.js';
 import { createLogger } from '../observability/logger.js';
-import { startServer } from '../server.js';
+import { startOpsListener, startServer } from '../server.js';
 import { SqliteRevocationStore } from '../tokens/sqlite-revocation-store.js';
 
 export async function serve(options: { config: string }): Promise<void> {
@@ -14,11 +16,12 @@ export async function serve(options: { config: string }): Promise<void> {
   if (workers > 1 && cluster.isPrimary) return supervise(loaded, workers);
   let running;
   try {
-    running = await startServer(options.config);
+    running = await startServer(options.config, { opsListener: !cluster.isWorker });
   } catch (err) {
     if (err instanceof InvalidFileError) exitWith(err);
     throw err;
   }
+  if (cluster.isWorker) answerPrimary(localOps(running.services), running.services.metrics.registry);
   const shutdown = (signal: string) => {
     running.services.logger.info({ signal }, 'shutting down');
     void running.stop().then(() => process.exit(0));
@@ -45,13 +48,16 @@ function exitWith(err: InvalidFileError): never {
 /**
  * Several worker processes on one port (the kernel spreads connections). The primary creates the first keys
  * and the revocation database before any worker starts, so all sign with the same key; it restarts a worker that dies, passes SIGHUP on,
- * and on SIGTERM lets every worker drain.
+ * and on SIGTERM lets every worker drain. It serves the ops listener itself: metrics of all workers together,
+ * readiness of each (a scrape that reached one worker at random would see counters jump between processes).
  */
 async function supervise(loaded: LoadedConfig, workers: number): Promise<void> {
   const logger = createLogger(loaded.config.logging.level);
   await openKeyStores(loaded, logger, Date.now);
   // Create the SQLite file and switch it to WAL once, so the workers only open it.
   if (loaded.config.revocation.store === 'sqlite') new SqliteRevocationStore(loaded.paths.revocationDb).close();
+  // Before any worker starts: a port already taken stops the primary alone.
+  const ops = await startOpsListener(loaded.config.server.ops, clusterOps());
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
   for (let i = 0; i < workers; i++) cluster.fork();
@@ -73,5 +79,5 @@ async function supervise(loaded: LoadedConfig, workers: number): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  logger.info({ workers }, 'airflow-token-broker primary started');
+  logger.info({ workers, ops_url: ops.url }, 'airflow-token-broker primary started');
 }

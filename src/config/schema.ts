@@ -282,6 +282,39 @@ export const configSchema = z
               'rate limits and the recent-decisions view are per process. Several workers need an audit stream ' +
               '(stdout/stderr), not a file.',
           }),
+        ops: z
+          .strictObject({
+            host: z.string().default('127.0.0.1').meta({
+              description:
+                'Listen address of the ops listener. Keep it on loopback or a private interface (a pod IP that only ' +
+                'the kubelet and Prometheus reach): it is never meant for callers.',
+            }),
+            port: z.number().int().min(0).max(65535).default(9400).meta({
+              description: 'Port of the ops listener (`0`: any free port, for tests). Must differ from `server.port`.',
+            }),
+            upstream_probe: z
+              .strictObject({
+                interval: duration().prefault('15s').meta({ description: 'How often each deployment is probed.' }),
+                timeout: duration().prefault('2s').meta({ description: 'A probe slower than this counts as down.' }),
+              })
+              .prefault({})
+              .meta({
+                description:
+                  'Reachability of each proxied deployment: `GET <url>/api/v2/monitor/health` without credentials, ' +
+                  'shown in `/readyz` and `atb_upstream_up`. An unreachable Airflow does not make the broker unready.',
+              }),
+          })
+          .prefault({})
+          .meta({
+            description:
+              'The ops listener: `/healthz`, `/readyz` with details and `/metrics`. The main listener keeps only ' +
+              '`/healthz` and a bare `/readyz` (`{"status": ...}`) for load balancers, and never serves `/metrics`. ' +
+              'With several workers the primary process serves it: metrics summed over the workers, readiness of each.',
+          }),
+      })
+      .refine((s) => s.port === 0 || s.ops.port !== s.port, {
+        message: 'the ops listener needs a port of its own',
+        path: ['ops', 'port'],
       })
       .prefault({}),
     policy_file: z.string().meta({

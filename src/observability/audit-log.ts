@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'n
 import { dirname } from 'node:path';
 import { pino } from 'pino';
 import type { TokenRejection } from '../tokens/token-rejection.js';
+import { boundValue } from './bounded-values.js';
 
 /**
  * The audit record of a token request, or of one of our tokens refused at introspection, revocation or the
@@ -88,7 +89,8 @@ export interface AuditLog {
 
 /**
  * Writes audit records as JSON lines (buffered, asynchronous) to stdout, stderr or a file. A record carries
- * no token, secret or header: only the fields of its type.
+ * no token, secret or header: only the fields of its type, each cut to the limits of `bounded-values.ts`
+ * (a caller-chosen `client_id`, path or id list cannot make a line large).
  */
 export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string; maxBytes: number; maxFiles: number }): AuditLog {
   const open = () =>
@@ -104,7 +106,7 @@ export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string
   let written = rotation && existsSync(rotation.file) ? statSync(rotation.file).size : 0;
   const write = (record: object) => {
     // Spliced rather than spread: this runs once per proxied request.
-    const line = `{"time":"${new Date().toISOString()}","log":"audit",${JSON.stringify(record).slice(1)}\n`;
+    const line = `{"time":"${new Date().toISOString()}","log":"audit",${JSON.stringify(boundValue(record)).slice(1)}\n`;
     // Rotate once what is buffered has been written out (never losing a line).
     if (rotation && written > 0 && written + line.length > rotation.maxBytes && ready(dest)) {
       dest.end();

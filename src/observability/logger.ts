@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { boundString, boundValue } from './bounded-values.js';
 
 export type { Logger };
 
@@ -24,6 +25,10 @@ export const REDACTED_PATHS = [
   '*.password',
 ];
 
+/**
+ * The service's pino logger. Every value of every line (fields, nested objects, errors and their causes,
+ * messages) is cut to the limits of `bounded-values.ts`, here and nowhere else: call sites log freely.
+ */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
@@ -31,7 +36,16 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       base: { service: 'airflow-token-broker' },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        bindings: (bindings) => boundValue(bindings) as Record<string, unknown>,
+        log: (object) => boundValue(object) as Record<string, unknown>,
+      },
+      hooks: {
+        logMethod(args, method) {
+          return method.apply(this, args.map((a) => (typeof a === 'string' ? boundString(a) : a)) as Parameters<typeof method>);
+        },
+      },
     },
     destination,
   );

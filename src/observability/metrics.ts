@@ -36,6 +36,8 @@ export class Metrics {
   readonly policyLastReloadOk = new Gauge({
     name: 'atb_policy_last_reload_ok',
     help: '1 when the last policy reload succeeded (or none failed), 0 while a refused file is waiting to be fixed.',
+    // Several workers: 0 as soon as one of them runs on a refused file.
+    aggregator: 'min',
     registers: [this.registry],
   });
 
@@ -43,6 +45,14 @@ export class Metrics {
     name: 'atb_proxy_decisions_total',
     help: 'Proxied calls by deployment and decision (allow, deny, filtered).',
     labelNames: ['deployment', 'decision'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamUp = new Gauge({
+    name: 'atb_upstream_up',
+    help: '1 while the deployment answers its health probe (GET <url>/api/v2/monitor/health), 0 while it does not.',
+    labelNames: ['deployment'] as const,
+    aggregator: 'min',
     registers: [this.registry],
   });
 

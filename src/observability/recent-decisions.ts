@@ -1,4 +1,5 @@
 import type { AuditLog, DecisionAuditRecord } from './audit-log.js';
+import { boundValue } from './bounded-values.js';
 
 /**
  * The last proxy decisions of this instance, for the admin API ("what did this subject just try?"). A fixed
@@ -32,13 +33,13 @@ export class RecentDecisions {
     return out;
   }
 
-  /** An audit log that also remembers decisions here. */
+  /** An audit log that also remembers decisions here, bounded like audit lines (a huge id list stays in no ring). */
   tee(audit: AuditLog): AuditLog {
     return {
       token: (r) => audit.token(r),
       decision: (r) => {
-        this.push(r);
-        audit.decision(r);
+        this.push(boundValue(r) as DecisionAuditRecord);
+        audit.decision(r); // the audit log bounds what it writes (bounding twice would cut the markers)
       },
       policy: (r) => audit.policy(r),
       admin: (r) => audit.admin(r),

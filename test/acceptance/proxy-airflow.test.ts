@@ -239,9 +239,22 @@ describe('deployments and mounts', () => {
   });
 });
 
+describe('upstream reachability', () => {
+  it('readyz-says-nothing-about-airflow: a real Airflow answers the probe, in /readyz and atb_upstream_up', async () => {
+    broker.services.upstreamProbes.start();
+    let prod: { status: string; error: string | null } | undefined;
+    for (let i = 0; i < 100 && prod?.status !== 'up'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      prod = ((await (await fetch(`${broker.opsUrl}/readyz`)).json()) as { upstreams: Record<string, { status: string; error: string | null }> }).upstreams.prod;
+    }
+    expect(prod).toMatchObject({ status: 'up', error: null });
+    expect(await (await fetch(`${broker.opsUrl}/metrics`)).text()).toMatch(/^atb_upstream_up\{deployment="prod"\} 1$/m);
+  });
+});
+
 describe('live policy reload', () => {
   const policyFile = () => `${broker.dir}/policy.yaml`;
-  const readyz = async () => (await (await fetch(`${broker.url}/readyz`)).json()) as { policy: { hash: string; last_reload_error: { problems: string[] } | null } };
+  const readyz = async () => (await (await fetch(`${broker.opsUrl}/readyz`)).json()) as { policy: { hash: string; last_reload_error: { problems: string[] } | null } };
   const waitFor = async (predicate: () => Promise<boolean>) => {
     for (let i = 0; i < 100; i++) {
       if (await predicate()) return;
@@ -259,7 +272,7 @@ describe('live policy reload', () => {
     const status = await readyz();
     expect(status.policy.hash).toBe(good);
     expect(status.policy.last_reload_error!.problems.join('\n')).toMatch(/policy\.yaml:\d+:\d+ error: roles\.etl-operator\.allow\[0\]\.actions\[2\]: unknown action "launch"/);
-    expect(await (await fetch(`${broker.url}/metrics`)).text()).toMatch(/^atb_policy_last_reload_ok 0$/m);
+    expect(await (await fetch(`${broker.opsUrl}/metrics`)).text()).toMatch(/^atb_policy_last_reload_ok 0$/m);
     expect(broker.audit.policies.at(-1)).toMatchObject({ event: 'policy_reload_refused', source: 'watch', old_hash: good });
     // Still the last good policy: etl_daily may be triggered, payroll_monthly may not.
     expect((await call('demo-etl', 'GET', '/dags/etl_daily')).status).toBe(200);

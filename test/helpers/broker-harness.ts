@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { createRequestListener } from '../../src/app.js';
+import { createOpsApp, createRequestListener } from '../../src/app.js';
+import { localOps } from '../../src/http/ops-router.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { MemoryAuditLog } from '../../src/observability/audit-log.js';
@@ -18,6 +19,8 @@ export const STAGING_AUDIENCE = 'https://airflow.staging.example';
 
 export interface Broker {
   url: string;
+  /** The ops listener (`/healthz`, `/readyz` with details, `/metrics`), as `server.ops` serves it. */
+  opsUrl: string;
   dir: string;
   server: Server;
   services: Services;
@@ -60,15 +63,20 @@ export async function startBroker(
   const audit = new MemoryAuditLog();
   const services = await createServices(loadConfig(configFile), { logger: createLogger(process.env.ATB_TEST_LOG ?? 'silent'), audit, ...options.overrides });
   server.on('request', createRequestListener(services));
+  const ops = createServer(createOpsApp(localOps(services)));
+  await new Promise<void>((r) => ops.listen(0, '127.0.0.1', r));
   return {
     url,
+    opsUrl: `http://127.0.0.1:${(ops.address() as AddressInfo).port}`,
     dir,
     server,
     services,
     audit,
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      for (const s of [server, ops]) {
+        s.closeAllConnections();
+        await new Promise<void>((r) => s.close(() => r()));
+      }
       await services.close();
     },
   };

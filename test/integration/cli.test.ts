@@ -103,7 +103,7 @@ describe('serve', () => {
       config,
       [
         'issuer: http://127.0.0.1:8400',
-        'server: { port: 0 }',
+        'server: { port: 0, ops: { port: 0 } }',
         'policy_file: ./policy.yaml',
         'policy_watch: false',
         'directories:',
@@ -118,8 +118,8 @@ describe('serve', () => {
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     try {
-      const url = await until(() => /"url":"(http:[^"]+)"/.exec(out)?.[1]);
-      const hash = async () => ((await (await fetch(`${url}/readyz`)).json()) as { policy: { hash: string; last_reload_error: unknown } }).policy;
+      const opsUrl = await until(() => /"ops_url":"(http:[^"]+)"/.exec(out)?.[1]);
+      const hash = async () => ((await (await fetch(`${opsUrl}/readyz`)).json()) as { policy: { hash: string; last_reload_error: unknown } }).policy;
       const first = (await hash()).hash;
       writeFileSync(policy, 'version: 1\nroles: {broken\n');
       child.kill('SIGHUP');
@@ -149,7 +149,7 @@ describe('serve with several workers', () => {
     const dir = mkdtempSync(join(tmpdir(), 'atb-workers-'));
     const config = join(dir, 'config.yaml');
     writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nroles: {}\n');
-    writeFileSync(config, ['issuer: http://127.0.0.1:8400', 'server: { port: 0, workers: 2 }', 'policy_file: ./policy.yaml', 'directories: {}', 'upstreams: {}', 'audit: { destination: stderr }', ''].join('\n'));
+    writeFileSync(config, ['issuer: http://127.0.0.1:8400', 'server: { port: 0, workers: 2, ops: { port: 0 } }', 'policy_file: ./policy.yaml', 'directories: {}', 'upstreams: {}', 'audit: { destination: stderr }', ''].join('\n'));
     const child = spawn(process.execPath, [BIN, 'serve', '--config', config]);
     let out = '';
     child.stdout.on('data', (c) => (out += c));
@@ -173,6 +173,26 @@ describe('serve with several workers', () => {
         for (const k of (JSON.parse(body) as { keys: Array<{ kid: string }> }).keys) kids.add(k.kid);
       }
       expect(kids.size).toBe(1);
+      // The primary serves the ops listener: every worker's readiness, and metrics summed over the workers.
+      const opsUrl = await until(() => /"ops_url":"(http:[^"]+)"/.exec(out)?.[1], 20_000, () => out);
+      for (let i = 0; i < 12; i++) {
+        await new Promise<void>((resolve, reject) => {
+          const req = request(`${url}/oauth2/token`, { method: 'POST', agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          });
+          req.on('error', reject).end('grant_type=client_credentials');
+        });
+      }
+      const ready = await fetch(`${opsUrl}/readyz`);
+      expect(ready.status).toBe(200);
+      const report = (await ready.json()) as { status: string; workers: Record<string, { status: string; signing_key: string }> };
+      expect(Object.keys(report.workers).sort()).toEqual([...workers].sort());
+      expect(Object.values(report.workers).map((w) => w.status)).toEqual(['ready', 'ready']);
+      const metrics = await (await fetch(`${opsUrl}/metrics`)).text();
+      const counted = [...metrics.matchAll(/^atb_token_requests_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+      expect(counted).toBe(12);
+      expect((await fetch(`${url}/metrics`)).status).toBe(404);
       child.kill('SIGTERM');
       await once(child, 'exit');
       expect(() => execFileSync('pgrep', ['-P', String(child.pid)])).toThrow(); // no worker left

@@ -52,9 +52,13 @@ describe('directory never reachable', () => {
 
   it('answers 503 and reports not ready', async () => {
     expectUnavailable(await tokenRequest(broker, { grant_type: 'client_credentials' }, etl));
-    const ready = await fetch(`${broker.url}/readyz`);
+    const ready = await fetch(`${broker.opsUrl}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ status: 'not_ready', directories: { dev: 'unavailable' } });
+    // The load balancer's probe on the main port: the same verdict, no detail.
+    const main = await fetch(`${broker.url}/readyz`);
+    expect(main.status).toBe(503);
+    expect(await main.json()).toEqual({ status: 'not_ready' });
   });
 });
 

@@ -11,7 +11,16 @@ const problemsOf = (name: string) => locatedProblems(() => loadConfig(fixture(na
 describe('a valid config', () => {
   test('fills every default and resolves paths against the config file', () => {
     const loaded = loadConfig(fixture('valid-minimal.yaml'));
-    expect(loaded.config.server).toEqual({ host: '127.0.0.1', port: 8400, trust_proxy: false, body_limit: '16kb', shutdown_grace: 10_000, workers: 1 });
+    expect(loaded.config.server).toEqual({
+      host: '127.0.0.1',
+      port: 8400,
+      trust_proxy: false,
+      body_limit: '16kb',
+      shutdown_grace: 10_000,
+      workers: 1,
+      // Probes and metrics on loopback unless an operator opens them up.
+      ops: { host: '127.0.0.1', port: 9400, upstream_probe: { interval: 15_000, timeout: 2_000 } },
+    });
     expect(loaded.config.tokens).toEqual({ default_ttl: 300_000, max_ttl: 3_600_000 });
     expect(loaded.config.directories.corp).toMatchObject({ allow_insecure_http: false, timeout: 5000, claims: { subject: 'sub', groups: 'groups' } });
     expect(loaded.config.rate_limits.per_client).toEqual({ requests: 120, per: 60_000 });
@@ -52,6 +61,7 @@ describe('a broken config is refused with every problem located', () => {
     ['default-upstream-prototype-member.yaml', ['9:19 error: default_upstream: no upstream named "constructor"']],
     ['same-audience.yaml', ['10:15 error: upstreams.staging.audience: same audience as upstream "prod"']],
     ['workers-with-audit-file.yaml', ['3:12 error: server.workers: several workers cannot rotate one audit file: send audit to stdout or stderr']],
+    ['ops-same-port.yaml', ['4:16 error: server.ops.port: the ops listener needs a port of its own']],
     ['redis-without-url.yaml', ['6:3 error: revocation.redis: store: redis needs revocation.redis.url']],
     ['bad-duration.yaml', ['4:16 error: tokens.default_ttl: "10 minutes" is not a duration (use e.g. 30s, 10m, 1h)']],
     // Regression: the http issuer check ran only once everything else was valid, so it hid behind other mistakes.

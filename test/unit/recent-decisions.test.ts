@@ -36,3 +36,16 @@ it('keeps the newest decisions first, forgets the oldest past its capacity, and 
   expect(recent.find({ sub: 'a' }, 1).map((r) => r.request_id)).toEqual(['r-4']);
   expect(recent.find({ client_id: 'b' }, 10).map((r) => r.request_id)).toEqual(['r-2']);
 });
+
+it('oversized-decision-in-recent-decisions: the ring keeps bounded records, whatever size the request gave them', () => {
+  const recent = new RecentDecisions(3);
+  const written: DecisionAuditRecord[] = [];
+  const audit = recent.tee({ token: () => {}, decision: (r) => void written.push(r), policy: () => {}, admin: () => {}, flush: () => {} });
+  const ids = Array.from({ length: 5_000 }, (_, i) => `payroll_${i}`);
+  audit.decision({ ...record(1, 'a'), path: '/' + 'p'.repeat(10_000), resource_ids: ids });
+  const [kept] = recent.find({ sub: 'a' }, 1);
+  expect(kept!.resource_ids).toHaveLength(33);
+  expect(kept!.resource_ids[32]).toBe('…[+4968]');
+  expect(kept!.path).toHaveLength(256 + '…[+9745]'.length);
+  expect(written).toHaveLength(1); // and the audit log still gets the record
+});
