@@ -78,7 +78,10 @@ const GENERIC = { error: 'invalid_token', error_description: 'the access token i
 describe('the audit names why a token was refused; the wire does not', () => {
   const cases: Array<[string, () => Promise<string | undefined>]> = [
     ['not_bearer', async () => 'Basic ZGVtbzp4'],
-    ['malformed', async () => 'Bearer not-a-jwt'],
+    ['not_compact', async () => 'Bearer not-a-jwt'],
+    ['not_compact', async () => `Bearer ${await issue()}==`],
+    // Strictly compact, but no `alg` in its header: jose cannot read it as a JWS.
+    ['malformed', async () => `Bearer ${Buffer.from('{"typ":"at+jwt"}').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.c2ln`],
     ['bad_signature', async () => {
       const [h, p, sig] = (await issue()).split('.');
       return `Bearer ${h}.${p}.${sig!.slice(0, 10)}${sig![10] === 'A' ? 'B' : 'A'}${sig!.slice(11)}`;
@@ -95,6 +98,7 @@ describe('the audit names why a token was refused; the wire does not', () => {
     ['wrong_audience', async () => `Bearer ${await signed({ aud: 'https://airflow.nowhere.example' })}`],
     ['other_deployment', async () => `Bearer ${await issue({ resource: STAGING_AUDIENCE })}`],
     ['expired', async () => `Bearer ${await signed(expiredClaims())}`],
+    ['issued_in_future', async () => `Bearer ${await signed({ iat: now() + 600, nbf: now(), exp: now() + 900 })}`],
     ['not_yet_valid', async () => `Bearer ${await signed({ nbf: now() + 600, exp: now() + 900 })}`],
     ['lifetime_too_long', async () => `Bearer ${await signed({ exp: now() + 30 * 86400 })}`],
     ['claims_invalid', async () => `Bearer ${await signed({ jti: undefined })}`],

@@ -114,7 +114,7 @@ describe('keys/ vanishing for a while (a remount)', () => {
       expect(await proxyStatus(before)).toBe(403);
       expect(await proxyStatus(during)).toBe(403);
       expect((await introspect(during)).active).toBe(true);
-      const ready = await fetch(`${broker.url}/readyz`);
+      const ready = await fetch(`${broker.opsUrl}/readyz`);
       expect(ready.status).toBe(200);
       const body = (await ready.json()) as { keys: { state: string; problems: Array<{ file: string; problem: string }> } };
       expect(body.keys.state).toBe('degraded');
@@ -123,7 +123,7 @@ describe('keys/ vanishing for a while (a remount)', () => {
       renameSync(away, keysDir());
     }
     await broker.services.keys.load();
-    const ready = (await (await fetch(`${broker.url}/readyz`)).json()) as { keys: { state: string } };
+    const ready = (await (await fetch(`${broker.opsUrl}/readyz`)).json()) as { keys: { state: string } };
     expect(ready.keys.state).toBe('ok');
     expect(await proxyStatus(before)).toBe(403);
   });
@@ -157,7 +157,7 @@ describe('keys/ vanishing for a while (a remount)', () => {
     expect(res.status).toBe(503);
     expect(res.body.error).toBe('temporarily_unavailable');
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
-    const ready = await fetch(`${broker.url}/readyz`);
+    const ready = await fetch(`${broker.opsUrl}/readyz`);
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { keys: { state: string } }).keys.state).toBe('unavailable');
   });
@@ -176,11 +176,11 @@ describe('a broken key file appearing while running', () => {
     await broker.services.keys.load();
     expect(await proxyStatus(before)).toBe(403);
     expect(await proxyStatus(await issue())).toBe(403);
-    const body = (await (await fetch(`${broker.url}/readyz`)).json()) as { keys: { state: string; problems: Array<{ file: string; problem: string }> } };
+    const body = (await (await fetch(`${broker.opsUrl}/readyz`)).json()) as { keys: { state: string; problems: Array<{ file: string; problem: string }> } };
     expect(body.keys.state).toBe('degraded');
     expect(body.keys.problems).toEqual([{ file: bad, problem: expect.stringMatching(/not valid JSON/), since: expect.any(String) }]);
     rmSync(bad);
     await broker.services.keys.load();
-    expect(((await (await fetch(`${broker.url}/readyz`)).json()) as { keys: { state: string } }).keys.state).toBe('ok');
+    expect(((await (await fetch(`${broker.opsUrl}/readyz`)).json()) as { keys: { state: string } }).keys.state).toBe('ok');
   });
 });
