@@ -1,5 +1,5 @@
 import * as oidc from 'openid-client';
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { directoryUnavailable, invalidClient, invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import type { DirectoryConfig } from '../config/schema.js';
 import type { BindingSubject } from '../policy/policy.js';
@@ -13,7 +13,7 @@ export type SubjectTokenType = 'access_token' | 'id_token' | 'jwt';
 
 interface Discovered {
   metadata: oidc.ServerMetadata;
-  jwks: ReturnType<typeof createRemoteJWKSet>;
+  jwks: JWTVerifyGetKey;
 }
 
 /** After a failed discovery, requests fail fast for this long instead of piling onto a down directory. */
@@ -68,12 +68,12 @@ export class Directory {
     });
     const metadata = config.serverMetadata();
     if (!metadata.jwks_uri) throw new Error(`directory ${this.name} publishes no jwks_uri`);
-    const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), {
+    const remote = createRemoteJWKSet(new URL(metadata.jwks_uri), {
       timeoutDuration: this.config.timeout,
       cooldownDuration: 30_000,
       cacheMaxAge: 600_000,
     });
-    return { metadata, jwks };
+    return { metadata, jwks: blamingTheDirectory(remote) };
   }
 
   /**
@@ -169,8 +169,27 @@ export function unverifiedIssuer(token: string): string | undefined {
   }
 }
 
-function isJwksFetchFailure(err: unknown): boolean {
-  return err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || (err instanceof Error && err.name === 'TypeError');
+/** The directory's key set could not be fetched or read (down, 5xx, redirect, not JSON, not a key set, timeout). */
+class JwksFetchFailure extends Error {}
+
+function isJwksFetchFailure(err: unknown): err is JwksFetchFailure {
+  return err instanceof JwksFetchFailure;
+}
+
+/**
+ * jose reports a JWKS endpoint's 500 or malformed JSON as a generic `JOSEError`, like many token faults, so the
+ * cause is sorted out where the key is looked up: only "no key (or several) matches the token" is the token's
+ * doing; everything else failed while fetching or reading the directory's key set.
+ */
+function blamingTheDirectory(remote: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (err) {
+      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
+      throw new JwksFetchFailure('the directory key set could not be read', { cause: err });
+    }
+  };
 }
 
 /** The boundary: openid-client and network errors become our errors, keeping the original as `cause`. */
