@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { directoryUnavailable, invalidClient, invalidRequest, OAuthError } from '../errors/oauth-error.js';
+import { toDirectoryError } from './to-directory-error.js';
 import type { DirectoryConfig } from '../config/schema.js';
 import type { BindingSubject } from '../policy/policy.js';
 
@@ -190,12 +191,4 @@ function blamingTheDirectory(remote: JWTVerifyGetKey): JWTVerifyGetKey {
       throw new JwksFetchFailure('the directory key set could not be read', { cause: err });
     }
   };
-}
-
-/** The boundary: openid-client and network errors become our errors, keeping the original as `cause`. */
-export function toDirectoryError(err: unknown): OAuthError {
-  if (err instanceof OAuthError) return err;
-  if (err instanceof oidc.ResponseBodyError) return err.status >= 500 ? directoryUnavailable(err) : invalidClient(err);
-  if (err instanceof oidc.WWWAuthenticateChallengeError) return err.status >= 500 ? directoryUnavailable(err) : invalidClient(err);
-  return directoryUnavailable(err);
 }
