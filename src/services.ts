@@ -112,7 +112,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     directories,
     revocations,
     grants,
-    tokens: new TokenService(config, policies, issuer),
+    tokens: new TokenService(config, policies, issuer, revocations),
     verifier,
     limits: {
       perClient: new RateLimiter({ requests: rl.per_client.requests, perMs: rl.per_client.per }, rl.max_tracked, now),

@@ -1,6 +1,6 @@
 import { createClient, type RedisClientType } from 'redis';
 import { OAuthError } from '../errors/oauth-error.js';
-import type { PrincipalKind, RevocableToken, RevocationStore } from './revocation-store.js';
+import type { IssuanceBlock, PrincipalKind, RevocableToken, RevocationStore } from './revocation-store.js';
 
 /** Keeps the larger cut-off and the later expiry: a revocation can only widen. */
 const RAISE = `
@@ -58,6 +58,33 @@ export class RedisRevocationStore implements RevocationStore {
     return jti !== null || (sub !== null && t.iat <= Number(sub)) || (client !== null && t.iat <= Number(client));
   }
 
+  async block(b: IssuanceBlock): Promise<void> {
+    await this.run(() => this.client.hSetNX(this.blocksKey, `${b.kind}:${b.value}`, JSON.stringify({ sinceMs: b.sinceMs, by: b.by })));
+  }
+
+  async lift(kind: PrincipalKind, value: string): Promise<boolean> {
+    return (await this.run(() => this.client.hDel(this.blocksKey, `${kind}:${value}`))) > 0;
+  }
+
+  async blockOn(principal: Pick<RevocableToken, 'sub' | 'client_id'>): Promise<IssuanceBlock | undefined> {
+    const fields = [`sub:${principal.sub}`, `client_id:${principal.client_id}`];
+    const values = await this.run(() => this.client.hmGet(this.blocksKey, fields));
+    const i = values.findIndex((v) => v !== null);
+    return i < 0 ? undefined : toBlock(fields[i]!, values[i]!);
+  }
+
+  async blocks(): Promise<IssuanceBlock[]> {
+    const all = await this.run(() => this.client.hGetAll(this.blocksKey));
+    return Object.entries(all)
+      .map(([field, value]) => toBlock(field, value))
+      .sort((a, b) => a.sinceMs - b.sinceMs);
+  }
+
+  /** One hash holds every block (field `kind:value`), without a TTL: a block lasts until it is lifted. */
+  private get blocksKey(): string {
+    return `${this.prefix}blocks`;
+  }
+
   close(): void {
     void this.client.close().catch(() => {});
   }
@@ -73,4 +100,10 @@ export class RedisRevocationStore implements RevocationStore {
       throw new OAuthError('temporarily_unavailable', 'the revocation store is unavailable, retry later', { retryAfter: 2, cause: err });
     }
   }
+}
+
+function toBlock(field: string, value: string): IssuanceBlock {
+  const colon = field.indexOf(':');
+  const { sinceMs, by } = JSON.parse(value) as { sinceMs: number; by: string };
+  return { kind: field.slice(0, colon) as PrincipalKind, value: field.slice(colon + 1), sinceMs, by };
 }
