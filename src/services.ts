@@ -56,10 +56,13 @@ export interface ServiceOverrides {
   revocations?: RevocationStore;
 }
 
-async function openRevocationStore({ config, paths }: LoadedConfig, now: () => number): Promise<RevocationStore> {
+/** The configured store; a Redis that cannot be reached within `connect_timeout` rejects (start-up fails). */
+export async function openRevocationStore({ config, paths }: LoadedConfig, logger: Logger, now: () => number): Promise<RevocationStore> {
   const r = config.revocation;
   if (r.store === 'memory') return new MemoryRevocationStore(now);
-  if (r.store === 'redis') return RedisRevocationStore.connect({ url: r.redis!.url, keyPrefix: r.redis!.key_prefix, connectTimeoutMs: r.redis!.connect_timeout, now });
+  if (r.store === 'redis') {
+    return RedisRevocationStore.connect({ url: r.redis!.url, keyPrefix: r.redis!.key_prefix, connectTimeoutMs: r.redis!.connect_timeout, logger, now });
+  }
   return new SqliteRevocationStore(paths.revocationDb, now);
 }
 
@@ -74,7 +77,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   airflowKeys.startReloading(config.keys.reload_interval, (err) => logger.error({ err }, 'reloading Airflow keys failed'));
   const policies = new PolicyStore(readPolicyFile(paths.policyFile));
   const directories = new Directories(config.directories);
-  const store = overrides.revocations ?? (await openRevocationStore(loaded, now));
+  const store = overrides.revocations ?? (await openRevocationStore(loaded, logger, now));
   const revocations = new CachedRevocationStore(store, config.revocation.shared_delay, config.proxy.token_cache_size, now);
   const grants = new GrantRegistry();
   const ccDirectory = directories.clientCredentials();

@@ -5,7 +5,7 @@ import { InvalidFileError } from '../config/validate-source.js';
 import { openKeyStores } from '../keys/open-key-stores.js';
 import { createLogger } from '../observability/logger.js';
 import { startServer } from '../server.js';
-import { SqliteRevocationStore } from '../tokens/sqlite-revocation-store.js';
+import { openRevocationStore } from '../services.js';
 
 export async function serve(options: { config: string }): Promise<void> {
   const loaded = loadOrExit(options.config);
@@ -50,8 +50,9 @@ function exitWith(err: InvalidFileError): never {
 async function supervise(loaded: LoadedConfig, workers: number): Promise<void> {
   const logger = createLogger(loaded.config.logging.level);
   await openKeyStores(loaded, logger, Date.now);
-  // Create the SQLite file and switch it to WAL once, so the workers only open it.
-  if (loaded.config.revocation.store === 'sqlite') new SqliteRevocationStore(loaded.paths.revocationDb).close();
+  // Create the SQLite file and switch it to WAL once, so the workers only open it; an unreachable Redis stops
+  // the start here (exit 1) instead of workers dying and being restarted for ever.
+  if (loaded.config.revocation.store !== 'memory') (await openRevocationStore(loaded, logger, Date.now)).close();
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
   for (let i = 0; i < workers; i++) cluster.fork();

@@ -1,5 +1,6 @@
 import { createClient, type RedisClientType } from 'redis';
 import { OAuthError } from '../errors/oauth-error.js';
+import type { Logger } from '../observability/logger.js';
 import type { IssuanceBlock, PrincipalKind, RevocableToken, RevocationStore } from './revocation-store.js';
 
 /** Keeps the larger cut-off and the later expiry: a revocation can only widen. */
@@ -15,9 +16,15 @@ return 1`;
 export interface RedisRevocationOptions {
   url: string;
   keyPrefix: string;
+  /** Bounds each connection attempt, and the whole first connect: `connect` rejects when it is spent. */
   connectTimeoutMs: number;
+  /** Where each reconnect attempt is logged (never the URL's credentials). */
+  logger?: Logger;
   now?: () => number;
 }
+
+/** Backoff between reconnect attempts: 100 ms doubling up to 2 s. */
+const retryDelayMs = (retries: number) => Math.min(100 * 2 ** retries, 2_000);
 
 /**
  * Revocations in Redis, shared by every instance behind a load balancer. Entries expire with the tokens they
@@ -30,15 +37,45 @@ export class RedisRevocationStore implements RevocationStore {
     private readonly now: () => number,
   ) {}
 
+  /**
+   * Connects, retrying with backoff for at most `connectTimeoutMs`; then rejects with an error naming the
+   * address (start-up fails instead of hanging). Once connected, a lost connection is retried for ever.
+   */
   static async connect(options: RedisRevocationOptions): Promise<RedisRevocationStore> {
+    const where = addressOf(options.url);
+    const log = options.logger;
+    const started = Date.now();
+    let connected = false;
+    let lost = false;
     const client: RedisClientType = createClient({
       url: options.url,
       // Fail fast while disconnected instead of queueing requests behind an outage.
       disableOfflineQueue: true,
-      socket: { connectTimeout: options.connectTimeoutMs, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2_000) },
+      socket: {
+        connectTimeout: options.connectTimeoutMs,
+        reconnectStrategy: (retries, cause: Error) => {
+          const delay = retryDelayMs(retries);
+          if (!connected && Date.now() - started + delay > options.connectTimeoutMs) return cause;
+          lost = connected;
+          const context = { redis: where, attempt: retries + 1, delay_ms: delay, error: cause.message };
+          log?.warn(context, connected ? 'Redis connection lost; reconnecting' : 'Redis not reachable yet; retrying');
+          return delay;
+        },
+      },
     });
-    client.on('error', () => {}); // reported through failing commands; the client reconnects by itself
-    await client.connect();
+    client.on('error', () => {}); // reported through failing commands and the reconnect log
+    client.on('ready', () => {
+      if (lost) log?.info({ redis: where }, 'Redis connection restored');
+      lost = false;
+    });
+    try {
+      await client.connect();
+    } catch (err) {
+      client.destroy();
+      const seconds = options.connectTimeoutMs / 1000;
+      throw new Error(`revocation store: cannot reach Redis at ${where} within ${seconds}s: ${reasonOf(err)}`, { cause: err });
+    }
+    connected = true;
     return new RedisRevocationStore(client, options.keyPrefix, options.now ?? Date.now);
   }
 
@@ -106,4 +143,19 @@ function toBlock(field: string, value: string): IssuanceBlock {
   const colon = field.indexOf(':');
   const { sinceMs, by } = JSON.parse(value) as { sinceMs: number; by: string };
   return { kind: field.slice(0, colon) as PrincipalKind, value: field.slice(colon + 1), sinceMs, by };
+}
+
+/** Scheme, host and port only: a Redis URL may carry a password. */
+function addressOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+function reasonOf(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
 }
