@@ -55,7 +55,8 @@ export class Directory {
       (err: unknown) => {
         this.discovered = undefined;
         this.failedAt = Date.now();
-        throw toDirectoryError(err);
+        // Discovery is the broker's own request: whatever the directory answers, it is no caller's fault.
+        throw err instanceof OAuthError ? err : directoryUnavailable(err);
       },
     );
     this.discovered = attempt;

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { basic, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 
@@ -74,5 +75,21 @@ describe("the directory refuses the broker's own request", () => {
     expect(res.body.error).toBe('temporarily_unavailable');
     expect(res.body.error_description).toMatch(/configuration/);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
+describe('discovery refused', () => {
+  it("a directory answering the broker's discovery with 401 is unavailable (503), never the caller's invalid_client", async () => {
+    const refusing = createServer((_req, res) => void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}'));
+    await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
+    const b = await startBroker({ issuer: `http://127.0.0.1:${(refusing.address() as AddressInfo).port}` });
+    try {
+      const res = await tokenRequest(b, { grant_type: 'client_credentials' }, { authorization: basic('demo-etl', 'demo-etl-secret') });
+      expect(res.status).toBe(503);
+      expect(res.body.error).toBe('temporarily_unavailable');
+    } finally {
+      await b.close();
+      refusing.close();
+    }
   });
 });
