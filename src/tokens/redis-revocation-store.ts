@@ -1,7 +1,6 @@
 import { createClient, type RedisClientType } from 'redis';
-import { OAuthError } from '../errors/oauth-error.js';
 import type { Logger } from '../observability/logger.js';
-import type { IssuanceBlock, PrincipalKind, RevocableToken, RevocationStore } from './revocation-store.js';
+import { storeOperation, type IssuanceBlock, type PrincipalKind, type RevocableToken, type RevocationStore } from './revocation-store.js';
 
 /** Keeps the larger cut-off and the later expiry: a revocation can only widen. */
 const RAISE = `
@@ -80,38 +79,38 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   async revoke(jti: string, expiresAtMs: number): Promise<void> {
-    await this.run(() => this.client.set(`${this.prefix}jti:${jti}`, '1', { PX: this.ttl(expiresAtMs) }));
+    await storeOperation(() => this.client.set(`${this.prefix}jti:${jti}`, '1', { PX: this.ttl(expiresAtMs) }));
   }
 
   async revokeAllOf(kind: PrincipalKind, value: string, issuedBeforeSec: number, keepUntilMs: number): Promise<void> {
     const key = `${this.prefix}${kind}:${value}`;
-    await this.run(() => this.client.eval(RAISE, { keys: [key], arguments: [String(Math.floor(issuedBeforeSec)), String(this.ttl(keepUntilMs))] }));
+    await storeOperation(() => this.client.eval(RAISE, { keys: [key], arguments: [String(Math.floor(issuedBeforeSec)), String(this.ttl(keepUntilMs))] }));
   }
 
   async isRevoked(t: RevocableToken): Promise<boolean> {
-    const [jti, sub, client] = await this.run(() =>
+    const [jti, sub, client] = await storeOperation(() =>
       this.client.mGet([`${this.prefix}jti:${t.jti}`, `${this.prefix}sub:${t.sub}`, `${this.prefix}client_id:${t.client_id}`]),
     );
     return jti !== null || (sub !== null && t.iat <= Number(sub)) || (client !== null && t.iat <= Number(client));
   }
 
   async block(b: IssuanceBlock): Promise<void> {
-    await this.run(() => this.client.hSetNX(this.blocksKey, `${b.kind}:${b.value}`, JSON.stringify({ sinceMs: b.sinceMs, by: b.by })));
+    await storeOperation(() => this.client.hSetNX(this.blocksKey, `${b.kind}:${b.value}`, JSON.stringify({ sinceMs: b.sinceMs, by: b.by })));
   }
 
   async lift(kind: PrincipalKind, value: string): Promise<boolean> {
-    return (await this.run(() => this.client.hDel(this.blocksKey, `${kind}:${value}`))) > 0;
+    return (await storeOperation(() => this.client.hDel(this.blocksKey, `${kind}:${value}`))) > 0;
   }
 
   async blockOn(principal: Pick<RevocableToken, 'sub' | 'client_id'>): Promise<IssuanceBlock | undefined> {
     const fields = [`sub:${principal.sub}`, `client_id:${principal.client_id}`];
-    const values = await this.run(() => this.client.hmGet(this.blocksKey, fields));
+    const values = await storeOperation(() => this.client.hmGet(this.blocksKey, fields));
     const i = values.findIndex((v) => v !== null);
     return i < 0 ? undefined : toBlock(fields[i]!, values[i]!);
   }
 
   async blocks(): Promise<IssuanceBlock[]> {
-    const all = await this.run(() => this.client.hGetAll(this.blocksKey));
+    const all = await storeOperation(() => this.client.hGetAll(this.blocksKey));
     return Object.entries(all)
       .map(([field, value]) => toBlock(field, value))
       .sort((a, b) => a.sinceMs - b.sinceMs);
@@ -130,13 +129,6 @@ export class RedisRevocationStore implements RevocationStore {
     return Math.max(1, Math.ceil(untilMs - this.now()));
   }
 
-  private async run<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (err) {
-      throw new OAuthError('temporarily_unavailable', 'the revocation store is unavailable, retry later', { retryAfter: 2, cause: err });
-    }
-  }
 }
 
 function toBlock(field: string, value: string): IssuanceBlock {

@@ -1,3 +1,5 @@
+import { OAuthError } from '../errors/oauth-error.js';
+
 /**
  * Where revocations live until the tokens they hit would have expired anyway, and the issuance blocks placed
  * with them. A port: the embedded SQLite store serves one instance (or several sharing a volume); a Redis store
@@ -33,6 +35,18 @@ export interface RevocationStore {
 }
 
 export type PrincipalKind = 'sub' | 'client_id';
+
+/**
+ * Runs one store operation; any failure of the store (Redis down or refusing writes, SQLite locked or its disk
+ * full) becomes the one 503 answer, so nothing is taken as stored, as revoked or as "not revoked".
+ */
+export async function storeOperation<T>(operation: () => T | Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (err) {
+    throw new OAuthError('temporarily_unavailable', 'the revocation store is unavailable, retry later', { retryAfter: 2, cause: err });
+  }
+}
 
 /** A subject or client refused new tokens, e.g. `{ kind: 'client_id', value: 'svc-etl', sinceMs, by: 'alice' }`. */
 export interface IssuanceBlock {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { IssuanceBlock, PrincipalKind, RevocableToken, RevocationStore } from './revocation-store.js';
+import { storeOperation, type IssuanceBlock, type PrincipalKind, type RevocableToken, type RevocationStore } from './revocation-store.js';
 
 /** Revocations persisted in an embedded SQLite file, so they survive a restart. */
 export class SqliteRevocationStore implements RevocationStore {
@@ -66,32 +66,34 @@ export class SqliteRevocationStore implements RevocationStore {
   }
 
   async revoke(jti: string, expiresAtMs: number): Promise<void> {
-    this.insertToken.run(jti, Math.ceil(expiresAtMs));
+    await storeOperation(() => this.insertToken.run(jti, Math.ceil(expiresAtMs)));
   }
 
   async revokeAllOf(kind: PrincipalKind, value: string, issuedBeforeSec: number, keepUntilMs: number): Promise<void> {
-    this.insertPrincipal.run(kind, value, Math.floor(issuedBeforeSec), Math.ceil(keepUntilMs));
+    await storeOperation(() => this.insertPrincipal.run(kind, value, Math.floor(issuedBeforeSec), Math.ceil(keepUntilMs)));
   }
 
-  async isRevoked(t: RevocableToken): Promise<boolean> {
-    return this.lookup.get(t.jti, t.sub, t.iat, t.client_id, t.iat) !== undefined;
+  isRevoked(t: RevocableToken): Promise<boolean> {
+    return storeOperation(() => this.lookup.get(t.jti, t.sub, t.iat, t.client_id, t.iat) !== undefined);
   }
 
   async block(b: IssuanceBlock): Promise<void> {
-    this.insertBlock.run(b.kind, b.value, Math.floor(b.sinceMs), b.by);
+    await storeOperation(() => this.insertBlock.run(b.kind, b.value, Math.floor(b.sinceMs), b.by));
   }
 
-  async lift(kind: PrincipalKind, value: string): Promise<boolean> {
-    return Number(this.deleteBlock.run(kind, value).changes) > 0;
+  lift(kind: PrincipalKind, value: string): Promise<boolean> {
+    return storeOperation(() => Number(this.deleteBlock.run(kind, value).changes) > 0);
   }
 
-  async blockOn(principal: Pick<RevocableToken, 'sub' | 'client_id'>): Promise<IssuanceBlock | undefined> {
-    const row = this.lookupBlock.get(principal.sub, principal.client_id);
-    return row ? toBlock(row) : undefined;
+  blockOn(principal: Pick<RevocableToken, 'sub' | 'client_id'>): Promise<IssuanceBlock | undefined> {
+    return storeOperation(() => {
+      const row = this.lookupBlock.get(principal.sub, principal.client_id);
+      return row ? toBlock(row) : undefined;
+    });
   }
 
-  async blocks(): Promise<IssuanceBlock[]> {
-    return this.listBlocks.all().map(toBlock);
+  blocks(): Promise<IssuanceBlock[]> {
+    return storeOperation(() => this.listBlocks.all().map(toBlock));
   }
 
   close(): void {

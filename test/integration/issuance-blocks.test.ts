@@ -148,6 +148,12 @@ describe.each(stores)('issuance blocks (%s store)', (_store, configureStore) => 
     expect((await admin('GET', '/admin/blocks')).body.blocks).toEqual([expect.objectContaining({ kind: 'client_id', value: 'demo-etl' })]);
   });
 
+  it('a client id with a slash or a space is listed and lifted through its URL-encoded path segment', async () => {
+    expect((await admin('POST', '/admin/revocations', { client_id: 'team/etl bot' })).status).toBe(201);
+    expect((await admin('GET', '/admin/blocks')).body.blocks).toContainEqual(expect.objectContaining({ kind: 'client_id', value: 'team/etl bot' }));
+    expect((await admin('DELETE', `/admin/blocks/client_id/${encodeURIComponent('team/etl bot')}`)).body).toEqual({ kind: 'client_id', value: 'team/etl bot', lifted: true });
+  });
+
   it('lifting what is not blocked says so; an unknown kind is refused', async () => {
     expect((await admin('DELETE', '/admin/blocks/client_id/never-blocked')).body).toEqual({ kind: 'client_id', value: 'never-blocked', lifted: false });
     expect((await admin('DELETE', '/admin/blocks/jti/x')).status).toBe(400);

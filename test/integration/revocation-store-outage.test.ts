@@ -1,5 +1,6 @@
 import { createClient } from 'redis';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { basic, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
@@ -137,4 +138,31 @@ describe('Redis down', () => {
     await untilRedisAnswers(token);
     expect((await post('/oauth2/introspect', { token })).body.active).toBe(true);
   });
+});
+
+describe('SQLite locked by another process', () => {
+  it('sqlite-refusing-writes: POST /oauth2/revoke answers 503 (not 500) while another writer holds the lock, and revokes after', async () => {
+    const local = await startBroker(directory);
+    try {
+      const res = await tokenRequest(local, { grant_type: 'client_credentials' }, { authorization: etl });
+      const token = res.body.access_token as string;
+      const at = (path: string) =>
+        fetch(`${local.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: etl }, body: new URLSearchParams({ token }) });
+      // Another instance sharing the file holds the write lock past the store's busy timeout (5 s).
+      const other = new DatabaseSync(join(local.dir, 'revocations.sqlite'));
+      other.exec('BEGIN IMMEDIATE');
+      let refused: Response;
+      try {
+        refused = await at('/oauth2/revoke');
+      } finally {
+        other.exec('ROLLBACK');
+        other.close();
+      }
+      expectUnavailable({ status: refused.status, headers: refused.headers, body: (await refused.json()) as Record<string, unknown> });
+      expect((await at('/oauth2/revoke')).status).toBe(200);
+      expect(await (await at('/oauth2/introspect')).json()).toEqual({ active: false });
+    } finally {
+      await local.close();
+    }
+  }, 20_000);
 });
