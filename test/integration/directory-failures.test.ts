@@ -132,6 +132,15 @@ describe('directory key set broken', () => {
     }
   });
 
+  it('directory-outage-blamed-on-the-token: JWKS answers 500 while the directory token of client_credentials is checked, 503 not 500', async () => {
+    fault = { status: 500, body: 'Internal Server Error' };
+    try {
+      expectUnavailable(await tokenRequest(broker, { grant_type: 'client_credentials' }, etl));
+    } finally {
+      fault = undefined;
+    }
+  });
+
   it('exchanges again once the key set is back', async () => {
     expect((await exchange(await directoryToken())).status).toBe(200);
   });
