@@ -13,6 +13,8 @@ export interface DevServiceAccount {
   clientId: string;
   secret: string;
   groups: string[];
+  /** Grants the directory allows this client (default: only `client_credentials`). */
+  grantTypes?: string[];
 }
 
 export const DEMO_ACCOUNTS: DevServiceAccount[] = [
@@ -95,9 +97,10 @@ export async function startDevDirectory(options: DevDirectoryOptions = {}): Prom
     clients: accounts.map((a) => ({
       client_id: a.clientId,
       client_secret: a.secret,
-      grant_types: ['client_credentials'],
-      response_types: [],
-      redirect_uris: [],
+      grant_types: a.grantTypes ?? ['client_credentials'],
+      // A client for the authorization code flow needs a response type and a redirect URI to be valid at all.
+      response_types: a.grantTypes?.includes('authorization_code') ? ['code'] : [],
+      redirect_uris: a.grantTypes?.includes('authorization_code') ? ['https://app.example/callback'] : [],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'ES256',
     })),

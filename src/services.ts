@@ -59,10 +59,13 @@ export interface ServiceOverrides {
   revocations?: RevocationStore;
 }
 
-async function openRevocationStore({ config, paths }: LoadedConfig, now: () => number): Promise<RevocationStore> {
+/** The configured store; a Redis that cannot be reached within `connect_timeout` rejects (start-up fails). */
+export async function openRevocationStore({ config, paths }: LoadedConfig, logger: Logger, now: () => number): Promise<RevocationStore> {
   const r = config.revocation;
   if (r.store === 'memory') return new MemoryRevocationStore(now);
-  if (r.store === 'redis') return RedisRevocationStore.connect({ url: r.redis!.url, keyPrefix: r.redis!.key_prefix, connectTimeoutMs: r.redis!.connect_timeout, now });
+  if (r.store === 'redis') {
+    return RedisRevocationStore.connect({ url: r.redis!.url, keyPrefix: r.redis!.key_prefix, connectTimeoutMs: r.redis!.connect_timeout, logger, now });
+  }
   return new SqliteRevocationStore(paths.revocationDb, now);
 }
 
@@ -77,7 +80,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   airflowKeys.startReloading(config.keys.reload_interval, logKeyProblems(logger, 'Airflow signing keys'));
   const policies = new PolicyStore(readPolicyFile(paths.policyFile));
   const directories = new Directories(config.directories);
-  const store = overrides.revocations ?? (await openRevocationStore(loaded, now));
+  const store = overrides.revocations ?? (await openRevocationStore(loaded, logger, now));
   const revocations = new CachedRevocationStore(store, config.revocation.shared_delay, config.proxy.token_cache_size, now);
   const grants = new GrantRegistry();
   const ccDirectory = directories.clientCredentials();
@@ -121,7 +124,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     directories,
     revocations,
     grants,
-    tokens: new TokenService(config, policies, issuer, now),
+    tokens: new TokenService(config, policies, issuer, revocations, now),
     verifier,
     limits: {
       perClient: new RateLimiter({ requests: rl.per_client.requests, perMs: rl.per_client.per }, rl.max_tracked, now),

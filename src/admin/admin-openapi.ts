@@ -45,9 +45,49 @@ export const adminOpenApi = {
     '/admin/revocations': {
       post: {
         operationId: 'revoke',
-        summary: 'Revoke one token by jti, or every token of a subject or a client issued until now (persisted)',
+        summary:
+          'Revoke one token by jti, or every token of a subject or a client issued until now (persisted); by subject or ' +
+          'client it also blocks new tokens for it, by every grant, until the block is lifted',
         requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/RevocationRequest' } } } },
-        responses: { '201': { description: 'Revoked', content: { 'application/json': { schema: { $ref: '#/components/schemas/RevocationRequest' } } } }, '400': error, '401': error, '403': error },
+        responses: {
+          '201': { description: 'Revoked (and blocked)', content: { 'application/json': { schema: { $ref: '#/components/schemas/RevocationRequest' } } } },
+          '400': error,
+          '401': error,
+          '403': error,
+          '503': { description: 'The revocation store could not store it: nothing was revoked, retry', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        },
+      },
+    },
+    '/admin/blocks': {
+      get: {
+        operationId: 'listBlocks',
+        summary: 'The subjects and clients refused new tokens (placed by a revocation by sub or client_id), oldest first',
+        responses: {
+          '200': { description: 'Every block in force', content: { 'application/json': { schema: { type: 'object', properties: { blocks: { type: 'array', items: { $ref: '#/components/schemas/IssuanceBlock' } } } } } } },
+          '401': error,
+          '403': error,
+          '503': error,
+        },
+      },
+    },
+    '/admin/blocks/{kind}/{value}': {
+      delete: {
+        operationId: 'liftBlock',
+        summary: 'Lift a block: new tokens are issued again. Tokens revoked with it stay revoked',
+        parameters: [
+          { name: 'kind', in: 'path', required: true, schema: { enum: ['sub', 'client_id'] } },
+          { name: 'value', in: 'path', required: true, schema: { type: 'string' }, description: 'The subject or client id, URL-encoded' },
+        ],
+        responses: {
+          '200': {
+            description: 'Lifted (`lifted: true`), or there was no such block (`lifted: false`)',
+            content: { 'application/json': { schema: { type: 'object', required: ['kind', 'value', 'lifted'], properties: { kind: { type: 'string' }, value: { type: 'string' }, lifted: { type: 'boolean' } } } } },
+          },
+          '400': error,
+          '401': error,
+          '403': error,
+          '503': error,
+        },
       },
     },
     '/admin/decisions': {
@@ -101,6 +141,16 @@ export const adminOpenApi = {
             description: 'Either `scope` (role names) [+ `authorization_details`], or identity claims bound by the policy',
             properties: { scope: { type: 'string' }, client_id: { type: 'string' }, sub: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } }, directory: { type: 'string' } },
           },
+        },
+      },
+      IssuanceBlock: {
+        type: 'object',
+        required: ['kind', 'value', 'since', 'by'],
+        properties: {
+          kind: { enum: ['sub', 'client_id'] },
+          value: { type: 'string', examples: ['svc-etl'] },
+          since: { type: 'string', format: 'date-time' },
+          by: { type: 'string', description: 'The `sub` of the admin who placed it' },
         },
       },
       RevocationRequest: {

@@ -22,7 +22,15 @@ declare global {
 }
 
 /** Every route of the admin API below `/admin` (besides the public `GET /admin/openapi.json`). */
-export const ADMIN_ROUTES = ['GET /policy', 'POST /policy/reload', 'POST /explain', 'POST /revocations', 'GET /decisions'] as const;
+export const ADMIN_ROUTES = [
+  'GET /policy',
+  'POST /policy/reload',
+  'POST /explain',
+  'POST /revocations',
+  'GET /blocks',
+  'DELETE /blocks/{kind}/{value}',
+  'GET /decisions',
+] as const;
 type AdminRoute = (typeof ADMIN_ROUTES)[number];
 
 /** Only broker tokens for the admin audience whose roles include an admin role of the current policy. */
@@ -118,10 +126,29 @@ export function adminRouter(s: Services): Router {
       // Every token that could still be alive has been issued within max_ttl: keep the rule that long.
       const keepUntil = now + s.config.tokens.max_ttl + 60_000;
       if ('jti' in target) await s.revocations.revoke(target.jti, keepUntil);
-      else if ('sub' in target) await s.revocations.revokeAllOf('sub', target.sub, Math.floor(now / 1000), keepUntil);
-      else await s.revocations.revokeAllOf('client_id', target.client_id, Math.floor(now / 1000), keepUntil);
+      else {
+        const [kind, value] = 'sub' in target ? (['sub', target.sub] as const) : (['client_id', target.client_id] as const);
+        // Blocked first: no token can then be issued after the cut-off below without being covered by it.
+        await s.revocations.block({ kind, value, sinceMs: now, by: req.admin!.sub });
+        await s.revocations.revokeAllOf(kind, value, Math.floor(now / 1000), keepUntil);
+      }
       s.audit.admin({ event: 'admin_revocation', request_id: req.ctx.requestId, admin_sub: req.admin!.sub, admin_client_id: req.admin!.client_id, target });
       res.status(201).json(target);
+    },
+
+    'GET /blocks': async (_req, res) => {
+      const blocks = await s.revocations.blocks();
+      res.set('Cache-Control', 'no-store').json({ blocks: blocks.map((b) => ({ kind: b.kind, value: b.value, since: new Date(b.sinceMs).toISOString(), by: b.by })) });
+    },
+
+    'DELETE /blocks/{kind}/{value}': async (req, res) => {
+      const { kind, value } = req.params as { kind: string; value: string };
+      if (kind !== 'sub' && kind !== 'client_id') throw invalidRequest('kind must be sub or client_id');
+      const lifted = await s.revocations.lift(kind, value);
+      if (lifted) {
+        s.audit.admin({ event: 'admin_block_lifted', request_id: req.ctx.requestId, admin_sub: req.admin!.sub, admin_client_id: req.admin!.client_id, target: { [kind]: value } });
+      }
+      res.json({ kind, value, lifted });
     },
 
     'GET /decisions': (req, res) => {
@@ -135,8 +162,10 @@ export function adminRouter(s: Services): Router {
     },
   };
   for (const route of ADMIN_ROUTES) {
-    const [method, path] = route.split(' ') as ['GET' | 'POST', string];
+    const [method, documented] = route.split(' ') as ['GET' | 'POST' | 'DELETE', string];
+    const path = documented.replace(/\{(\w+)\}/g, ':$1'); // OpenAPI's `{kind}` is express's `:kind`
     if (method === 'GET') admin.get(path, handlers[route]);
+    else if (method === 'DELETE') admin.delete(path, handlers[route]);
     else admin.post(path, handlers[route]);
   }
 

@@ -7,6 +7,7 @@ import { assertWithinRoles, parseAuthorizationDetails } from './authorization-de
 import { resolveRoles, tokenLifetimeMs } from './role-resolution.js';
 import { resolveTarget } from './target.js';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
+import type { RevocationStore } from '../tokens/revocation-store.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -31,10 +32,13 @@ export class TokenService {
     private readonly config: Config,
     private readonly policies: PolicyStore,
     private readonly issuer: AccessTokenIssuer,
+    private readonly revocations: RevocationStore,
     private readonly now: () => number = Date.now,
   ) {}
 
   async issue(identity: DirectoryIdentity, params: ReadonlyMap<string, string>): Promise<IssueResult> {
+    // Read on every request, whatever the grant: a revoked service account gets nothing new until an admin lifts it.
+    if (await this.revocations.blockOn({ sub: identity.subject, client_id: identity.clientId })) throw issuanceBlocked(params.get('grant_type'));
     const policy = this.policies.current(); // one version for the whole request
     const roles = resolveRoles(policy, identity, params.get('scope'));
     const details = parseAuthorizationDetails(params.get('authorization_details'));
@@ -66,4 +70,14 @@ export class TokenService {
     };
     return { response, claims, policyHash: policy.hash, deployment: target.upstream };
   }
+}
+
+/**
+ * A blocked subject or client. With client credentials the client's credentials are no longer honoured
+ * (RFC 6749 §5.2 `invalid_client`); a subject token "unacceptable based on policy" is `invalid_request`
+ * (RFC 8693 §2.2.2). Either way the caller must not retry: a security admin has to lift the block.
+ */
+function issuanceBlocked(grantType: string | undefined): OAuthError {
+  const description = 'new tokens for this client or subject are blocked by a security admin';
+  return grantType === 'client_credentials' ? new OAuthError('invalid_client', description) : invalidRequest(description);
 }

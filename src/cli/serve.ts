@@ -7,7 +7,7 @@ import { localOps } from '../http/ops-router.js';
 import { openKeyStores } from '../keys/open-key-stores.js';
 import { createLogger } from '../observability/logger.js';
 import { startOpsListener, startServer } from '../server.js';
-import { SqliteRevocationStore } from '../tokens/sqlite-revocation-store.js';
+import { openRevocationStore } from '../services.js';
 
 export async function serve(options: { config: string }): Promise<void> {
   const loaded = loadOrExit(options.config);
@@ -54,8 +54,9 @@ function exitWith(err: InvalidFileError): never {
 async function supervise(loaded: LoadedConfig, workers: number): Promise<void> {
   const logger = createLogger(loaded.config.logging.level);
   await openKeyStores(loaded, logger, Date.now);
-  // Create the SQLite file and switch it to WAL once, so the workers only open it.
-  if (loaded.config.revocation.store === 'sqlite') new SqliteRevocationStore(loaded.paths.revocationDb).close();
+  // Create the SQLite file and switch it to WAL once, so the workers only open it; an unreachable Redis stops
+  // the start here (exit 1) instead of workers dying and being restarted for ever.
+  if (loaded.config.revocation.store !== 'memory') (await openRevocationStore(loaded, logger, Date.now)).close();
   // Before any worker starts: a port already taken stops the primary alone.
   const ops = await startOpsListener(loaded.config.server.ops, clusterOps());
   cluster.schedulingPolicy = cluster.SCHED_NONE;

@@ -404,10 +404,18 @@ export const configSchema = z
           .strictObject({
             url: secretRef().meta({ description: 'Redis URL, e.g. `${REDIS_URL}` = `redis://:password@redis:6379/0`.' }),
             key_prefix: z.string().default('atb:revoked:').meta({ description: 'Prefix of every key the broker writes.' }),
-            connect_timeout: duration().prefault('5s'),
+            connect_timeout: duration().prefault('5s').meta({
+              description:
+                'Bounds each connection attempt and the first connect at start: Redis unreachable by then, `serve` exits 1. ' +
+                'Every retry is logged with its attempt number and delay.',
+            }),
           })
           .optional()
-          .meta({ description: 'Needed when `store` is `redis`. While Redis cannot answer, token checks fail closed (503).' }),
+          .meta({
+            description:
+              'Needed when `store` is `redis`. While Redis cannot answer, token checks, revocations, introspection and ' +
+              'issuance fail closed (503).',
+          }),
         sqlite_path: z.string().default('./data/revocations.sqlite').meta({ description: 'SQLite file of the store.' }),
         shared_delay: duration().prefault('1s').meta({
           description:

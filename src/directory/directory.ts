@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { directoryUnavailable, invalidClient, invalidRequest, OAuthError } from '../errors/oauth-error.js';
+import { toDirectoryError } from './to-directory-error.js';
 import type { DirectoryConfig } from '../config/schema.js';
 import type { BindingSubject } from '../policy/policy.js';
 import { parseCompactJws, type CompactJws } from '../tokens/compact-jws.js';
@@ -23,7 +24,7 @@ const CLOCK_TOLERANCE_SEC = 30;
 
 interface Discovered {
   metadata: oidc.ServerMetadata;
-  jwks: ReturnType<typeof createRemoteJWKSet>;
+  jwks: JWTVerifyGetKey;
 }
 
 /** After a failed discovery, requests fail fast for this long instead of piling onto a down directory. */
@@ -64,7 +65,8 @@ export class Directory {
       (err: unknown) => {
         this.discovered = undefined;
         this.failedAt = Date.now();
-        throw toDirectoryError(err);
+        // Discovery is the broker's own request: whatever the directory answers, it is no caller's fault.
+        throw err instanceof OAuthError ? err : directoryUnavailable(err);
       },
     );
     this.discovered = attempt;
@@ -78,12 +80,12 @@ export class Directory {
     });
     const metadata = config.serverMetadata();
     if (!metadata.jwks_uri) throw new Error(`directory ${this.name} publishes no jwks_uri`);
-    const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), {
+    const remote = createRemoteJWKSet(new URL(metadata.jwks_uri), {
       timeoutDuration: this.config.timeout,
       cooldownDuration: 30_000,
       cacheMaxAge: 600_000,
     });
-    return { metadata, jwks };
+    return { metadata, jwks: blamingTheDirectory(remote) };
   }
 
   /**
@@ -121,7 +123,7 @@ export class Directory {
       throw isJwksFetchFailure(err) ? directoryUnavailable(err) : unusable(err);
     }
     if (issuedInTheFuture(payload)) throw unusable(new Error('the directory access token is issued in the future'));
-    const identity = this.identityFrom(payload, (problem) => unusable(new Error(`the directory access token's ${problem}`)));
+    const identity = this.identityFrom(payload, (problem) => unusable(new Error(`the directory access token: ${problem}`)));
     // The directory must have vouched for this very client, not another one.
     if (identity.clientId !== clientId) throw invalidClient(new Error('directory token names another client'));
     return identity;
@@ -168,7 +170,8 @@ export class Directory {
     if (!groups) throw refuse(`claim ${claims.groups} is not an array of strings`);
     const sub = typeof subject === 'string' && subject !== '' ? subject : undefined;
     const client = typeof clientId === 'string' && clientId !== '' ? clientId : sub;
-    if (!sub || !client) throw invalidRequest('the directory token names no subject');
+    // A client-credentials token without a subject is the directory's fault, a subject token's the caller's.
+    if (!sub || !client) throw refuse('names no subject');
     return { directory: this.name, issuer: this.config.issuer, subject: sub, clientId: client, groups };
   }
 
@@ -198,14 +201,25 @@ function issuedInTheFuture(payload: JWTPayload): boolean {
   return typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SEC;
 }
 
-function isJwksFetchFailure(err: unknown): boolean {
-  return err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || (err instanceof Error && err.name === 'TypeError');
+/** The directory's key set could not be fetched or read (down, 5xx, redirect, not JSON, not a key set, timeout). */
+class JwksFetchFailure extends Error {}
+
+function isJwksFetchFailure(err: unknown): err is JwksFetchFailure {
+  return err instanceof JwksFetchFailure;
 }
 
-/** The boundary: openid-client and network errors become our errors, keeping the original as `cause`. */
-export function toDirectoryError(err: unknown): OAuthError {
-  if (err instanceof OAuthError) return err;
-  if (err instanceof oidc.ResponseBodyError) return err.status >= 500 ? directoryUnavailable(err) : invalidClient(err);
-  if (err instanceof oidc.WWWAuthenticateChallengeError) return err.status >= 500 ? directoryUnavailable(err) : invalidClient(err);
-  return directoryUnavailable(err);
+/**
+ * jose reports a JWKS endpoint's 500 or malformed JSON as a generic `JOSEError`, like many token faults, so the
+ * cause is sorted out where the key is looked up: only "no key (or several) matches the token" is the token's
+ * doing; everything else failed while fetching or reading the directory's key set.
+ */
+function blamingTheDirectory(remote: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (err) {
+      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
+      throw new JwksFetchFailure('the directory key set could not be read', { cause: err });
+    }
+  };
 }

@@ -70,9 +70,12 @@ export interface PolicyAuditRecord {
   problems: readonly string[];
 }
 
-/** An admin action (revocation), naming who did it. */
+/**
+ * An admin action, naming who did it: a revocation (by `sub` or `client_id` it also blocks new tokens), or
+ * the lifting of such a block (`target` names the subject or client).
+ */
 export interface AdminAuditRecord {
-  event: 'admin_revocation';
+  event: 'admin_revocation' | 'admin_block_lifted';
   request_id: string;
   admin_sub: string;
   admin_client_id: string;

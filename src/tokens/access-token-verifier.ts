@@ -64,6 +64,23 @@ export class AccessTokenVerifier {
     return claims;
   }
 
+  /**
+   * For endpoints where an invalid token is an ordinary answer (RFC 7009, RFC 7662): the claims, or `undefined`
+   * when the token is invalid, expired or revoked (`onRejected` hears why, for the audit). A store or key outage
+   * still throws: it says nothing about the token.
+   */
+  async verifyIfValid(token: string, onRejected?: (err: InvalidTokenError) => void): Promise<AccessTokenClaims | undefined> {
+    try {
+      return await this.verify(token);
+    } catch (err) {
+      if (err instanceof InvalidTokenError) {
+        onRejected?.(err);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
   async assertNotRevoked(claims: AccessTokenClaims): Promise<void> {
     if (await this.revocations.isRevoked(claims)) throw new InvalidTokenError('ERR_REVOKED', undefined, claims);
   }

@@ -1,10 +1,11 @@
 import { LRUCache } from 'lru-cache';
-import type { PrincipalKind, RevocableToken, RevocationStore } from './revocation-store.js';
+import type { IssuanceBlock, PrincipalKind, RevocableToken, RevocationStore } from './revocation-store.js';
 
 /**
  * Remembers for a moment that a token was not revoked, so a token used many times a second costs one store
  * read per `ttlMs` instead of one per request. A revocation made through this instance clears the memory at
- * once; one made by another instance sharing the store is seen within `ttlMs`.
+ * once; one made by another instance sharing the store is seen within `ttlMs`. Issuance blocks are not cached:
+ * each is read from the store, so a block placed by any instance applies to the next token request.
  */
 export class CachedRevocationStore implements RevocationStore {
   private readonly notRevoked: LRUCache<string, number>;
@@ -34,6 +35,22 @@ export class CachedRevocationStore implements RevocationStore {
   async revokeAllOf(kind: PrincipalKind, value: string, issuedBeforeSec: number, keepUntilMs: number): Promise<void> {
     await this.inner.revokeAllOf(kind, value, issuedBeforeSec, keepUntilMs);
     this.notRevoked.clear();
+  }
+
+  block(block: IssuanceBlock): Promise<void> {
+    return this.inner.block(block);
+  }
+
+  lift(kind: PrincipalKind, value: string): Promise<boolean> {
+    return this.inner.lift(kind, value);
+  }
+
+  blockOn(principal: Pick<RevocableToken, 'sub' | 'client_id'>): Promise<IssuanceBlock | undefined> {
+    return this.inner.blockOn(principal);
+  }
+
+  blocks(): Promise<IssuanceBlock[]> {
+    return this.inner.blocks();
   }
 
   close(): void {

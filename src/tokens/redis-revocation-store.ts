@@ -1,6 +1,6 @@
 import { createClient, type RedisClientType } from 'redis';
-import { OAuthError } from '../errors/oauth-error.js';
-import type { PrincipalKind, RevocableToken, RevocationStore } from './revocation-store.js';
+import type { Logger } from '../observability/logger.js';
+import { storeOperation, type IssuanceBlock, type PrincipalKind, type RevocableToken, type RevocationStore } from './revocation-store.js';
 
 /** Keeps the larger cut-off and the later expiry: a revocation can only widen. */
 const RAISE = `
@@ -15,9 +15,15 @@ return 1`;
 export interface RedisRevocationOptions {
   url: string;
   keyPrefix: string;
+  /** Bounds each connection attempt, and the whole first connect: `connect` rejects when it is spent. */
   connectTimeoutMs: number;
+  /** Where each reconnect attempt is logged (never the URL's credentials). */
+  logger?: Logger;
   now?: () => number;
 }
+
+/** Backoff between reconnect attempts: 100 ms doubling up to 2 s. */
+const retryDelayMs = (retries: number) => Math.min(100 * 2 ** retries, 2_000);
 
 /**
  * Revocations in Redis, shared by every instance behind a load balancer. Entries expire with the tokens they
@@ -30,32 +36,89 @@ export class RedisRevocationStore implements RevocationStore {
     private readonly now: () => number,
   ) {}
 
+  /**
+   * Connects, retrying with backoff for at most `connectTimeoutMs`; then rejects with an error naming the
+   * address (start-up fails instead of hanging). Once connected, a lost connection is retried for ever.
+   */
   static async connect(options: RedisRevocationOptions): Promise<RedisRevocationStore> {
+    const where = addressOf(options.url);
+    const log = options.logger;
+    const started = Date.now();
+    let connected = false;
+    let lost = false;
     const client: RedisClientType = createClient({
       url: options.url,
       // Fail fast while disconnected instead of queueing requests behind an outage.
       disableOfflineQueue: true,
-      socket: { connectTimeout: options.connectTimeoutMs, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2_000) },
+      socket: {
+        connectTimeout: options.connectTimeoutMs,
+        reconnectStrategy: (retries, cause: Error) => {
+          const delay = retryDelayMs(retries);
+          if (!connected && Date.now() - started + delay > options.connectTimeoutMs) return cause;
+          lost = connected;
+          const context = { redis: where, attempt: retries + 1, delay_ms: delay, error: cause.message };
+          log?.warn(context, connected ? 'Redis connection lost; reconnecting' : 'Redis not reachable yet; retrying');
+          return delay;
+        },
+      },
     });
-    client.on('error', () => {}); // reported through failing commands; the client reconnects by itself
-    await client.connect();
+    client.on('error', () => {}); // reported through failing commands and the reconnect log
+    client.on('ready', () => {
+      if (lost) log?.info({ redis: where }, 'Redis connection restored');
+      lost = false;
+    });
+    try {
+      await client.connect();
+    } catch (err) {
+      client.destroy();
+      const seconds = options.connectTimeoutMs / 1000;
+      throw new Error(`revocation store: cannot reach Redis at ${where} within ${seconds}s: ${reasonOf(err)}`, { cause: err });
+    }
+    connected = true;
     return new RedisRevocationStore(client, options.keyPrefix, options.now ?? Date.now);
   }
 
   async revoke(jti: string, expiresAtMs: number): Promise<void> {
-    await this.run(() => this.client.set(`${this.prefix}jti:${jti}`, '1', { PX: this.ttl(expiresAtMs) }));
+    await storeOperation(() => this.client.set(`${this.prefix}jti:${jti}`, '1', { PX: this.ttl(expiresAtMs) }));
   }
 
   async revokeAllOf(kind: PrincipalKind, value: string, issuedBeforeSec: number, keepUntilMs: number): Promise<void> {
     const key = `${this.prefix}${kind}:${value}`;
-    await this.run(() => this.client.eval(RAISE, { keys: [key], arguments: [String(Math.floor(issuedBeforeSec)), String(this.ttl(keepUntilMs))] }));
+    await storeOperation(() => this.client.eval(RAISE, { keys: [key], arguments: [String(Math.floor(issuedBeforeSec)), String(this.ttl(keepUntilMs))] }));
   }
 
   async isRevoked(t: RevocableToken): Promise<boolean> {
-    const [jti, sub, client] = await this.run(() =>
+    const [jti, sub, client] = await storeOperation(() =>
       this.client.mGet([`${this.prefix}jti:${t.jti}`, `${this.prefix}sub:${t.sub}`, `${this.prefix}client_id:${t.client_id}`]),
     );
     return jti !== null || (sub !== null && t.iat <= Number(sub)) || (client !== null && t.iat <= Number(client));
+  }
+
+  async block(b: IssuanceBlock): Promise<void> {
+    await storeOperation(() => this.client.hSetNX(this.blocksKey, `${b.kind}:${b.value}`, JSON.stringify({ sinceMs: b.sinceMs, by: b.by })));
+  }
+
+  async lift(kind: PrincipalKind, value: string): Promise<boolean> {
+    return (await storeOperation(() => this.client.hDel(this.blocksKey, `${kind}:${value}`))) > 0;
+  }
+
+  async blockOn(principal: Pick<RevocableToken, 'sub' | 'client_id'>): Promise<IssuanceBlock | undefined> {
+    const fields = [`sub:${principal.sub}`, `client_id:${principal.client_id}`];
+    const values = await storeOperation(() => this.client.hmGet(this.blocksKey, fields));
+    const i = values.findIndex((v) => v !== null);
+    return i < 0 ? undefined : toBlock(fields[i]!, values[i]!);
+  }
+
+  async blocks(): Promise<IssuanceBlock[]> {
+    const all = await storeOperation(() => this.client.hGetAll(this.blocksKey));
+    return Object.entries(all)
+      .map(([field, value]) => toBlock(field, value))
+      .sort((a, b) => a.sinceMs - b.sinceMs);
+  }
+
+  /** One hash holds every block (field `kind:value`), without a TTL: a block lasts until it is lifted. */
+  private get blocksKey(): string {
+    return `${this.prefix}blocks`;
   }
 
   close(): void {
@@ -66,11 +129,25 @@ export class RedisRevocationStore implements RevocationStore {
     return Math.max(1, Math.ceil(untilMs - this.now()));
   }
 
-  private async run<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (err) {
-      throw new OAuthError('temporarily_unavailable', 'the revocation store is unavailable, retry later', { retryAfter: 2, cause: err });
-    }
+}
+
+function toBlock(field: string, value: string): IssuanceBlock {
+  const colon = field.indexOf(':');
+  const { sinceMs, by } = JSON.parse(value) as { sinceMs: number; by: string };
+  return { kind: field.slice(0, colon) as PrincipalKind, value: field.slice(colon + 1), sinceMs, by };
+}
+
+/** Scheme, host and port only: a Redis URL may carry a password. */
+function addressOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return '(unparseable URL)';
   }
+}
+
+function reasonOf(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { PrincipalKind, RevocableToken, RevocationStore } from './revocation-store.js';
+import { storeOperation, type IssuanceBlock, type PrincipalKind, type RevocableToken, type RevocationStore } from './revocation-store.js';
 
 /** Revocations persisted in an embedded SQLite file, so they survive a restart. */
 export class SqliteRevocationStore implements RevocationStore {
@@ -11,6 +11,10 @@ export class SqliteRevocationStore implements RevocationStore {
   private readonly lookup: StatementSync;
   private readonly purgeTokens: StatementSync;
   private readonly purgePrincipals: StatementSync;
+  private readonly insertBlock: StatementSync;
+  private readonly deleteBlock: StatementSync;
+  private readonly lookupBlock: StatementSync;
+  private readonly listBlocks: StatementSync;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -26,6 +30,9 @@ export class SqliteRevocationStore implements RevocationStore {
       CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) STRICT;
       CREATE TABLE IF NOT EXISTS revoked_principals (
         kind TEXT NOT NULL, value TEXT NOT NULL, issued_before INTEGER NOT NULL, keep_until INTEGER NOT NULL,
+        PRIMARY KEY (kind, value)) STRICT;
+      CREATE TABLE IF NOT EXISTS issuance_blocks (
+        kind TEXT NOT NULL, value TEXT NOT NULL, since INTEGER NOT NULL, placed_by TEXT NOT NULL,
         PRIMARY KEY (kind, value)) STRICT;`);
     this.insertToken = this.db.prepare(
       'INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT(jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)',
@@ -42,6 +49,13 @@ export class SqliteRevocationStore implements RevocationStore {
        UNION ALL SELECT 1 FROM revoked_principals WHERE kind = 'client_id' AND value = ? AND issued_before >= ?
        LIMIT 1`,
     );
+    this.insertBlock = this.db.prepare('INSERT INTO issuance_blocks (kind, value, since, placed_by) VALUES (?, ?, ?, ?) ON CONFLICT(kind, value) DO NOTHING');
+    this.deleteBlock = this.db.prepare('DELETE FROM issuance_blocks WHERE kind = ? AND value = ?');
+    this.lookupBlock = this.db.prepare(
+      `SELECT kind, value, since, placed_by FROM issuance_blocks WHERE (kind = 'sub' AND value = ?) OR (kind = 'client_id' AND value = ?)
+       ORDER BY kind DESC LIMIT 1`,
+    );
+    this.listBlocks = this.db.prepare('SELECT kind, value, since, placed_by FROM issuance_blocks ORDER BY since, kind, value');
     this.purgeTokens = this.db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?');
     this.purgePrincipals = this.db.prepare('DELETE FROM revoked_principals WHERE keep_until < ?');
     this.timer = setInterval(() => {
@@ -52,19 +66,42 @@ export class SqliteRevocationStore implements RevocationStore {
   }
 
   async revoke(jti: string, expiresAtMs: number): Promise<void> {
-    this.insertToken.run(jti, Math.ceil(expiresAtMs));
+    await storeOperation(() => this.insertToken.run(jti, Math.ceil(expiresAtMs)));
   }
 
   async revokeAllOf(kind: PrincipalKind, value: string, issuedBeforeSec: number, keepUntilMs: number): Promise<void> {
-    this.insertPrincipal.run(kind, value, Math.floor(issuedBeforeSec), Math.ceil(keepUntilMs));
+    await storeOperation(() => this.insertPrincipal.run(kind, value, Math.floor(issuedBeforeSec), Math.ceil(keepUntilMs)));
   }
 
-  async isRevoked(t: RevocableToken): Promise<boolean> {
-    return this.lookup.get(t.jti, t.sub, t.iat, t.client_id, t.iat) !== undefined;
+  isRevoked(t: RevocableToken): Promise<boolean> {
+    return storeOperation(() => this.lookup.get(t.jti, t.sub, t.iat, t.client_id, t.iat) !== undefined);
+  }
+
+  async block(b: IssuanceBlock): Promise<void> {
+    await storeOperation(() => this.insertBlock.run(b.kind, b.value, Math.floor(b.sinceMs), b.by));
+  }
+
+  lift(kind: PrincipalKind, value: string): Promise<boolean> {
+    return storeOperation(() => Number(this.deleteBlock.run(kind, value).changes) > 0);
+  }
+
+  blockOn(principal: Pick<RevocableToken, 'sub' | 'client_id'>): Promise<IssuanceBlock | undefined> {
+    return storeOperation(() => {
+      const row = this.lookupBlock.get(principal.sub, principal.client_id);
+      return row ? toBlock(row) : undefined;
+    });
+  }
+
+  blocks(): Promise<IssuanceBlock[]> {
+    return storeOperation(() => this.listBlocks.all().map(toBlock));
   }
 
   close(): void {
     clearInterval(this.timer);
     this.db.close();
   }
+}
+
+function toBlock(row: Record<string, unknown>): IssuanceBlock {
+  return { kind: row.kind as PrincipalKind, value: String(row.value), sinceMs: Number(row.since), by: String(row.placed_by) };
 }

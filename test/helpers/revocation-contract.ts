@@ -47,4 +47,49 @@ export function revocationStoreContract(make: (now: () => number) => Promise<Rev
     await store.revokeAllOf('sub', t.sub, Math.floor(clock / 1000) - 100, clock + 3_600_000);
     expect(await store.isRevoked({ ...t, iat: Math.floor(clock / 1000) - 5 })).toBe(true);
   });
+
+  it('blocks issuance to a subject or a client until lifted, whichever the token names', async () => {
+    const t = token();
+    expect(await store.blockOn(t)).toBeUndefined();
+    await store.block({ kind: 'client_id', value: t.client_id, sinceMs: clock, by: 'alice' });
+    expect(await store.blockOn({ sub: 'anyone', client_id: t.client_id })).toEqual({ kind: 'client_id', value: t.client_id, sinceMs: clock, by: 'alice' });
+    expect(await store.blockOn({ sub: t.client_id, client_id: 'other' })).toBeUndefined(); // a client block is not a subject block
+    await store.block({ kind: 'sub', value: t.sub, sinceMs: clock, by: 'bob' });
+    expect(await store.blockOn({ sub: t.sub, client_id: 'other' })).toMatchObject({ kind: 'sub', by: 'bob' });
+    expect(await store.lift('client_id', t.client_id)).toBe(true);
+    expect(await store.lift('client_id', t.client_id)).toBe(false);
+    expect(await store.blockOn({ sub: 'anyone', client_id: t.client_id })).toBeUndefined();
+  });
+
+  it('a block outlasts the revocation rule placed with it, and placing it again keeps the first', async () => {
+    const t = token();
+    await store.block({ kind: 'sub', value: t.sub, sinceMs: clock, by: 'alice' });
+    await store.revokeAllOf('sub', t.sub, Math.floor(clock / 1000), clock + 60_000);
+    await store.block({ kind: 'sub', value: t.sub, sinceMs: clock + 5, by: 'bob' });
+    const placed = clock;
+    clock += 3_600_000; // long after the rule's keep-until: the store may forget the rule, never the block
+    await store.revoke(`${t.jti}-later`, clock + 1);
+    expect(await store.blocks()).toContainEqual({ kind: 'sub', value: t.sub, sinceMs: placed, by: 'alice' });
+  });
+
+  it('lifting a block un-revokes nothing', async () => {
+    const t = token();
+    await store.block({ kind: 'client_id', value: t.client_id, sinceMs: clock, by: 'alice' });
+    await store.revokeAllOf('client_id', t.client_id, Math.floor(clock / 1000), clock + 3_600_000);
+    expect(await store.lift('client_id', t.client_id)).toBe(true);
+    expect(await store.isRevoked(t)).toBe(true);
+    expect(await store.blocks()).not.toContainEqual(expect.objectContaining({ value: t.client_id }));
+  });
+
+  it('lists every block, oldest first', async () => {
+    const a = token();
+    const b = token();
+    await store.block({ kind: 'client_id', value: b.client_id, sinceMs: clock + 1, by: 'alice' });
+    await store.block({ kind: 'sub', value: a.sub, sinceMs: clock, by: 'alice' });
+    const listed = (await store.blocks()).filter((x) => x.value === a.sub || x.value === b.client_id);
+    expect(listed.map((x) => [x.kind, x.value])).toEqual([
+      ['sub', a.sub],
+      ['client_id', b.client_id],
+    ]);
+  });
 }

@@ -151,10 +151,18 @@ describe('revocation and recent decisions', () => {
       expect(r.status).toBe(401);
     }
     expect(broker.audit.admins.at(-1)).toMatchObject({ event: 'admin_revocation', admin_sub: 'svc-secadmin', target: { client_id: 'demo-etl' } });
-    await new Promise((r) => setTimeout(r, 1_100)); // tokens issued after the cut-off second are valid again
+    await new Promise((r) => setTimeout(r, 1_100));
+    // No new tokens for the leaked client (not only within the cut-off second) until the block is lifted.
+    const refused = await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('demo-etl', 'demo-etl-secret') });
+    expect([refused.status, refused.body.error]).toEqual([401, 'invalid_client']);
+    expect((await admin('DELETE', '/admin/blocks/client_id/demo-etl')).body.lifted).toBe(true);
     const fresh = await issue('demo-etl', 'demo-etl-secret');
     const r = await fetch(`${broker.url}/airflow/prod/api/v2/dags/payroll_monthly`, { headers: { authorization: `Bearer ${fresh}` } });
     expect(r.status).toBe(403); // authenticated (not 401), then denied by policy
+    for (const t of [t1, t2]) {
+      const again = await fetch(`${broker.url}/airflow/prod/api/v2/dags/etl_daily`, { headers: { authorization: `Bearer ${t}` } });
+      expect(again.status).toBe(401); // lifting the block revives none of the revoked tokens
+    }
   });
 
   it('revokes one token by jti', async () => {

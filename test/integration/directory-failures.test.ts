@@ -1,5 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { generateKeyPair, SignJWT } from 'jose';
+import { DEV_DIRECTORY_AUDIENCE } from '../../scripts/dev-directory.js';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { basic, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 
@@ -84,4 +87,88 @@ describe('directory hangs', () => {
     expectUnavailable(await tokenRequest(broker, { grant_type: 'client_credentials' }, etl));
     expect(Date.now() - started).toBeLessThan(5_000);
   });
+});
+
+describe('directory key set broken', () => {
+  let directory: DevDirectory;
+  let broker: Broker;
+  /** What the directory's JWKS endpoint answers instead of its keys; `undefined`: the real key set. */
+  let fault: { status: number; body: string } | undefined;
+  const exchange = (subject_token: string) =>
+    tokenRequest(broker, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    });
+  const directoryToken = () =>
+    fetch(`${directory.issuer}/token`, { method: 'POST', headers: { ...etl, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })
+      .then((r) => r.json() as Promise<{ access_token: string }>)
+      .then((b) => b.access_token);
+
+  beforeAll(async () => {
+    directory = await startDirectory();
+    // Fault injection at the real directory: only its JWKS endpoint misbehaves, discovery and tokens are its own.
+    const provider = directory.server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
+    directory.server.removeAllListeners('request');
+    directory.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (fault && req.url === '/jwks') res.writeHead(fault.status, { 'content-type': 'application/json' }).end(fault.body);
+      else provider(req, res);
+    });
+    broker = await startBroker(directory);
+  });
+  afterAll(async () => {
+    await broker.close();
+    await directory.close();
+  });
+
+  it.each([
+    ['answers 500', { status: 500, body: '{"error":"server_error"}' }],
+    ['answers malformed JSON', { status: 200, body: '{"keys": [' }],
+    ['answers JSON that is no key set', { status: 200, body: '{"keys": "none"}' }],
+    ['redirects', { status: 302, body: '' }],
+  ])('directory-outage-blamed-on-the-token: JWKS %s on first use, exchange answers 503', async (_what, answer) => {
+    const token = await directoryToken();
+    fault = answer;
+    try {
+      expectUnavailable(await exchange(token));
+    } finally {
+      fault = undefined;
+    }
+  });
+
+  it('directory-outage-blamed-on-the-token: JWKS answers 500 while the directory token of client_credentials is checked, 503 not 500', async () => {
+    fault = { status: 500, body: 'Internal Server Error' };
+    try {
+      expectUnavailable(await tokenRequest(broker, { grant_type: 'client_credentials' }, etl));
+    } finally {
+      fault = undefined;
+    }
+  });
+
+  it('exchanges again once the key set is back', async () => {
+    expect((await exchange(await directoryToken())).status).toBe(200);
+  });
+
+  it('directory-outage-blamed-on-the-token: JWKS answers 500 during the refetch for an unknown kid, exchange answers 503', async () => {
+    // The key set was fetched by the test above; jose refetches for an unknown kid once its 30 s cooldown is over.
+    await new Promise((r) => setTimeout(r, 31_000));
+    const { privateKey } = await generateKeyPair('ES256');
+    const rotated = await new SignJWT({ sub: 'demo-etl', client_id: 'demo-etl' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'rotated-2', typ: 'at+jwt' })
+      .setIssuer(directory.issuer)
+      .setAudience(DEV_DIRECTORY_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    fault = { status: 500, body: 'Internal Server Error' };
+    try {
+      expectUnavailable(await exchange(rotated));
+    } finally {
+      fault = undefined;
+    }
+    // With the directory back (the failed refetch started no cooldown), the unknown key is the token's fault again.
+    const refused = await exchange(rotated);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toBe('invalid_request');
+  }, 60_000);
 });

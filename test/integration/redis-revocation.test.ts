@@ -69,6 +69,13 @@ describe('two broker instances sharing one Redis', () => {
     expect(await atProxy(a, token)).toBe(401); // at once where it was revoked
     await new Promise((r) => setTimeout(r, 250)); // B's "not revoked" memory lasts shared_delay
     expect(await atProxy(b, token)).toBe(401);
+    // The issuance block placed through A holds at B at once, and is lifted through B for both (one issuer).
+    expect((await tokenRequest(b, { grant_type: 'client_credentials' }, etl)).status).toBe(401);
+    const adminAtB = (await tokenRequest(b, { grant_type: 'client_credentials', resource: `${a.url}/admin` }, { authorization: basic('svc-secadmin', 'svc-secadmin-secret') })).body
+      .access_token as string;
+    const lifted = await fetch(`${b.url}/admin/blocks/client_id/demo-etl`, { method: 'DELETE', headers: { authorization: `Bearer ${adminAtB}` } });
+    expect(((await lifted.json()) as { lifted: boolean }).lifted).toBe(true);
+    expect((await tokenRequest(a, { grant_type: 'client_credentials' }, etl)).status).toBe(200);
   });
 
   it('fails closed: while Redis is down, token checks answer 503, never "not revoked"', async () => {
