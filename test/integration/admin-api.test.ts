@@ -178,7 +178,10 @@ describe('revocation and recent decisions', () => {
   it('lists the recent decisions for a subject, newest first', async () => {
     const res = await admin('GET', '/admin/decisions?sub=demo-etl&limit=5');
     expect(res.status).toBe(200);
-    expect(res.body.decisions[0]).toMatchObject({ event: 'proxy_decision', sub: 'demo-etl', path: '/dags/payroll_monthly', decision: 'deny', reason: 'no-matching-grant' });
+    // Newest: the revoked tokens refused after the block was lifted (a verified signature names its subject),
+    // then the policy denial of the fresh token before them.
+    expect(res.body.decisions[0]).toMatchObject({ event: 'proxy_decision', sub: 'demo-etl', path: '/dags/etl_daily', decision: 'deny', reason: 'invalid_token', token_rejection: 'revoked' });
+    expect(res.body.decisions[2]).toMatchObject({ event: 'proxy_decision', sub: 'demo-etl', path: '/dags/payroll_monthly', decision: 'deny', reason: 'no-matching-grant' });
     expect(res.body.decisions.every((d: { sub: string }) => d.sub === 'demo-etl')).toBe(true);
   });
 });
