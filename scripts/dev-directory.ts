@@ -30,7 +30,7 @@ export interface DevDirectory {
   server: Server;
   /** Signs a token with the directory's own key, as it would sign an ID token. `issuedAt` in epoch seconds. */
   signAsDirectory(claims: JWTPayload, options?: { typ?: string; expiresIn?: string | number; issuedAt?: number }): Promise<string>;
-  /** Signs exact header and payload bytes (ES256, the directory's key): for tests of malformed encodings. */
+  /** Signs exact header and payload bytes (ES256 only, the directory's key): for tests of malformed encodings. */
   signRaw(header: string, payload: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -44,7 +44,11 @@ export interface DevDirectoryOptions {
   customizeAccessToken?: (payload: Record<string, unknown>) => void;
   /** Fault injection: rewrites the `access_token` string of each token response after it was signed. */
   rewriteAccessToken?: (token: string) => string;
+  /** The algorithm of the directory's one signing key (default ES256); its discovery document names only this one. */
+  signingAlgorithm?: DevSigningAlgorithm;
 }
+
+export type DevSigningAlgorithm = 'ES256' | 'ES384' | 'ES512' | 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512';
 
 /** The provider's storage: in memory, as befits a throwaway directory (passing one also silences its warning). */
 class MemoryAdapter {
@@ -84,8 +88,9 @@ class MemoryAdapter {
 export async function startDevDirectory(options: DevDirectoryOptions = {}): Promise<DevDirectory> {
   const host = options.host ?? '127.0.0.1';
   const accounts = options.accounts ?? DEMO_ACCOUNTS;
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const signingJwk: JWK = { ...(await exportJWK(privateKey)), kid: 'dev-directory-1', alg: 'ES256', use: 'sig' };
+  const alg = options.signingAlgorithm ?? 'ES256';
+  const { privateKey } = await generateKeyPair(alg, { extractable: true });
+  const signingJwk: JWK = { ...(await exportJWK(privateKey)), kid: 'dev-directory-1', alg, use: 'sig' };
 
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
@@ -102,9 +107,10 @@ export async function startDevDirectory(options: DevDirectoryOptions = {}): Prom
       response_types: a.grantTypes?.includes('authorization_code') ? ['code'] : [],
       redirect_uris: a.grantTypes?.includes('authorization_code') ? ['https://app.example/callback'] : [],
       token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: 'ES256',
+      id_token_signed_response_alg: alg,
     })),
     jwks: { keys: [signingJwk] },
+    enabledJWA: { idTokenSigningAlgValues: [alg] },
     ...(options.customizeAccessToken
       ? { formats: { customizers: { jwt: (_ctx: unknown, _token: unknown, jwt: { payload: Record<string, unknown> }) => options.customizeAccessToken!(jwt.payload) } } }
       : {}),
@@ -123,7 +129,7 @@ export async function startDevDirectory(options: DevDirectoryOptions = {}): Prom
           audience: DEV_DIRECTORY_AUDIENCE,
           accessTokenTTL: options.accessTokenTtlSeconds ?? 300,
           accessTokenFormat: 'jwt',
-          jwt: { sign: { alg: 'ES256' } },
+          jwt: { sign: { alg } },
         }),
       },
     },
@@ -149,7 +155,7 @@ export async function startDevDirectory(options: DevDirectoryOptions = {}): Prom
     server,
     async signAsDirectory(claims, opts = {}) {
       return new SignJWT(claims)
-        .setProtectedHeader({ alg: 'ES256', kid: signingJwk.kid!, ...(opts.typ ? { typ: opts.typ } : {}) })
+        .setProtectedHeader({ alg, kid: signingJwk.kid!, ...(opts.typ ? { typ: opts.typ } : {}) })
         .setIssuer(issuer)
         .setIssuedAt(opts.issuedAt)
         .setExpirationTime(opts.expiresIn ?? '5m')

@@ -138,7 +138,10 @@ export const adminOpenApi = {
           token: { type: 'string', description: 'A broker access token (decoded, its signature is not checked here)' },
           claims: {
             type: 'object',
-            description: 'Either `scope` (role names) [+ `authorization_details`], or identity claims bound by the policy',
+            description:
+              'Either `scope` (role names) [+ `authorization_details`], or identity claims bound by the policy: `client_id`, `sub`, ' +
+              '`groups`, `directory`, and any (nested) claim a `when.claims` pointer reads, e.g. `{"realm_access": {"roles": ["airflow-etl"]}}`',
+            additionalProperties: true,
             properties: { scope: { type: 'string' }, client_id: { type: 'string' }, sub: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } }, directory: { type: 'string' } },
           },
         },

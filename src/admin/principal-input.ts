@@ -54,6 +54,8 @@ const claimsSchema = z.looseObject({
 /**
  * A claims file (JSON or YAML): token claims with `scope` (and optionally `authorization_details`), or the
  * identity the directory vouches for (`client_id`, `sub`, `groups`, `directory`), given roles by the bindings.
+ * The identity's claims are the whole file, nested ones included, as the broker hands a verified directory
+ * token's payload to `when.claims`: `{ client_id: svc, realm_access: { roles: [airflow-etl] } }`.
  */
 export function principalFromClaims(policy: Policy, file: string, text: string): ExplainedPrincipal {
   return principalFromClaimValues(policy, file, parseYaml(text));
@@ -65,9 +67,11 @@ export function principalFromClaimValues(policy: Policy, file: string, claims: u
   if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
   const c = parsed.data;
   if (c.scope !== undefined) return { principal: { roles: scopeRoles(c.scope), details: details(c.authorization_details) }, source: `scope in ${file}` };
-  if (c.client_id === undefined && c.sub === undefined && c.groups === undefined && c.directory === undefined) {
-    throw new Error(`${file}: needs scope, or identity claims (client_id, sub, groups, directory)`);
+  const { authorization_details: _details, ...identityClaims } = claims as Record<string, unknown>;
+  const identifying = ['client_id', 'sub', 'groups', 'directory', ...policy.claimsRead];
+  if (!identifying.some((name) => Object.hasOwn(identityClaims, name))) {
+    throw new Error(`${file}: needs scope, or identity claims (client_id, sub, groups, directory) or a claim the bindings read`);
   }
-  const identity = { clientId: c.client_id ?? '', subject: c.sub ?? '', groups: c.groups ?? [], directory: c.directory ?? '' };
+  const identity = { clientId: c.client_id ?? '', subject: c.sub ?? '', groups: c.groups ?? [], directory: c.directory ?? '', claims: identityClaims };
   return { principal: { roles: policy.rolesFor(identity), details: details(c.authorization_details) }, source: `bindings for the identity in ${file}` };
 }

@@ -1,4 +1,5 @@
 import type { SourceProblem } from '../config/yaml-source.js';
+import { parseClaimPointer, type ClaimPointer } from '../policy/claim-pointer.js';
 import type { BindingSubject, Policy } from '../policy/policy.js';
 import { explainCall, UnexplainableCall, type Explanation, type Verdict } from '../admin/explain-call.js';
 
@@ -11,9 +12,10 @@ import { explainCall, UnexplainableCall, type Explanation, type Verdict } from '
  * <who> may not <METHOD> <PATH> [with <JSON body>]
  * ```
  *
- * `<who>` is one or more of `client:<id>`, `sub:<subject>`, `group:<name>` (repeatable), `directory:<name>`, or
- * a bare word (a client id): the identity the directory would vouch for, given roles through the policy's
- * bindings. `role:<name>` (repeatable) names the token's roles directly instead. `may` holds for an allowed
+ * `<who>` is one or more of `client:<id>`, `sub:<subject>`, `group:<name>` (repeatable), `directory:<name>`,
+ * `claim:<JSON Pointer>=<value>` (repeatable; a nested claim holding the values given, e.g.
+ * `claim:/realm_access/roles=airflow-etl`), or a bare word (a client id): the identity the directory would vouch
+ * for, given roles through the policy's bindings. `role:<name>` (repeatable) names the token's roles directly instead. `may` holds for an allowed
  * call, filtered or not; `(filtered)` requires a list filtered to what the token may see, `(unfiltered)` the
  * whole answer. `<PATH>` is below `/api/v2`, starts with `/api/v2`, or is the proxy's whole path.
  */
@@ -30,7 +32,7 @@ export interface Expectation {
 }
 
 const LINE = /^(?<who>.+?)\s+may\s+(?:(?<not>not)\s+)?(?:\((?<mode>[a-z]+)\)\s+)?(?<method>\S+)\s+(?<path>\S+)(?:\s+with\s+(?<body>.+))?$/d;
-const WHO = /^(?:(?<key>client|sub|group|directory|role):)?(?<value>.+)$/;
+const WHO = /^(?:(?<key>client|sub|group|directory|role|claim):)?(?<value>.+)$/;
 
 export function parseExpectations(file: string, text: string): { expectations: Expectation[]; problems: SourceProblem[] } {
   const expectations: Expectation[] = [];
@@ -50,17 +52,23 @@ export function parseExpectations(file: string, text: string): { expectations: E
       return void problem(col('mode'), g.not ? '"may not" takes no (filtered)/(unfiltered)' : `unknown "(${mode})": use (filtered) or (unfiltered)`);
     }
     if (!/^[A-Za-z]+$/.test(g.method!)) return void problem(col('method'), `"${g.method}" is not an HTTP method`);
-    const identity: BindingSubject = { directory: '', subject: '', clientId: '', groups: [] };
+    const claims: Record<string, unknown> = Object.create(null);
+    const identity: BindingSubject = { directory: '', subject: '', clientId: '', groups: [], claims };
     const roles: string[] = [];
     for (const term of g.who!.split(/\s+/)) {
       const { key, value } = WHO.exec(term)!.groups!;
-      if (key === 'group') identity.groups = [...identity.groups, value!];
+      if (key === 'claim') {
+        const eq = value!.indexOf('=');
+        const pointer = eq < 0 ? undefined : parseClaimPointer(value!.slice(0, eq));
+        if (!pointer) return void problem(col('who'), `"${term}": write claim:<JSON Pointer>=<value>, e.g. claim:/realm_access/roles=airflow-etl`);
+        addClaimValue(claims, pointer, value!.slice(eq + 1));
+      } else if (key === 'group') identity.groups = [...identity.groups, value!];
       else if (key === 'role') roles.push(value!);
       else if (key === 'sub') identity.subject = value!;
       else if (key === 'directory') identity.directory = value!;
       else identity.clientId = value!;
     }
-    const named = identity.clientId || identity.subject || identity.directory || identity.groups.length;
+    const named = identity.clientId || identity.subject || identity.directory || identity.groups.length || Object.keys(claims).length;
     if (roles.length && named) return void problem(col('who'), 'role: names the roles directly; do not combine it with identity terms');
     let body: unknown;
     if (g.body !== undefined) {
@@ -82,6 +90,18 @@ export function parseExpectations(file: string, text: string): { expectations: E
     });
   });
   return { expectations, problems };
+}
+
+/** Adds `value` to the array of strings at `pointer`, creating the objects on the way (without prototypes: any name is data). */
+function addClaimValue(claims: Record<string, unknown>, pointer: ClaimPointer, value: string): void {
+  let at = claims;
+  for (const token of pointer.tokens.slice(0, -1)) {
+    const next = at[token];
+    at = at[token] = typeof next === 'object' && next !== null && !Array.isArray(next) ? (next as Record<string, unknown>) : Object.create(null);
+  }
+  const last = pointer.tokens.at(-1)!;
+  const values = at[last];
+  at[last] = Array.isArray(values) ? [...(values as string[]), value] : [value];
 }
 
 export interface ExpectationResult {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
+import { parseClaimPointer } from '../policy/claim-pointer.js';
 
 /**
  * The operator configuration: the single source of truth for every option. `docs/configuration.md` is
@@ -37,6 +38,11 @@ const rateLimit = z
   })
   .meta({ description: 'A token bucket: `requests` per `per`, refilled continuously.' });
 
+/** The asymmetric JWS algorithms a directory's tokens may be signed with (never `none`, never HS*). */
+export const DIRECTORY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export type DirectoryAlgorithm = (typeof DIRECTORY_ALGORITHMS)[number];
+const directoryAlgorithms = z.array(z.enum(DIRECTORY_ALGORITHMS)).min(1);
+
 const directory = z
   .strictObject({
     issuer: httpUrl.meta({
@@ -57,11 +63,20 @@ const directory = z
           .min(1)
           .default(['client_id', 'azp'])
           .meta({ description: 'Claims holding the client id, tried in order.' }),
-        groups: z.string().default('groups').meta({
-          description:
-            'Claim holding the groups or roles that policy bindings match (`when.groups`). It must be an array ' +
-            'of strings (absent: no groups); any other shape refuses the token.',
-        }),
+        groups: z
+          .string()
+          .min(1)
+          .refine((c) => !c.startsWith('/') || parseClaimPointer(c) !== undefined, 'not a valid RFC 6901 JSON Pointer (escape "~" as ~0 and "/" as ~1)')
+          .default('groups')
+          .meta({
+            description:
+              'Claim holding the groups or roles that policy bindings match (`when.groups`): a top-level claim ' +
+              'name, or an RFC 6901 JSON Pointer starting with `/` for a nested one (Keycloak realm roles: ' +
+              '`/realm_access/roles`, client roles: `/resource_access/<client>/roles`). It must be an array of ' +
+              'strings (absent: no groups); any other shape refuses the token. A name is never split at dots. ' +
+              'Bindings can match any other claim with `when.claims`.',
+            examples: ['/realm_access/roles'],
+          }),
         groups_may_be_string: z.boolean().default(false).meta({
           description:
             'Also accept a single string in the groups claim, as one group. Only for a directory that sends ' +
@@ -70,6 +85,14 @@ const directory = z
       })
       .prefault({})
       .meta({ description: 'Where the identity is read from in the directory tokens.' }),
+    algorithms: directoryAlgorithms.optional().meta({
+      description:
+        'Signature algorithms accepted on this directory\'s tokens, on every path (its client-credentials access ' +
+        'tokens and token-exchange subject tokens). Default: what its discovery document says it signs with ' +
+        '(`id_token_signing_alg_values_supported`) among these asymmetric algorithms, or RS256, PS256, ES256 and ' +
+        'EdDSA when it names none of them. `none` and HS* are never accepted.',
+      examples: [['RS256']],
+    }),
     client_credentials: z
       .strictObject({
         auth_method: z
@@ -126,11 +149,11 @@ const directory = z
               '`Refresh`, `Logout`) refuses the token.',
             examples: [{ name: 'token_use', access_token: ['access'], id_token: ['id'] }],
           }),
-        algorithms: z
-          .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
-          .min(1)
-          .default(['RS256', 'PS256', 'ES256', 'EdDSA'])
-          .meta({ description: 'Signature algorithms accepted on subject tokens.' }),
+        algorithms: directoryAlgorithms.optional().meta({
+          description:
+            'Deprecated alias of the directory\'s `algorithms` (it now applies to both paths); `config check` warns. ' +
+            'Setting both is an error.',
+        }),
         max_age: duration().optional().meta({
           description: 'Refuse subject tokens issued longer ago than this. (An `iat` in the future is always refused.)',
         }),
@@ -141,6 +164,13 @@ const directory = z
   .superRefine((dir, ctx) => {
     if (new URL(dir.issuer).protocol === 'http:' && !dir.allow_insecure_http) {
       ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'http issuer needs allow_insecure_http: true' });
+    }
+    if (dir.algorithms && dir.token_exchange?.algorithms) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['token_exchange', 'algorithms'],
+        message: 'set only the directory\'s algorithms: token_exchange.algorithms is its deprecated alias',
+      });
     }
   })
   .meta({ description: 'A central directory (OpenID provider) the broker trusts.' });
@@ -273,6 +303,16 @@ export const configSchema = z
           }),
         body_limit: z.string().default('16kb').meta({ description: 'Largest accepted request body.' }),
         shutdown_grace: duration().prefault('10s').meta({ description: 'How long in-flight requests may finish.' }),
+        readiness: z
+          .enum(['any', 'all', 'proxy', 'issuance'])
+          .default('any')
+          .meta({
+            description:
+              'Which of the broker\'s functions must be ready for `/readyz` (both listeners) to answer 200: `issuance` ' +
+              '(token endpoint: every directory discovered, a key signs), `proxy` (a published key that has signed ' +
+              'verifies broker tokens). `any` (default): a directory outage does not take the proxy out of the load balancer; `all`: ' +
+              'unready while either function is. The ops `/readyz` reports each function (`functions`) whatever this says.',
+          }),
         workers: z
           .union([z.number().int().min(1).max(64), z.literal('auto')])
           .default(1)

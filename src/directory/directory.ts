@@ -1,9 +1,12 @@
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { directoryUnavailable, invalidClient, invalidRequest, OAuthError } from '../errors/oauth-error.js';
-import { toDirectoryError } from './to-directory-error.js';
-import type { DirectoryConfig } from '../config/schema.js';
+import { directoryTokenMismatch, toDirectoryError } from './to-directory-error.js';
+import { acceptedAlgorithms } from './accepted-algorithms.js';
+import type { DirectoryAlgorithm, DirectoryConfig } from '../config/schema.js';
+import { claimAt, parseClaimName, type ClaimPointer } from '../policy/claim-pointer.js';
 import type { BindingSubject } from '../policy/policy.js';
+import { boundValue } from '../observability/bounded-values.js';
 import { parseCompactJws, type CompactJws } from '../tokens/compact-jws.js';
 import { assertKindFits, subjectTokenKind, type SubjectTokenType } from './subject-token-kind.js';
 
@@ -25,6 +28,8 @@ const CLOCK_TOLERANCE_SEC = 30;
 interface Discovered {
   metadata: oidc.ServerMetadata;
   jwks: JWTVerifyGetKey;
+  /** The signature algorithms accepted on this directory's tokens, on every path. */
+  algorithms: DirectoryAlgorithm[];
 }
 
 /** After a failed discovery, requests fail fast for this long instead of piling onto a down directory. */
@@ -38,11 +43,14 @@ export class Directory {
   private discovered: Promise<Discovered> | undefined;
   private failedAt = 0;
   private ready = false;
+  private readonly groupsClaim: ClaimPointer;
 
   constructor(
     readonly name: string,
     readonly config: DirectoryConfig,
-  ) {}
+  ) {
+    this.groupsClaim = parseClaimName(config.claims.groups);
+  }
 
   get issuer(): string {
     return this.config.issuer;
@@ -85,7 +93,7 @@ export class Directory {
       cooldownDuration: 30_000,
       cacheMaxAge: 600_000,
     });
-    return { metadata, jwks: blamingTheDirectory(remote) };
+    return { metadata, jwks: blamingTheDirectory(remote), algorithms: acceptedAlgorithms(this.config, metadata) };
   }
 
   /**
@@ -95,7 +103,7 @@ export class Directory {
   async authenticateClient(clientId: string, clientSecret: string): Promise<DirectoryIdentity> {
     const cc = this.config.client_credentials;
     if (!cc) throw new OAuthError('server_error', 'client credentials are not configured');
-    const { metadata, jwks } = await this.discover();
+    const { metadata, jwks, algorithms } = await this.discover();
     const auth = cc.auth_method === 'client_secret_post' ? oidc.ClientSecretPost(clientSecret) : oidc.ClientSecretBasic(clientSecret);
     const client = new oidc.Configuration(metadata, clientId, undefined, auth);
     client.timeout = this.timeoutSeconds();
@@ -116,11 +124,19 @@ export class Directory {
       ({ payload } = await jwtVerify(accessToken, jwks, {
         issuer: this.config.issuer,
         audience: cc.audience,
+        algorithms,
         requiredClaims: ['exp'],
         clockTolerance: CLOCK_TOLERANCE_SEC,
       }));
     } catch (err) {
-      throw isJwksFetchFailure(err) ? directoryUnavailable(err) : unusable(err);
+      if (isJwksFetchFailure(err)) throw directoryUnavailable(err);
+      if (isAudienceMismatch(err)) {
+        throw directoryTokenMismatch('audience', `${this.what('access token')} has aud ${shown(err.payload.aud)}, not the configured client_credentials.audience ${shown(cc.audience)} (Keycloak: add an audience mapper to the client scope)`);
+      }
+      if (err instanceof errors.JOSEAlgNotAllowed) {
+        throw directoryTokenMismatch('algorithm', `${this.what('access token')} is signed with ${shown(parseCompactJws(accessToken)?.header.alg)}, not one of ${shown(algorithms)}`);
+      }
+      throw unusable(err);
     }
     if (issuedInTheFuture(payload)) throw unusable(new Error('the directory access token is issued in the future'));
     const identity = this.identityFrom(payload, (problem) => unusable(new Error(`the directory access token: ${problem}`)));
@@ -135,13 +151,13 @@ export class Directory {
     if (!te) throw invalidRequest('subject_token issuer is not trusted for token exchange');
     if (!te.token_types.includes(type)) throw invalidRequest(`subject_token_type ${type} is not accepted from this issuer`);
     if (!parseCompactJws(token)) throw invalidRequest('subject_token is not a compact JWT');
-    const { jwks } = await this.discover();
+    const { jwks, algorithms } = await this.discover();
     let verified: CompactJws;
     try {
       const result = await jwtVerify(token, jwks, {
         issuer: this.config.issuer,
         audience: te.audiences,
-        algorithms: te.algorithms,
+        algorithms,
         requiredClaims: ['exp', 'iat', 'sub'],
         clockTolerance: CLOCK_TOLERANCE_SEC,
         ...(te.max_age !== undefined ? { maxTokenAge: Math.floor(te.max_age / 1000) } : {}),
@@ -150,8 +166,18 @@ export class Directory {
     } catch (err) {
       if (isJwksFetchFailure(err)) throw directoryUnavailable(err);
       if (err instanceof errors.JWTExpired) throw invalidRequest('subject_token has expired', err);
-      if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'aud') {
-        throw invalidRequest('subject_token audience is not accepted', err);
+      // The caller's token, so a 400; the log names what was expected (the refusal is at debug, the algorithm at info).
+      if (isAudienceMismatch(err)) {
+        throw invalidRequest('subject_token audience is not accepted', new Error(`${this.what('subject token')} has aud ${shown(err.payload.aud)}, none of the accepted token_exchange.audiences ${shown(te.audiences)}`));
+      }
+      if (err instanceof errors.JOSEAlgNotAllowed) {
+        const alg = parseCompactJws(token)?.header.alg;
+        // The caller wrote the header: its alg is named on the wire only when it reads like an algorithm name.
+        const named = typeof alg === 'string' && /^[A-Za-z0-9+-]{1,16}$/.test(alg) ? alg : 'an algorithm';
+        throw new OAuthError('invalid_request', `subject_token is signed with ${named}, which this broker does not accept from its issuer`, {
+          cause: new Error(`${this.what('subject token')} is signed with ${shown(alg)}, not one of ${shown(algorithms)}`),
+          logLevel: 'info',
+        });
       }
       throw invalidRequest('subject_token is invalid', err);
     }
@@ -166,13 +192,18 @@ export class Directory {
     const claims = this.config.claims;
     const subject = payload[claims.subject];
     const clientId = claims.client_id.map((c) => payload[c]).find((v) => typeof v === 'string');
-    const groups = groupsOf(payload[claims.groups], claims.groups_may_be_string);
+    const groups = groupsOf(claimAt(payload, this.groupsClaim), claims.groups_may_be_string);
     if (!groups) throw refuse(`claim ${claims.groups} is not an array of strings`);
     const sub = typeof subject === 'string' && subject !== '' ? subject : undefined;
     const client = typeof clientId === 'string' && clientId !== '' ? clientId : sub;
     // A client-credentials token without a subject is the directory's fault, a subject token's the caller's.
     if (!sub || !client) throw refuse('names no subject');
-    return { directory: this.name, issuer: this.config.issuer, subject: sub, clientId: client, groups };
+    return { directory: this.name, issuer: this.config.issuer, subject: sub, clientId: client, groups, claims: payload };
+  }
+
+  /** "the <kind> of directory <name>", for log lines. */
+  private what(kind: string): string {
+    return `the ${kind} of directory ${this.name}`;
   }
 
   private timeoutSeconds(): number {
@@ -194,6 +225,16 @@ function groupsOf(raw: unknown, mayBeString: boolean): readonly string[] | undef
   if (raw === undefined) return [];
   if (Array.isArray(raw)) return raw.every((g) => typeof g === 'string') ? raw : undefined;
   return mayBeString && typeof raw === 'string' ? [raw] : undefined;
+}
+
+/** jose's audience refusal; it carries the whole payload, which is never logged: only its `aud` is named. */
+function isAudienceMismatch(err: unknown): err is errors.JWTClaimValidationFailed & { payload: JWTPayload } {
+  return err instanceof errors.JWTClaimValidationFailed && err.claim === 'aud';
+}
+
+/** A value as JSON for a log line, bounded (a caller's token may carry a huge `aud`). */
+function shown(value: unknown): string {
+  return value === undefined ? '(none)' : JSON.stringify(boundValue(value));
 }
 
 /** jose checks a future `iat` only together with `maxTokenAge`; we refuse one always. */

@@ -6,9 +6,10 @@ export interface ErrorResponse {
   body: { error: string; error_description?: string; [extra: string]: string | undefined };
   /**
    * How loud the log line must be: `error` when the caller is not told what happened (not one of ours, or not
-   * exposed), `warn` for an exposed failure of ours or a dependency (5xx), `debug` for a refusal (4xx).
+   * exposed), `warn` for an exposed failure of ours or a dependency (5xx), `debug` for a refusal (4xx), or `info`
+   * for a refusal marked `logLevel: 'info'`.
    */
-  level: 'error' | 'warn' | 'debug';
+  level: 'error' | 'warn' | 'info' | 'debug';
 }
 
 /** Where a 401 challenge points the client, and which scheme it names. */
@@ -38,7 +39,7 @@ export function buildErrorResponse(err: unknown, challenge: ChallengeContext): E
     status: err.status,
     headers,
     body: { ...err.extra, error: err.code, error_description: err.description },
-    level: err.status >= 500 ? 'warn' : 'debug',
+    level: err.status >= 500 ? 'warn' : (err.logLevel ?? 'debug'),
   };
 }
 

@@ -57,6 +57,11 @@ export interface OAuthErrorOptions {
    * description goes to the log at error level.
    */
   expose?: boolean;
+  /**
+   * A refusal (4xx) is logged at debug; `info` for one an operator should see without debug logging, e.g. a subject
+   * token signed with an algorithm its directory's allow-list refuses (a directory that changed its keys).
+   */
+  logLevel?: 'info';
 }
 
 /** 5xx codes whose descriptions are written for callers: they say which dependency failed and that a retry may help. */
@@ -76,6 +81,7 @@ export class OAuthError extends Error {
   readonly extra: Record<string, string>;
   readonly bareChallenge: boolean;
   readonly expose: boolean;
+  readonly logLevel: 'info' | undefined;
 
   constructor(code: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description, options.cause === undefined ? undefined : { cause: options.cause });
@@ -88,6 +94,7 @@ export class OAuthError extends Error {
     this.extra = options.extra ?? {};
     this.bareChallenge = options.bareChallenge ?? false;
     this.expose = options.expose ?? (this.status < 500 || CALLER_FACING_5XX.has(code));
+    this.logLevel = options.logLevel;
   }
 }
 

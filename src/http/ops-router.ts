@@ -16,7 +16,7 @@ export interface OpsSource {
 export function localOps(s: Services): OpsSource {
   const checks = readinessChecks(s);
   return {
-    readiness: async () => readinessReport(checks),
+    readiness: async () => readinessReport(checks, s.config.server.readiness),
     metrics: () => s.metrics.registry.metrics(),
     metricsContentType: s.metrics.registry.contentType,
   };

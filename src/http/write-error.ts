@@ -15,6 +15,7 @@ export function writeError(res: ServerResponse, err: unknown, challenge: Challen
     const detail = { code, description: err.description, status: response.status, err: err.cause ?? err };
     if (response.level === 'error') log?.error(detail, `request failed: ${err.description}`);
     else if (response.level === 'warn') log?.warn(detail, 'request failed');
+    else if (response.level === 'info') log?.info({ code, description: err.description, cause: err.cause }, 'request refused');
     else log?.debug({ code, description: err.description, cause: err.cause }, 'request refused');
   } else {
     log?.error({ err, code }, 'unexpected error');

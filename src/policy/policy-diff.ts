@@ -36,9 +36,12 @@ export interface BindingRef {
   when: When;
 }
 
-/** One combination of single condition values (`groups=a directory=corp`) and the roles it gains or loses. */
+/**
+ * One combination of single condition values (`groups=a directory=corp`, a claim pointer such as
+ * `/realm_access/roles=etl`) and the roles it gains or loses.
+ */
 export interface ConditionDiff {
-  when: Partial<Record<ConditionKey, string>>;
+  when: Atom;
   gains: string[];
   loses: string[];
 }
@@ -55,7 +58,6 @@ export interface PolicyDiff {
 }
 
 const conditionKeys = ['groups', 'client_id', 'subject', 'directory'] as const;
-type ConditionKey = (typeof conditionKeys)[number];
 
 const noRole: CompiledRole = { name: '', description: undefined, tokenTtlMs: undefined, airflowRole: undefined, admin: false, grants: [], denies: [] };
 
@@ -109,8 +111,21 @@ function uncovered(these: readonly Permission[], those: readonly Permission[]): 
   });
 }
 
+/**
+ * A binding's conditions by key: the identity fields, then each `when.claims` pointer as its own key (one that is
+ * not a pointer as `claims.<key>`, so that it never reads as a field).
+ */
+function conditionsOf(when: When): Array<[string, readonly string[]]> {
+  const { claims, ...fields } = when;
+  const entries: Array<[string, readonly string[]]> = conditionKeys.flatMap((k) => (fields[k] ? [[k, fields[k]] as [string, string[]]] : []));
+  for (const [key, values] of Object.entries(claims ?? {})) entries.push([key.startsWith('/') ? key : `claims.${key}`, values]);
+  return entries;
+}
+
+const byKey = <T>(a: [string, T], b: [string, T]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
 function whenKey(when: When): string {
-  return JSON.stringify(conditionKeys.map((k) => [...(when[k] ?? [])].sort()));
+  return JSON.stringify(conditionsOf(when).map(([k, v]): [string, string[]] => [k, [...v].sort()]).sort(byKey));
 }
 
 function diffBindings(before: PolicyDocument['bindings'], after: PolicyDocument['bindings']): PolicyDiff['bindings'] {
@@ -124,26 +139,23 @@ function diffBindings(before: PolicyDocument['bindings'], after: PolicyDocument[
   return { added, removed: unmatched };
 }
 
-type Atom = Partial<Record<ConditionKey, string>>;
+type Atom = Record<string, string>;
 
 /** A binding's `when` as the combinations of single values it accepts (lists are alternatives). */
 function atoms(when: When): Atom[] {
   let result: Atom[] = [{}];
-  for (const key of conditionKeys) {
-    const values = when[key];
-    if (values) result = result.flatMap((atom) => values.map((v) => ({ ...atom, [key]: v })));
-  }
+  for (const [key, values] of conditionsOf(when)) result = result.flatMap((atom) => values.map((v) => ({ ...atom, [key]: v })));
   return result;
 }
 
 /** `narrow` holds whenever `wide` does (wide's conditions are a subset of narrow's). */
-const implies = (narrow: Atom, wide: Atom) => conditionKeys.every((k) => wide[k] === undefined || wide[k] === narrow[k]);
+const implies = (narrow: Atom, wide: Atom) => Object.entries(wide).every(([k, v]) => narrow[k] === v);
 
 function diffConditions(before: Policy, after: Policy): ConditionDiff[] {
   const bound = (p: Policy) => p.document.bindings.flatMap((b) => atoms(b.when).map((atom) => ({ atom, role: b.role })));
   const [old, now] = [bound(before), bound(after)];
   const order = new Map<string, Atom>();
-  for (const { atom } of [...now, ...old]) order.set(JSON.stringify(conditionKeys.map((k) => atom[k] ?? null)), atom);
+  for (const { atom } of [...now, ...old]) order.set(JSON.stringify(Object.entries(atom).sort(byKey)), atom);
   const rolesAt = (list: typeof old, atom: Atom) => new Set(list.filter((b) => implies(atom, b.atom)).map((b) => b.role));
   const exactly = (list: typeof old, atom: Atom) => [...new Set(list.filter((b) => implies(atom, b.atom) && implies(b.atom, atom)).map((b) => b.role))];
   return [...order.values()].flatMap((atom) => {
@@ -170,12 +182,9 @@ function permissionLines(sign: string, effect: string, list: readonly Permission
 
 const show = (s: SettingChange, v: string | boolean | null) => (v === null ? '(unset)' : s.setting === 'description' ? JSON.stringify(v) : String(v));
 
-export function formatWhen(when: Partial<Record<ConditionKey, string | readonly string[]>>): string {
-  const parts = conditionKeys.flatMap((k) => {
-    const v = when[k];
-    if (v === undefined) return [];
-    return [`${k}: ${typeof v === 'string' ? v : v.length === 1 ? v[0] : `[${v.join(', ')}]`}`];
-  });
+/** `{groups: a, /realm_access/roles: [x, y]}`, from a binding's conditions or one atom's. */
+export function formatWhen(conditions: ReadonlyArray<[string, string | readonly string[]]>): string {
+  const parts = conditions.map(([k, v]) => `${k}: ${typeof v === 'string' ? v : v.length === 1 ? v[0] : `[${v.join(', ')}]`}`);
   return `{${parts.join(', ')}}`;
 }
 
@@ -191,14 +200,14 @@ export function formatPolicyDiff(diff: PolicyDiff): string {
   const { added, removed } = diff.bindings;
   if (added.length || removed.length) {
     lines.push('bindings');
-    for (const b of removed) lines.push(`  - [${b.index}] ${b.role} when ${formatWhen(b.when)}`);
-    for (const b of added) lines.push(`  + [${b.index}] ${b.role} when ${formatWhen(b.when)}`);
+    for (const b of removed) lines.push(`  - [${b.index}] ${b.role} when ${formatWhen(conditionsOf(b.when))}`);
+    for (const b of added) lines.push(`  + [${b.index}] ${b.role} when ${formatWhen(conditionsOf(b.when))}`);
   }
   if (diff.conditions.length) {
     lines.push('who gets which roles');
     for (const c of diff.conditions) {
       const change = [c.gains.length ? `gains ${c.gains.join(', ')}` : '', c.loses.length ? `loses ${c.loses.join(', ')}` : ''];
-      lines.push(`  ${formatWhen(c.when)}: ${change.filter(Boolean).join('; ')}`);
+      lines.push(`  ${formatWhen(Object.entries(c.when))}: ${change.filter(Boolean).join('; ')}`);
     }
   }
   return lines.length ? `${lines.join('\n')}\n` : 'no effective change\n';

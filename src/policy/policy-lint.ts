@@ -1,4 +1,5 @@
 import type { SourceProblem, YamlSource } from '../config/yaml-source.js';
+import { parseClaimPointer, pointerTo } from './claim-pointer.js';
 import { globCovers, globsOverlap, type Glob } from './glob.js';
 import type { CompiledGrant, Policy } from './policy.js';
 import type { PolicyDocument } from './schema.js';
@@ -20,7 +21,8 @@ export interface LiveDags {
  * - a deny grant that overlaps no allow grant of any role: it takes nothing away;
  * - an allow grant that covers every resource of its kind (`"*"`, or every view named) in a role some binding
  *   reaches: the widest grant there is deserves a second look, so it names who gets it;
- * - with `live`: a `dags` pattern that matches no DAG of that deployment.
+ * - with `live`: a `dags` pattern that matches no DAG of that deployment;
+ * - a `when.claims` key that cannot mean what it says (see {@link lintBindingClaims}).
  */
 export function lintPolicy(policy: Policy, source: YamlSource, live?: LiveDags): SourceProblem[] {
   const warn = (path: PropertyKey[], message: string, key = false) =>
@@ -63,7 +65,38 @@ export function lintPolicy(policy: Policy, source: YamlSource, live?: LiveDags):
       }
     }
   }
+  problems.push(...lintBindingClaims(policy.document, source));
   return problems.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/**
+ * `when.claims` keys that never match or read another claim than meant: a key that is not an RFC 6901 pointer
+ * (`realm_access.roles`: "did you mean /realm_access/roles?"), and a pointer to a top-level claim whose name reads
+ * like a dotted path (`/realm_access.roles` is the claim named "realm_access.roles"). Also run by `config check`.
+ */
+export function lintBindingClaims(document: PolicyDocument, source: YamlSource): SourceProblem[] {
+  return document.bindings.flatMap((b, i) =>
+    Object.keys(b.when.claims ?? {}).flatMap((key) => {
+      const message = claimKeyProblem(key);
+      const path = ['bindings', i, 'when', 'claims', key];
+      return message ? [source.problem(path, message, 'warning', source.locateKey(path))] : [];
+    }),
+  );
+}
+
+/** A dotted path of plain names, e.g. `realm_access.roles` (URL-named claims such as `https://x.example/roles` are not). */
+const DOTTED_PATH = /^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)+$/;
+
+function claimKeyProblem(key: string): string | undefined {
+  const pointer = parseClaimPointer(key);
+  if (!pointer) {
+    if (key.startsWith('/')) return `"${key}" is not a valid RFC 6901 JSON Pointer (write "~" as ~0 and "/" as ~1), so this condition never matches`;
+    const meant = pointerTo(DOTTED_PATH.test(key) ? key.split('.') : [key]);
+    return `"${key}" is not a JSON Pointer, so this condition never matches: did you mean "${meant}"?`;
+  }
+  const dotted = pointer.tokens.length === 1 && DOTTED_PATH.test(pointer.tokens[0]!);
+  if (dotted) return `"${key}" reads the top-level claim named "${pointer.tokens[0]}"; for the nested claim write "${pointerTo(pointer.tokens[0]!.split('.'))}"`;
+  return undefined;
 }
 
 const KIND_NOUNS: Record<ResourceKind, string> = {
@@ -85,7 +118,9 @@ function coversEveryResource(grant: CompiledGrant): boolean {
 function bindingsOf(document: PolicyDocument, role: string): string[] {
   return document.bindings.flatMap((b, i) => {
     if (b.role !== role) return [];
-    const conditions = Object.entries(b.when).filter(([, v]) => v !== undefined).map(([key, v]) => `${key}: ${([] as string[]).concat(v!).join(', ')}`);
+    const { claims, ...fields } = b.when;
+    const entries = [...Object.entries(fields), ...Object.entries(claims ?? {})];
+    const conditions = entries.filter(([, v]) => v !== undefined).map(([key, v]) => `${key}: ${([] as string[]).concat(v!).join(', ')}`);
     return [`bindings[${i}] (${conditions.join('; ')})`];
   });
 }

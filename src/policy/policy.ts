@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { claimAt, claimMatches, parseClaimPointer } from './claim-pointer.js';
 import { compileGlob, type Glob } from './glob.js';
 import { grantKind, type GrantDocument, type PolicyDocument } from './schema.js';
 import type { AirflowRole, ResourceKind } from './vocabulary.js';
@@ -9,6 +10,8 @@ export interface BindingSubject {
   subject: string;
   clientId: string;
   groups: readonly string[];
+  /** The verified token's payload, for `when.claims` (empty where no token was read). */
+  claims: Readonly<Record<string, unknown>>;
 }
 
 export interface CompiledGrant {
@@ -33,12 +36,16 @@ export interface CompiledRole {
 
 interface CompiledBinding {
   role: string;
-  conditions: ReadonlyArray<[keyof BindingSubject, ReadonlySet<string>]>;
+  conditions: ReadonlyArray<(identity: BindingSubject) => boolean>;
 }
+
+type IdentityField = 'directory' | 'subject' | 'clientId' | 'groups';
 
 /** An immutable, validated policy version with its globs compiled once. */
 export class Policy {
   readonly roles: ReadonlyMap<string, CompiledRole>;
+  /** The top-level claims that `when.claims` conditions read (`realm_access` for `/realm_access/roles`). */
+  readonly claimsRead: ReadonlySet<string>;
   private readonly bindings: readonly CompiledBinding[];
 
   constructor(
@@ -59,12 +66,9 @@ export class Policy {
       });
     }
     this.roles = roles;
-    this.bindings = document.bindings.map((b) => ({
-      role: b.role,
-      conditions: Object.entries(b.when)
-        .filter(([, values]) => values !== undefined)
-        .map(([key, values]) => [conditionKey(key), new Set(values)] as [keyof BindingSubject, ReadonlySet<string>]),
-    }));
+    this.bindings = document.bindings.map((b) => ({ role: b.role, conditions: compileConditions(b.when) }));
+    const pointers = document.bindings.flatMap((b) => Object.keys(b.when.claims ?? {}).map(parseClaimPointer));
+    this.claimsRead = new Set(pointers.filter((p) => p !== undefined).map((p) => p.tokens[0]!));
   }
 
   static fromDocument(document: PolicyDocument, bytes: string | Buffer): Policy {
@@ -78,7 +82,7 @@ export class Policy {
   rolesFor(identity: BindingSubject): string[] {
     const bound = new Set<string>();
     for (const binding of this.bindings) {
-      if (binding.conditions.every(([key, values]) => matchesCondition(identity[key], values))) bound.add(binding.role);
+      if (binding.conditions.every((holds) => holds(identity))) bound.add(binding.role);
     }
     return [...this.roles.keys()].filter((r) => bound.has(r));
   }
@@ -89,10 +93,20 @@ function compileGrant(role: string, effect: 'allow' | 'deny', grant: GrantDocume
   return { role, effect, index, kind, patterns: grant[kind]!.map(compileGlob), actions: new Set(grant.actions) };
 }
 
-function conditionKey(key: string): keyof BindingSubject {
-  return key === 'client_id' ? 'clientId' : (key as keyof BindingSubject);
-}
-
-function matchesCondition(value: string | readonly string[], accepted: ReadonlySet<string>): boolean {
-  return typeof value === 'string' ? accepted.has(value) : value.some((v) => accepted.has(v));
+/** One predicate per key of `when`; a `claims` pointer that is not valid RFC 6901 never holds. */
+function compileConditions(when: PolicyDocument['bindings'][number]['when']): Array<(identity: BindingSubject) => boolean> {
+  const { claims, ...fields } = when;
+  const conditions = Object.entries(fields)
+    .filter((entry): entry is [string, string[]] => entry[1] !== undefined)
+    .map(([key, values]) => {
+      const field: IdentityField = key === 'client_id' ? 'clientId' : (key as IdentityField);
+      const accepted = new Set(values);
+      return (identity: BindingSubject) => claimMatches(identity[field], accepted);
+    });
+  for (const [text, values] of Object.entries(claims ?? {})) {
+    const pointer = parseClaimPointer(text);
+    const accepted = new Set(values);
+    conditions.push(pointer ? (identity) => claimMatches(claimAt(identity.claims, pointer), accepted) : () => false);
+  }
+  return conditions;
 }

@@ -16,6 +16,8 @@ import { airflowRoles, resourceActions, resourceKinds, viewIds, type ResourceKin
  * bindings:
  *   - role: etl-operator
  *     when: { groups: airflow-etl }
+ *   - role: etl-operator
+ *     when: { claims: { "/realm_access/roles": airflow-etl } }   # a Keycloak realm role
  * ```
  */
 
@@ -77,8 +79,17 @@ const bindingSchema = z.strictObject({
       client_id: oneOrMany.optional(),
       subject: oneOrMany.optional(),
       directory: oneOrMany.optional(),
+      /**
+       * Any claim of the verified directory token, named by an RFC 6901 JSON Pointer:
+       * `{ "/realm_access/roles": airflow-etl }` holds when the value there is the string `airflow-etl` or an array
+       * of strings containing it. A key that is not a valid pointer never matches (`policy check` warns).
+       */
+      claims: z.record(z.string(), oneOrMany).optional(),
     })
-    .refine((w) => Object.values(w).some((v) => v !== undefined), 'a binding needs at least one condition'),
+    .refine(
+      (w) => Object.entries(w).some(([key, v]) => v !== undefined && (key !== 'claims' || Object.keys(v).length > 0)),
+      'a binding needs at least one condition',
+    ),
 });
 
 export const policySchema = z

@@ -1,20 +1,13 @@
 import type { DevDirectory } from '../../scripts/dev-directory.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { MemoryRevocationStore } from '../../src/tokens/revocation-store.js';
 import { basic, PROD_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
+import { capturedLogger } from '../helpers/captured-logger.js';
 
 /**
  * Internal error text never reaches a caller: an error that is not marked `expose` is answered as a bare
  * `server_error`, and its detail goes to the log at error level. Errors meant for callers (a dependency that is
  * down) keep their description.
  */
-
-/** A logger whose JSON lines the test reads back. */
-function capturedLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger('debug', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  return { logger, errorLines: () => lines.filter((l) => l.level === 'error').map((l) => JSON.stringify(l)) };
-}
 
 /** A revocation store that breaks with an internal message on every read: an injected failing dependency. */
 class BrokenRevocationStore extends MemoryRevocationStore {
@@ -39,18 +32,19 @@ describe('internal errors', () => {
   });
 
   it('server-error-description-withheld: a server_error with an internal description is answered bare', async () => {
-    // The directory issues tokens for another audience than configured: the broker cannot use its answer.
+    // The directory's token carries its groups claim in a shape no binding can read: the broker cannot use its answer.
+    // (A token for another audience was the example here; it is now a documented 503, see directory-token-mismatch.)
+    const odd = await startDirectory({ customizeAccessToken: (payload) => void (payload.groups = { 'airflow-etl': true }) });
     const log = capturedLogger();
-    broker = await startBroker(directory, {
-      configure: (c) => {
-        c.directories.dev!.client_credentials = { audience: 'urn:not-what-the-directory-issues' };
-      },
-      overrides: { logger: log.logger },
-    });
-    const res = await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('demo-etl', 'demo-etl-secret') });
-    expect(res.status).toBe(500);
-    expect(res.body).toEqual({ error: 'server_error' });
-    expect(log.errorLines().some((l) => l.includes('the directory answered with an unusable token') && l.includes('"code":"server_error"'))).toBe(true);
+    try {
+      broker = await startBroker(odd, { overrides: { logger: log.logger } });
+      const res = await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('demo-etl', 'demo-etl-secret') });
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual({ error: 'server_error' });
+      expect(log.at('error').some((l) => l.includes('the directory answered with an unusable token') && l.includes('"code":"server_error"'))).toBe(true);
+    } finally {
+      await odd.close();
+    }
   });
 
   it('unexpected-error-at-the-proxy: a failing dependency\'s message is logged, never answered', async () => {
@@ -67,7 +61,7 @@ describe('internal errors', () => {
     expect(res.status).toBe(500);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await res.json()).toEqual({ error: 'server_error' });
-    expect(log.errorLines().some((l) => l.includes('SQLITE_CORRUPT: database disk image is malformed'))).toBe(true);
+    expect(log.at('error').some((l) => l.includes('SQLITE_CORRUPT: database disk image is malformed'))).toBe(true);
   });
 
   it('dependency-errors-keep-their-description: a directory outage still says so', async () => {

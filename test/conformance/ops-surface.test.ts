@@ -20,8 +20,10 @@ afterAll(async () => {
 async function readyDetails(): Promise<Record<string, unknown>> {
   for (let i = 0; i < 100; i++) {
     const res = await fetch(`${broker.opsUrl}/readyz`);
-    if (res.status === 200) return (await res.json()) as Record<string, unknown>;
-    await new Promise((r) => setTimeout(r, 50)); // the first /readyz starts directory discovery
+    const body = (await res.json()) as Record<string, unknown> & { functions?: { issuance?: string } };
+    // Ready at once (the proxy needs no directory); the first /readyz starts directory discovery for issuance.
+    if (res.status === 200 && body.functions?.issuance === 'ready') return body;
+    await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('the ops listener never became ready');
 }

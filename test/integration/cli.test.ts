@@ -33,6 +33,18 @@ describe('config check', () => {
     expect(res.stderr).toContain(`${file}:6:12 error: tokens.max_ttl: "forever" is not a duration`);
     expect(res.stderr).toMatch(/bogus/);
   });
+
+  it('realm-roles-cannot-be-bound: warns about claim paths that cannot match, in the config and the policy, and exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atb-cli-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, ['issuer: https://broker.example', 'policy_file: ./policy.yaml', 'directories:', '  kc:', '    issuer: https://kc.example/realms/corp', '    claims: { groups: realm_access.roles }', 'upstreams: {}', ''].join('\n'));
+    writeFileSync(join(dir, 'policy.yaml'), ['version: 1', 'roles: { etl: {} }', 'bindings:', '  - role: etl', '    when: { claims: { "realm_access.roles": airflow-etl } }', ''].join('\n'));
+    const res = await cli(['config', 'check', '--config', file]);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/policy\.yaml: ok/);
+    expect(res.stderr).toContain(`${file}:6:23 warning: directories.kc.claims.groups: "realm_access.roles" is the top-level claim of that name`);
+    expect(res.stderr).toContain(`${join(dir, 'policy.yaml')}:5:23 warning: bindings[0].when.claims.realm_access.roles: "realm_access.roles" is not a JSON Pointer, so this condition never matches: did you mean "/realm_access/roles"?`);
+  });
 });
 
 describe('keys', () => {

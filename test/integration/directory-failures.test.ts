@@ -48,20 +48,45 @@ describe('directory down', () => {
 
 describe('directory never reachable', () => {
   let broker: Broker;
+  /** Ready only while every function is (`server.readiness: all`, the verdict before readiness per function). */
+  let strict: Broker;
   beforeAll(async () => {
     broker = await startBroker({ issuer: 'http://127.0.0.1:1' });
+    strict = await startBroker({ issuer: 'http://127.0.0.1:1' }, { configure: (c) => void (c.server = { ...c.server, readiness: 'all' }) });
   });
-  afterAll(async () => broker.close());
+  afterAll(async () => {
+    await broker.close();
+    await strict.close();
+  });
 
-  it('answers 503 and reports not ready', async () => {
-    expectUnavailable(await tokenRequest(broker, { grant_type: 'client_credentials' }, etl));
-    const ready = await fetch(`${broker.opsUrl}/readyz`);
+  it('answers 503, and with server.readiness: all reports not ready', async () => {
+    expectUnavailable(await tokenRequest(strict, { grant_type: 'client_credentials' }, etl));
+    const ready = await fetch(`${strict.opsUrl}/readyz`);
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toMatchObject({ status: 'not_ready', directories: { dev: 'unavailable' } });
+    expect(await ready.json()).toMatchObject({ status: 'not_ready', functions: { issuance: 'not_ready', proxy: 'ready' }, directories: { dev: 'unavailable' } });
     // The load balancer's probe on the main port: the same verdict, no detail.
-    const main = await fetch(`${broker.url}/readyz`);
+    const main = await fetch(`${strict.url}/readyz`);
     expect(main.status).toBe(503);
     expect(await main.json()).toEqual({ status: 'not_ready' });
+  });
+
+  it('readiness-tied-to-the-directory: issuance is not ready, the proxy is, and by default the instance stays ready', async () => {
+    expectUnavailable(await tokenRequest(broker, { grant_type: 'client_credentials' }, etl));
+    const ready = await fetch(`${broker.opsUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({
+      status: 'ready',
+      functions: { issuance: 'not_ready', proxy: 'ready' },
+      directories: { dev: 'unavailable' },
+      verification_keys: 1,
+    });
+    const main = await fetch(`${broker.url}/readyz`);
+    expect(main.status).toBe(200);
+    expect(await main.json()).toEqual({ status: 'ready' });
+    // What upstreams and the proxy verify broker tokens with is served without the directory.
+    const jwks = await fetch(`${broker.url}/oauth2/jwks`);
+    expect(jwks.status).toBe(200);
+    expect(((await jwks.json()) as { keys: unknown[] }).keys).toHaveLength(1);
   });
 });
 

@@ -113,7 +113,8 @@ describe('token exchange refusals are invalid_request (RFC 8693 §2.2.2)', () =>
       .sign(secret);
     const res = await exchange(confused);
     expectInvalidRequest(res);
-    expect(res.body.error_description).toBe('subject_token is invalid');
+    // Refused on the directory's algorithm allow-list (never HS*), before any key is looked up.
+    expect(res.body.error_description).toBe('subject_token is signed with HS256, which this broker does not accept from its issuer');
   });
 
   it('untrusted-issuer: a token from an issuer not in the configuration', async () => {

@@ -148,4 +148,14 @@ describe('who is asking', () => {
     expect(() => principalFromClaims(example, 'c.json', '{"iss": "x"}')).toThrow('c.json: needs scope, or identity claims (client_id, sub, groups, directory)');
     expect(() => principalFromClaims(example, 'c.json', '{"scope": "x", "authorization_details": [{"type": "other"}]}')).toThrow(/authorization_details: .*unsupported type/);
   });
+
+  test('realm-roles-cannot-be-bound: nested claims reach when.claims as the broker hands them a directory token', () => {
+    const claimsPolicy = readPolicyFile('test/fixtures/policy/claims.yaml');
+    const roles = (text: string) => principalFromClaims(claimsPolicy, 'c.yaml', text).principal.roles;
+    expect(roles('realm_access: { roles: [offline_access, airflow-etl] }\n')).toEqual(['etl-operator']);
+    expect(roles('{"resource_access": {"airflow": {"roles": ["reader"]}}, "https://example.com/roles": ["audit"]}')).toEqual(['reporting-reader', 'auditor']);
+    expect(roles('client_id: svc\nrealm_access: { roles: [airflow-etl-admin] }\n')).toEqual([]);
+    // A claim no binding reads identifies nobody, as before.
+    expect(() => roles('{"iss": "x", "nested": {"roles": ["airflow-etl"]}}')).toThrow(/needs scope, or identity claims/);
+  });
 });

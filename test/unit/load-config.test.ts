@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { loadConfig } from '../../src/config/load-config.js';
+import { configWarnings } from '../../src/config/config-warnings.js';
 import { secretRef } from '../../src/config/schema.js';
+import { formatProblem, YamlSource } from '../../src/config/yaml-source.js';
 import { locatedProblems } from '../helpers/located-problems.js';
 
 const fixture = (name: string) => resolve('test/fixtures/config', name);
@@ -17,6 +19,7 @@ describe('a valid config', () => {
       trust_proxy: false,
       body_limit: '16kb',
       shutdown_grace: 10_000,
+      readiness: 'any',
       workers: 1,
       // Probes and metrics on loopback unless an operator opens them up.
       ops: { host: '127.0.0.1', port: 9400, upstream_probe: { interval: 15_000, timeout: 2_000 } },
@@ -64,6 +67,14 @@ describe('a broken config is refused with every problem located', () => {
     ['ops-same-port.yaml', ['4:16 error: server.ops.port: the ops listener needs a port of its own']],
     ['redis-without-url.yaml', ['6:3 error: revocation.redis: store: redis needs revocation.redis.url']],
     ['bad-duration.yaml', ['4:16 error: tokens.default_ttl: "10 minutes" is not a duration (use e.g. 30s, 10m, 1h)']],
+    [
+      'directory-claims.yaml',
+      [
+        '6:23 error: directories.corp.claims.groups: not a valid RFC 6901 JSON Pointer (escape "~" as ~0 and "/" as ~1)',
+        '8:57 error: directories.corp.token_exchange.algorithms: set only the directory\'s algorithms: token_exchange.algorithms is its deprecated alias',
+        '11:18 error: directories.partner.algorithms[0]: Invalid option: expected one of "RS256"|"RS384"|"RS512"|"PS256"|"PS384"|"PS512"|"ES256"|"ES384"|"ES512"|"EdDSA"',
+      ],
+    ],
     // Regression: the http issuer check ran only once everything else was valid, so it hid behind other mistakes.
     [
       'several-problems.yaml',
@@ -83,6 +94,17 @@ describe('a broken config is refused with every problem located', () => {
   test('the error message names the file and lists every problem', () => {
     const file = fixture('several-problems.yaml');
     expect(() => loadConfig(file)).toThrow(`${file} is invalid:\n${file}:1:9 error: issuer: Invalid URL\n${file}:1:1 error: policy_file`);
+  });
+});
+
+describe('config warnings', () => {
+  test('realm-roles-cannot-be-bound: a dotted groups name and the deprecated token_exchange.algorithms are flagged', () => {
+    const loaded = loadConfig(fixture('directory-warnings.yaml'));
+    expect(configWarnings(loaded.config, YamlSource.read(loaded.file)).map((w) => formatProblem(w).replace(`${loaded.file}:`, ''))).toEqual([
+      '6:23 warning: directories.corp.claims.groups: "realm_access.roles" is the top-level claim of that name; for a nested claim write a JSON Pointer: did you mean "/realm_access/roles"?',
+      '7:45 warning: directories.corp.token_exchange.algorithms: deprecated: write it as directories.corp.algorithms (it applies to client credentials and token exchange alike)',
+    ]);
+    expect(loaded.config.directories.entra?.claims.groups).toBe('/roles');
   });
 });
 

@@ -100,4 +100,23 @@ describe('policy diff', () => {
     expect(diffPolicies(narrow, wide).conditions).toEqual([{ when: { groups: 'sre' }, gains: ['ops'], loses: [] }]);
     expect(diffPolicies(wide, narrow).conditions).toEqual([{ when: { groups: 'sre' }, gains: [], loses: ['ops'] }]);
   });
+
+  test('realm-roles-cannot-be-bound: a change of claim pointers or their values is an effective change', () => {
+    const policy = (claims: string) => parsePolicy('p.yaml', `version: 1\nroles: { etl: {} }\nbindings:\n  - role: etl\n    when: { directory: corp, claims: ${claims} }\n`);
+    const realm = policy('{ "/realm_access/roles": [airflow-etl] }');
+    const client = policy('{ "/resource_access/airflow/roles": [airflow-etl, etl] }');
+    expect(formatPolicyDiff(diffPolicies(realm, client))).toBe(
+      [
+        'bindings',
+        '  - [0] etl when {directory: corp, /realm_access/roles: airflow-etl}',
+        '  + [0] etl when {directory: corp, /resource_access/airflow/roles: [airflow-etl, etl]}',
+        'who gets which roles',
+        '  {directory: corp, /resource_access/airflow/roles: airflow-etl}: gains etl',
+        '  {directory: corp, /resource_access/airflow/roles: etl}: gains etl',
+        '  {directory: corp, /realm_access/roles: airflow-etl}: loses etl',
+        '',
+      ].join('\n'),
+    );
+    expect(diffPolicies(realm, policy('{ "/realm_access/roles": airflow-etl }'))).toEqual({ roles: [], bindings: { added: [], removed: [] }, conditions: [] });
+  });
 });

@@ -39,6 +39,15 @@ describe('policy lint', () => {
         'every-resource.yaml:20:9 warning: roles.viewer.allow[0]: covers every view: role viewer may read any view, reached by bindings[2] (groups: everyone; subject: alice)',
       ],
     ],
+    [
+      'claim-paths.yaml',
+      [
+        'claim-paths.yaml:9:23 warning: bindings[0].when.claims.realm_access.roles: "realm_access.roles" is not a JSON Pointer, so this condition never matches: did you mean "/realm_access/roles"?',
+        'claim-paths.yaml:13:9 warning: bindings[1].when.claims.roles: "roles" is not a JSON Pointer, so this condition never matches: did you mean "/roles"?',
+        'claim-paths.yaml:14:9 warning: bindings[1].when.claims./realm_access.roles: "/realm_access.roles" reads the top-level claim named "realm_access.roles"; for the nested claim write "/realm_access/roles"',
+        'claim-paths.yaml:15:9 warning: bindings[1].when.claims./a~2b: "/a~2b" is not a valid RFC 6901 JSON Pointer (write "~" as ~0 and "/" as ~1), so this condition never matches',
+      ],
+    ],
   ])('%s', (name, expected) => {
     expect(warningsOf(fixture(name)).map((w) => w.replace('test/fixtures/policy/warnings/', ''))).toEqual(expected);
   });

@@ -11,6 +11,7 @@ const identity = (overrides: Partial<BindingSubject>): BindingSubject => ({
   subject: 'alice',
   clientId: 'cli',
   groups: [],
+  claims: {},
   ...overrides,
 });
 
@@ -77,6 +78,65 @@ describe('bindings match exactly', () => {
 
   test('a subject or client id equal to a bound group value does not bind', () => {
     expect(policy.rolesFor(identity({ subject: 'airflow-etl', clientId: 'airflow-etl' }))).toEqual([]);
+  });
+});
+
+describe('bindings on claim paths (when.claims)', () => {
+  const policy = readPolicyFile(fixture('claims.yaml'));
+  const withClaims = (claims: Record<string, unknown>, overrides: Partial<BindingSubject> = {}) => policy.rolesFor(identity({ claims, ...overrides }));
+
+  test('realm-roles-cannot-be-bound: a Keycloak realm role binds through /realm_access/roles', () => {
+    expect(withClaims({ realm_access: { roles: ['offline_access', 'airflow-etl'] } })).toEqual(['etl-operator']);
+  });
+
+  test('realm-roles-cannot-be-bound: a client role binds through /resource_access/airflow/roles, any listed value', () => {
+    expect(withClaims({ resource_access: { airflow: { roles: ['auditor'] } } })).toEqual(['reporting-reader']);
+    expect(withClaims({ resource_access: { airflow: { roles: ['reader'] }, other: { roles: ['airflow-etl'] } } })).toEqual(['reporting-reader']);
+  });
+
+  test('a URL-named claim binds through its escaped pointer', () => {
+    expect(withClaims({ 'https://example.com/roles': ['audit'] })).toEqual(['auditor']);
+    expect(withClaims({ 'https://example.com/roles': 'audit' })).toEqual(['auditor']);
+  });
+
+  test('other values, other places and other shapes bind nothing', () => {
+    expect(withClaims({ realm_access: { roles: ['airflow-etl-admin', 'Airflow-ETL'] } })).toEqual([]);
+    expect(withClaims({ resource_access: { other: { roles: ['reader'] } } })).toEqual([]);
+    expect(withClaims({ roles: ['airflow-etl'], 'realm_access.roles': ['airflow-etl'] })).toEqual([]);
+    expect(withClaims({ realm_access: { roles: { airflow: 'airflow-etl' } } })).toEqual([]);
+    expect(withClaims({ realm_access: { roles: [['airflow-etl']] } })).toEqual([]);
+    expect(withClaims({ realm_access: ['airflow-etl'] })).toEqual([]);
+    // groups are the directory's groups claim, not a claim path.
+    expect(policy.rolesFor(identity({ groups: ['airflow-etl', 'reader'] }))).toEqual([]);
+  });
+
+  test('every pointer of a binding and its other conditions must hold', () => {
+    const ops = { realm_access: { roles: ['airflow-ops'] }, tenant: 'acme' };
+    expect(withClaims(ops, { directory: 'corp' })).toEqual(['ops-prod']);
+    expect(withClaims(ops, { directory: 'lab' })).toEqual([]);
+    expect(withClaims({ ...ops, tenant: 'other' }, { directory: 'corp' })).toEqual([]);
+    expect(withClaims({ realm_access: ops.realm_access }, { directory: 'corp' })).toEqual([]);
+  });
+
+  test('a key that is not a JSON Pointer never matches, even the claim it names', () => {
+    const invalid = parsePolicy(
+      'invalid-pointers.yaml',
+      [
+        'version: 1',
+        'roles: { dotted: {}, bad-escape: {}, valid: {} }',
+        'bindings:',
+        '  - { role: dotted, when: { claims: { "realm_access.roles": airflow-etl } } }',
+        '  - { role: bad-escape, when: { claims: { "/a~2": x } } }',
+        '  - { role: valid, when: { claims: { "/a~02": x } } }',
+        '',
+      ].join('\n'),
+    );
+    const claims = { 'realm_access.roles': ['airflow-etl'], realm_access: { roles: ['airflow-etl'] }, 'a~2': 'x', a: 'x' };
+    expect(invalid.rolesFor(identity({ claims }))).toEqual(['valid']);
+  });
+
+  test('an empty claims map is no condition', () => {
+    expect(problemsOf('empty-claims.yaml')).toEqual(['empty-claims.yaml:6:11 error: bindings[0].when: a binding needs at least one condition']);
   });
 });
 
