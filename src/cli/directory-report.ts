@@ -37,8 +37,8 @@ export interface DirectoryReport {
   discovery: ClientInspection['discovery'] | null;
   /** The directory's access token, header and claims (never its signature). */
   token: { header: Record<string, unknown>; payload: Record<string, unknown>; signature_verified: boolean } | null;
-  /** The token's `alg`; `accepted` is null when the signature was not reached (another problem came first). */
-  algorithm: { received: unknown; advertised: readonly string[]; accepted: boolean | null } | null;
+  /** The token's `alg`, and whether the broker accepts it from this directory. */
+  algorithm: { received: unknown; accepted: boolean } | null;
   identity: { subject: string; client_id: string; client_id_claim: string; groups: readonly string[]; groups_claim: string } | null;
   role_claims: RoleClaim[];
   /** Every binding of the policy, judged by the policy itself; empty when no identity could be read. */
@@ -91,11 +91,7 @@ export function directoryReport({ name, config, clientId, inspection, policy }: 
     accepted,
     discovery: inspection.discovery ?? null,
     algorithm: inspection.token
-      ? {
-          received: inspection.token.header.alg,
-          advertised: inspection.discovery?.signingAlgorithms ?? [],
-          accepted: inspection.token.signatureVerified ? true : inspection.problems.some((p) => p.code === 'algorithm_not_allowed') ? false : null,
-        }
+      ? { received: inspection.token.header.alg, accepted: !inspection.problems.some((p) => p.code === 'algorithm_not_allowed') }
       : null,
     token: inspection.token ? { header: inspection.token.header, payload: inspection.token.payload, signature_verified: inspection.token.signatureVerified } : null,
     identity:
@@ -226,6 +222,7 @@ function identityNotes(
 export function formatDirectoryReport(r: DirectoryReport): string {
   const lines = [`directory ${r.directory} (${r.issuer}), client ${r.client_id}`];
   const row = (label: string, text: string) => lines.push(`  ${label.padEnd(12)} ${text}`);
+  const accepting = r.discovery?.acceptedAlgorithms ? `the broker accepts ${r.discovery.acceptedAlgorithms.join(', ')}` : 'the broker accepts any algorithm the key fits';
   if (r.discovery) row('discovery', `token endpoint ${r.discovery.tokenEndpoint ?? '(none)'}; signs ID tokens with ${r.discovery.signingAlgorithms.join(', ') || '(not said)'}`);
   if (r.token) {
     const { header, payload } = r.token;
@@ -233,10 +230,7 @@ export function formatDirectoryReport(r: DirectoryReport): string {
     row('issuer', `${JSON.stringify(payload.iss)} (the config says ${JSON.stringify(r.issuer)})`);
     row('audience', `${JSON.stringify(payload.aud ?? null)} (the config expects ${JSON.stringify(r.audience)})`);
   }
-  if (r.algorithm) {
-    const verdict = r.algorithm.accepted === null ? 'not checked (the verification stopped before)' : r.algorithm.accepted ? 'accepted' : 'NOT accepted';
-    row('algorithm', `${String(r.algorithm.received)}: ${verdict} (the directory advertises ${r.algorithm.advertised.join(', ') || 'none'})`);
-  }
+  if (r.algorithm) row('algorithm', `${String(r.algorithm.received)}: ${r.algorithm.accepted ? 'accepted' : 'NOT accepted'} (${accepting})`);
   if (r.identity) {
     row('subject', r.identity.subject);
     row('client id', `${r.identity.client_id} (claim ${r.identity.client_id_claim})`);
@@ -259,7 +253,8 @@ export function formatDirectoryReport(r: DirectoryReport): string {
   }
   for (const n of r.notes) lines.push(`note: ${n}`);
   lines.push(verdict(r));
-  return `${lines.join('\n')}\n`;
+  // Claim values are the directory's text: no control character (a terminal escape sequence) reaches the terminal.
+  return `${lines.map((l) => l.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')).join('\n')}\n`;
 }
 
 function verdict(r: DirectoryReport): string {

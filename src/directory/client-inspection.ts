@@ -3,7 +3,7 @@ import { errors } from 'jose';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { CompactJws } from '../tokens/compact-jws.js';
 import type { BindingSubject } from '../policy/policy.js';
-import { printable, toDirectoryError } from './to-directory-error.js';
+import { toDirectoryError } from './to-directory-error.js';
 
 /**
  * What `directory check` learns from one client-credentials grant at a directory (`Directory.inspectClient`):
@@ -15,8 +15,11 @@ import { printable, toDirectoryError } from './to-directory-error.js';
  *   seen.token?.payload.realm_access; // the claims, read even when the broker refuses the token
  */
 export interface ClientInspection {
-  /** What discovery found; absent when discovery failed. */
-  discovery?: { tokenEndpoint: string | undefined; signingAlgorithms: readonly string[] };
+  /**
+   * What discovery found, absent when it failed: the token endpoint, the algorithms the directory says it signs
+   * ID tokens with, and those the broker accepts on this path (null: any the directory's key fits).
+   */
+  discovery?: { tokenEndpoint: string | undefined; signingAlgorithms: readonly string[]; acceptedAlgorithms: readonly string[] | null };
   /** The directory's access token as read (never its signature), whether or not the broker accepts it. */
   token?: CompactJws & { signatureVerified: boolean };
   /**
@@ -74,7 +77,7 @@ export function discoveryProblem(issuer: string, err: unknown): DirectoryProblem
 export function grantProblem(err: unknown): DirectoryProblem {
   const mapped = toDirectoryError(err);
   const answer = directoryAnswer(err);
-  const said = answer.error === undefined ? `HTTP ${answer.status ?? 'no answer'}` : `${answer.error}${answer.description ? ` "${printable(answer.description)}"` : ''}`;
+  const said = answer.error === undefined ? `HTTP ${answer.status ?? 'no answer'}` : `${printable(answer.error)}${answer.description ? ` "${printable(answer.description)}"` : ''}`;
   if (mapped.code === 'invalid_client') {
     return { code: 'client_refused', message: `the directory refused the client id or secret (${said})` };
   }
@@ -83,39 +86,48 @@ export function grantProblem(err: unknown): DirectoryProblem {
   return { code: 'grant_refused', message: `the directory refused the client-credentials grant (${said})`, received: answer.error ?? answer.status };
 }
 
-/** Classifies the broker's refusal of the token; `signatureVerified` says whether it got past the signature. */
-export function tokenProblem(err: unknown, jws: CompactJws): { problem: DirectoryProblem; signatureVerified: boolean } {
+/**
+ * The broker's refusal of the token as a problem, unless `explained` (already named by `expectationProblems`)
+ * and nothing more specific can be read from it. `isKeySetFailure` recognises the directory's key set failing.
+ */
+export function tokenProblem(err: unknown, jws: CompactJws, isKeySetFailure: (e: unknown) => boolean, explained: boolean): DirectoryProblem | undefined {
   const jose = findCause(err, (c): c is errors.JOSEError => c instanceof errors.JOSEError);
   const header = jws.header;
-  const after = (problem: DirectoryProblem) => ({ problem, signatureVerified: true });
-  const before = (problem: DirectoryProblem) => ({ problem, signatureVerified: false });
-  if (jose instanceof errors.JWTExpired) return after({ code: 'expired', message: 'the token the directory just issued is already expired: check the clocks', received: jws.payload.exp });
+  if (jose instanceof errors.JWTExpired) return { code: 'expired', message: 'the token the directory just issued is already expired: check the clocks', received: jws.payload.exp };
   if (jose instanceof errors.JWTClaimValidationFailed) {
-    if (jose.claim === 'iss') return after(issuerProblem(jose.payload.iss, undefined));
-    if (jose.claim === 'aud') return after(audienceProblem(jose.payload.aud, undefined));
-    if (jose.claim === 'nbf') return after({ code: 'not_yet_valid', message: 'the token is not valid yet (nbf): check the clocks', received: jose.payload.nbf });
-    return after({ code: 'token_refused', message: `claim ${jose.claim}: ${jose.reason}` });
+    if (jose.claim === 'iss') return issuerProblem(jose.payload.iss, undefined);
+    if (jose.claim === 'aud') return audienceProblem(jose.payload.aud, undefined);
+    if (jose.claim === 'nbf') return { code: 'not_yet_valid', message: 'the token is not valid yet (nbf): check the clocks', received: jose.payload.nbf };
+    return { code: 'token_refused', message: `claim ${jose.claim}: ${jose.reason}` };
   }
-  if (jose instanceof errors.JOSEAlgNotAllowed) {
-    return before({ code: 'algorithm_not_allowed', message: `the token is signed with ${String(header.alg)}, which the broker does not accept from this directory`, received: header.alg });
-  }
+  if (jose instanceof errors.JOSEAlgNotAllowed) return algorithmProblem(header.alg, undefined);
   if (jose instanceof errors.JWKSNoMatchingKey) {
-    return before({ code: 'unknown_key', message: `no key of the directory's key set matches the token (kid ${JSON.stringify(header.kid)}, alg ${String(header.alg)})`, received: header.kid });
+    return { code: 'unknown_key', message: `no key of the directory's key set matches the token (kid ${JSON.stringify(header.kid)}, alg ${String(header.alg)})`, received: header.kid };
   }
-  if (jose instanceof errors.JWSSignatureVerificationFailed) return before({ code: 'signature_invalid', message: 'the token signature does not verify with the directory key it names' });
-  if (err instanceof OAuthError && err.code === 'temporarily_unavailable') return before({ code: 'key_set_unreadable', message: `the directory's key set could not be read (${causeText(err)})` });
-  if (jose) return before({ code: 'token_refused', message: `the token could not be verified (${jose.message})` });
-  if (err instanceof OAuthError && err.code === 'invalid_client') return after({ code: 'other_client', message: 'the token names another client than the one that asked for it' });
-  return after({ code: 'token_refused', message: causeText(err) });
+  if (jose instanceof errors.JWSSignatureVerificationFailed) return { code: 'signature_invalid', message: 'the token signature does not verify with the directory key it names' };
+  if (findCause(err, (c): c is unknown => isKeySetFailure(c)) !== undefined) return { code: 'key_set_unreadable', message: `the directory's key set could not be read (${causeText(err)})` };
+  if (jose) return { code: 'token_refused', message: `the token could not be verified (${jose.message})` };
+  if (err instanceof OAuthError && err.code === 'invalid_client') return { code: 'other_client', message: 'the token names another client than the one that asked for it' };
+  return explained ? undefined : { code: 'token_refused', message: causeText(err) };
 }
 
-/** Issuer and audience compared as jose does, so that both are named when both are wrong. */
-export function claimProblems(payload: Record<string, unknown>, issuer: string, audience: string): DirectoryProblem[] {
+/**
+ * What the config expects of the token, compared on its own: jose names only the first claim that fails, and a
+ * refusal need not say which value it refused. Compares as jose does (exact `iss`; `aud` equal to or containing
+ * the audience; `alg` in the allow-list, where the directory has one).
+ */
+export function expectationProblems(jws: CompactJws, expected: { issuer: string; audience: string; algorithms: readonly string[] | undefined }): DirectoryProblem[] {
   const problems: DirectoryProblem[] = [];
-  if (payload.iss !== issuer) problems.push(issuerProblem(payload.iss, issuer));
+  const { payload, header } = jws;
+  if (payload.iss !== expected.issuer) problems.push(issuerProblem(payload.iss, expected.issuer));
   const aud = payload.aud;
-  if (!(aud === audience || (Array.isArray(aud) && aud.includes(audience)))) problems.push(audienceProblem(aud, audience));
+  if (!(aud === expected.audience || (Array.isArray(aud) && aud.includes(expected.audience)))) problems.push(audienceProblem(aud, expected.audience));
+  if (expected.algorithms && !expected.algorithms.includes(String(header.alg))) problems.push(algorithmProblem(header.alg, expected.algorithms));
   return problems;
+}
+
+function algorithmProblem(received: unknown, expected: readonly string[] | undefined): DirectoryProblem {
+  return { code: 'algorithm_not_allowed', message: `the token is signed with ${String(received)}, which the broker does not accept from this directory`, ...(expected ? { expected } : {}), received };
 }
 
 function issuerProblem(received: unknown, expected: string | undefined): DirectoryProblem {
@@ -160,4 +172,9 @@ function causeText(err: unknown): string {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
+}
+
+/** Text from the directory or the network for a terminal: no control characters (escape sequences), bounded. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').slice(0, 300);
 }

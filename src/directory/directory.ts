@@ -1,12 +1,12 @@
 import * as oidc from 'openid-client';
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { compactVerify, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { directoryUnavailable, invalidClient, invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import { toDirectoryError } from './to-directory-error.js';
 import type { DirectoryConfig } from '../config/schema.js';
 import type { BindingSubject } from '../policy/policy.js';
 import { parseCompactJws, type CompactJws } from '../tokens/compact-jws.js';
 import { assertKindFits, subjectTokenKind, type SubjectTokenType } from './subject-token-kind.js';
-import { claimProblems, discoveryProblem, grantProblem, tokenProblem, type ClientInspection } from './client-inspection.js';
+import { discoveryProblem, expectationProblems, grantProblem, tokenProblem, type ClientInspection } from './client-inspection.js';
 
 export type { SubjectTokenType } from './subject-token-kind.js';
 export type { ClientInspection, DirectoryProblem, DirectoryProblemCode } from './client-inspection.js';
@@ -27,6 +27,8 @@ const CLOCK_TOLERANCE_SEC = 30;
 interface Discovered {
   metadata: oidc.ServerMetadata;
   jwks: JWTVerifyGetKey;
+  /** The algorithms accepted on client-credentials tokens; unset: any the key fits. */
+  algorithms?: readonly string[];
 }
 
 /** After a failed discovery, requests fail fast for this long instead of piling onto a down directory. */
@@ -201,7 +203,11 @@ export class Directory {
       return { problems: [discoveryProblem(this.config.issuer, err)] };
     }
     const { metadata } = discovered;
-    const discovery = { tokenEndpoint: metadata.token_endpoint, signingAlgorithms: metadata.id_token_signing_alg_values_supported ?? [] };
+    const discovery = {
+      tokenEndpoint: metadata.token_endpoint,
+      signingAlgorithms: metadata.id_token_signing_alg_values_supported ?? [],
+      acceptedAlgorithms: discovered.algorithms ?? null,
+    };
     let accessToken: string;
     try {
       accessToken = await this.requestClientToken(clientId, clientSecret);
@@ -213,15 +219,15 @@ export class Directory {
       const message = 'the directory answered with an access token that is not a JWT (an opaque or reference token): the broker reads the identity from a signed JWT';
       return { discovery, problems: [{ code: 'not_a_jwt', message }] };
     }
-    const problems = claimProblems(jws.payload, this.config.issuer, cc.audience);
+    const problems = expectationProblems(jws, { issuer: this.config.issuer, audience: cc.audience, algorithms: discovered.algorithms });
+    // The signature alone, whatever the broker thinks of the algorithm or the claims.
+    const signatureVerified = await compactVerify(accessToken, discovered.jwks).then(() => true, () => false);
     let identity: DirectoryIdentity | undefined;
-    let signatureVerified = true;
     try {
       identity = await this.readClientToken(accessToken, clientId);
     } catch (err) {
-      const found = tokenProblem(err, jws);
-      signatureVerified = found.signatureVerified;
-      if (!problems.some((p) => p.code === found.problem.code)) problems.push(found.problem);
+      const refusal = tokenProblem(err, jws, isJwksFetchFailure, problems.length > 0);
+      if (refusal && !problems.some((p) => p.code === refusal.code)) problems.push(refusal);
       // What the broker would read once the problems are fixed, so that the bindings can be judged already.
       identity = this.readableIdentity(jws.payload);
     }

@@ -1,8 +1,10 @@
 import type { ClientInspection } from '../../src/directory/directory.js';
 import { configSchema } from '../../src/config/schema.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
-import { directoryReport } from '../../src/cli/directory-report.js';
+import { directoryReport, formatDirectoryReport } from '../../src/cli/directory-report.js';
 import { hintFor } from '../../src/cli/directory-hints.js';
+import { expectationProblems, tokenProblem } from '../../src/directory/client-inspection.js';
+import { OAuthError } from '../../src/errors/oauth-error.js';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 
@@ -26,11 +28,14 @@ const config = configSchema.parse({
   upstreams: {},
 }).directories.corp!;
 
-function inspection(identity: { subject: string; clientId: string; groups: string[] }, payload: Record<string, unknown> = {}): ClientInspection {
+function inspection(identity: { subject: string; clientId: string; groups: string[] }, extra: Record<string, unknown> = {}): ClientInspection {
+  const payload = { iss: config.issuer, aud: 'urn:broker', sub: identity.subject, groups: identity.groups, ...extra };
+  // The verified claims travel with the identity (when.claims bindings read them).
+  const claims = { claims: payload };
   return {
-    discovery: { tokenEndpoint: 'https://login.example.com/token', signingAlgorithms: ['RS256'] },
-    token: { header: { alg: 'RS256' }, payload: { iss: config.issuer, aud: 'urn:broker', sub: identity.subject, groups: identity.groups, ...payload }, signatureVerified: true },
-    identity: { directory: 'corp', issuer: config.issuer, ...identity },
+    discovery: { tokenEndpoint: 'https://login.example.com/token', signingAlgorithms: ['RS256'], acceptedAlgorithms: null },
+    token: { header: { alg: 'RS256' }, payload, signatureVerified: true },
+    identity: { directory: 'corp', issuer: config.issuer, ...identity, ...claims },
     problems: [],
   };
 }
@@ -39,13 +44,14 @@ const report = (i: ClientInspection) => directoryReport({ name: 'corp', config, 
 
 describe('directory report', () => {
   it('the bindings it shows are the ones the policy applies', () => {
-    const r = report(inspection({ subject: 'svc-ops', clientId: 'svc-ops', groups: ['airflow-etl'] }));
+    const seen = inspection({ subject: 'svc-ops', clientId: 'svc-ops', groups: ['airflow-etl'] });
+    const r = report(seen);
     expect(r.bindings.map((b) => [b.role, b.holds])).toEqual([
       ['etl', true],
       ['reader', false],
       ['ops', true],
     ]);
-    expect(r.roles).toEqual(policy.rolesFor({ directory: 'corp', subject: 'svc-ops', clientId: 'svc-ops', groups: ['airflow-etl'] }));
+    expect(r.roles).toEqual(policy.rolesFor(seen.identity!));
     expect(r).toMatchObject({ ok: true, problems: [] });
   });
 
@@ -97,5 +103,39 @@ describe('directory hints', () => {
   it('an Entra audience: the broker app client id', () => {
     const hint = hintFor({ code: 'audience_mismatch', message: '', expected: 'urn:broker', received: '00000003-0000-0000-c000-000000000000' }, ctx);
     expect(hint).toMatch(/Entra ID: a v2 token's aud is the application \(client\) id/);
+  });
+});
+
+describe('client inspection', () => {
+  const jws = { header: { alg: 'ES512', kid: 'k1' }, payload: { iss: 'https://kc/realms/corp', aud: 'account' } };
+  const expected = { issuer: 'https://kc/realms/corp', audience: 'urn:broker', algorithms: ['RS256', 'ES256'] };
+
+  it('names every expectation the token misses, with both values', () => {
+    expect(expectationProblems(jws, expected)).toEqual([
+      expect.objectContaining({ code: 'audience_mismatch', expected: 'urn:broker', received: 'account' }),
+      expect.objectContaining({ code: 'algorithm_not_allowed', expected: ['RS256', 'ES256'], received: 'ES512' }),
+    ]);
+    expect(expectationProblems(jws, { ...expected, algorithms: undefined })).toHaveLength(1);
+  });
+
+  it("a refusal that carries no jose error adds nothing once the expectations explain it, else it is named", () => {
+    const refusal = new OAuthError('temporarily_unavailable', "the central directory's tokens are not issued for this broker", { cause: new Error('aud "account"') });
+    expect(tokenProblem(refusal, jws, () => false, true)).toBeUndefined();
+    expect(tokenProblem(refusal, jws, () => false, false)).toMatchObject({ code: 'token_refused', message: 'aud "account"' });
+  });
+
+  it('a key set failure is told apart from the token by the predicate, through any wrapping', () => {
+    class KeySetDown extends Error {}
+    const err = new OAuthError('temporarily_unavailable', 'unavailable', { cause: new KeySetDown('jwks 500') });
+    expect(tokenProblem(err, jws, (e) => e instanceof KeySetDown, false)).toMatchObject({ code: 'key_set_unreadable' });
+  });
+});
+
+describe('directory report text', () => {
+  it('prints no control character a directory put into a claim', () => {
+    const r = report(inspection({ subject: 's', clientId: 'svc', groups: ['airflow-etl\u001b[2J'] }));
+    const text = formatDirectoryReport(r);
+    expect(text).toContain('airflow-etl?[2J');
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
   });
 });
