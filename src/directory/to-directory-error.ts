@@ -50,7 +50,7 @@ function misconfigured(cause: unknown): OAuthError {
 }
 
 /** The directory's description, kept to RFC 6749's error_description characters and a short length. */
-export function printable(description: string | undefined): string {
+function printable(description: string | undefined): string {
   const text = (description ?? '').replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '').slice(0, 200);
   return text === '' ? 'no reason given' : text;
 }
