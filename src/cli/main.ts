@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+import { withClientSecretOptions } from './client-secret.js';
 import { configCheck } from './config-check.js';
+import { directoryCheck } from './directory-check.js';
 import { keysGenerate, keysList, keysRotate } from './keys-commands.js';
 import { policyCheck, policyDiff, policyExplain, policyTest } from './policy-commands.js';
 import { serve } from './serve.js';
@@ -67,15 +69,28 @@ policy
   .requiredOption('--policy <file>', 'policy file')
   .action(policyTest);
 
-program
-  .command('token')
-  .description('get an access token for a service account and print it (for shell scripts)')
-  .requiredOption('--issuer <url>', 'the broker issuer URL')
-  .requiredOption('--client-id <id>', 'service account client id')
-  .addOption(
-    new Option('--client-secret-env <var>', 'environment variable holding the client secret').default('AIRFLOW_TOKEN_BROKER_CLIENT_SECRET'),
-  )
-  .option('--client-secret-stdin', 'read the client secret from standard input')
+const directory = program.command('directory').description('the central directories of the config');
+withClientSecretOptions(
+  directory
+    .command('check')
+    .description(
+      'a live client-credentials grant at a directory: what the broker sees (issuer, aud, algorithm, claims), which bindings ' +
+        'match, the roles and what to fix; exit 0 when the client would get a role and nothing is wrong, 1 otherwise',
+    )
+    .requiredOption('--directory <name>', 'a directory of the config (directories.<name>)')
+    .requiredOption('--client-id <id>', 'service account client id at that directory')
+    .addOption(configOption()),
+)
+  .option('--json', 'JSON output')
+  .action(directoryCheck);
+
+withClientSecretOptions(
+  program
+    .command('token')
+    .description('get an access token for a service account and print it (for shell scripts)')
+    .requiredOption('--issuer <url>', 'the broker issuer URL')
+    .requiredOption('--client-id <id>', 'service account client id'),
+)
   .option('--scope <roles>', 'space-separated role names')
   .option('--resource <uri>', 'the Airflow deployment (its audience)')
   .option('--authorization-details <json>', 'RFC 9396 narrowing, JSON array')

@@ -1,11 +1,9 @@
 import * as oidc from 'openid-client';
-import { readFileSync } from 'node:fs';
+import { readClientSecret, type ClientSecretOptions } from './client-secret.js';
 
-interface TokenOptions {
+interface TokenOptions extends ClientSecretOptions {
   issuer: string;
   clientId: string;
-  clientSecretEnv: string;
-  clientSecretStdin?: boolean;
   scope?: string;
   resource?: string;
   authorizationDetails?: string;
@@ -18,8 +16,7 @@ interface TokenOptions {
  * The secret comes from the environment or stdin, never from a flag that `ps` would show.
  */
 export async function token(options: TokenOptions): Promise<void> {
-  const secret = options.clientSecretStdin ? readFileSync(0, 'utf8').trim() : process.env[options.clientSecretEnv];
-  if (!secret) throw new Error(`no client secret: set ${options.clientSecretEnv} or use --client-secret-stdin`);
+  const secret = readClientSecret(options);
   const config = await oidc.discovery(new URL(options.issuer), options.clientId, undefined, oidc.ClientSecretBasic(secret), {
     execute: options.insecureHttp ? [oidc.allowInsecureRequests] : [],
   });

@@ -1,5 +1,5 @@
 import * as oidc from 'openid-client';
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { compactVerify, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { directoryUnavailable, invalidClient, invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import { directoryTokenMismatch, toDirectoryError } from './to-directory-error.js';
 import { acceptedAlgorithms } from './accepted-algorithms.js';
@@ -9,8 +9,10 @@ import type { BindingSubject } from '../policy/policy.js';
 import { boundValue } from '../observability/bounded-values.js';
 import { parseCompactJws, type CompactJws } from '../tokens/compact-jws.js';
 import { assertKindFits, subjectTokenKind, type SubjectTokenType } from './subject-token-kind.js';
+import { discoveryProblem, expectationProblems, grantProblem, tokenProblem, type ClientInspection } from './client-inspection.js';
 
 export type { SubjectTokenType } from './subject-token-kind.js';
+export type { ClientInspection, DirectoryProblem, DirectoryProblemCode } from './client-inspection.js';
 
 /** The identity the directory vouched for. */
 export interface DirectoryIdentity extends BindingSubject {
@@ -101,9 +103,13 @@ export class Directory {
    * identity from the access token it returns. Unknown client and wrong secret fail identically.
    */
   async authenticateClient(clientId: string, clientSecret: string): Promise<DirectoryIdentity> {
-    const cc = this.config.client_credentials;
-    if (!cc) throw new OAuthError('server_error', 'client credentials are not configured');
-    const { metadata, jwks, algorithms } = await this.discover();
+    return this.readClientToken(await this.requestClientToken(clientId, clientSecret), clientId);
+  }
+
+  /** The client-credentials grant at the directory with the caller's credentials: the access token it returns. */
+  private async requestClientToken(clientId: string, clientSecret: string): Promise<string> {
+    const cc = this.clientCredentials();
+    const { metadata } = await this.discover();
     const auth = cc.auth_method === 'client_secret_post' ? oidc.ClientSecretPost(clientSecret) : oidc.ClientSecretBasic(clientSecret);
     const client = new oidc.Configuration(metadata, clientId, undefined, auth);
     client.timeout = this.timeoutSeconds();
@@ -111,12 +117,17 @@ export class Directory {
     const params: Record<string, string> = {};
     if (cc.scope) params.scope = cc.scope;
     if (cc.resource) params.resource = cc.resource;
-    let accessToken: string;
     try {
-      accessToken = (await oidc.clientCredentialsGrant(client, params)).access_token;
+      return (await oidc.clientCredentialsGrant(client, params)).access_token;
     } catch (err) {
       throw toDirectoryError(err);
     }
+  }
+
+  /** Verifies the directory's access token and reads the identity; it must name the client that asked for it. */
+  private async readClientToken(accessToken: string, clientId: string): Promise<DirectoryIdentity> {
+    const cc = this.clientCredentials();
+    const { jwks, algorithms } = await this.discover();
     const unusable = (cause: unknown) => new OAuthError('server_error', 'the directory answered with an unusable token', { cause });
     if (!parseCompactJws(accessToken)) throw unusable(new Error('the directory access token is not a compact JWS'));
     let payload: JWTPayload;
@@ -204,6 +215,66 @@ export class Directory {
   /** "the <kind> of directory <name>", for log lines. */
   private what(kind: string): string {
     return `the ${kind} of directory ${this.name}`;
+  }
+
+  /**
+   * What the broker sees of a client-credentials grant at this directory, for `directory check`: every problem
+   * found instead of the first refusal. The verdict is the broker's own (the same request and checks as
+   * `authenticateClient`); issuer and audience are also compared on their own, since jose reports only the
+   * first claim that fails. Never throws for anything the directory answers.
+   */
+  async inspectClient(clientId: string, clientSecret: string): Promise<ClientInspection> {
+    const cc = this.clientCredentials();
+    let discovered: Discovered;
+    try {
+      discovered = await this.discover();
+    } catch (err) {
+      return { problems: [discoveryProblem(this.config.issuer, err)] };
+    }
+    const { metadata } = discovered;
+    const discovery = {
+      tokenEndpoint: metadata.token_endpoint,
+      signingAlgorithms: metadata.id_token_signing_alg_values_supported ?? [],
+      acceptedAlgorithms: discovered.algorithms ?? null,
+    };
+    let accessToken: string;
+    try {
+      accessToken = await this.requestClientToken(clientId, clientSecret);
+    } catch (err) {
+      return { discovery, problems: [grantProblem(err)] };
+    }
+    const jws = parseCompactJws(accessToken);
+    if (!jws) {
+      const message = 'the directory answered with an access token that is not a JWT (an opaque or reference token): the broker reads the identity from a signed JWT';
+      return { discovery, problems: [{ code: 'not_a_jwt', message }] };
+    }
+    const problems = expectationProblems(jws, { issuer: this.config.issuer, audience: cc.audience, algorithms: discovered.algorithms });
+    // The signature alone, whatever the broker thinks of the algorithm or the claims.
+    const signatureVerified = await compactVerify(accessToken, discovered.jwks).then(() => true, () => false);
+    let identity: DirectoryIdentity | undefined;
+    try {
+      identity = await this.readClientToken(accessToken, clientId);
+    } catch (err) {
+      const refusal = tokenProblem(err, jws, isJwksFetchFailure, problems.length > 0);
+      if (refusal && !problems.some((p) => p.code === refusal.code)) problems.push(refusal);
+      // What the broker would read once the problems are fixed, so that the bindings can be judged already.
+      identity = this.readableIdentity(jws.payload);
+    }
+    return { discovery, token: { ...jws, signatureVerified }, ...(identity ? { identity } : {}), problems };
+  }
+
+  private readableIdentity(payload: JWTPayload): DirectoryIdentity | undefined {
+    try {
+      return this.identityFrom(payload, (problem) => new OAuthError('server_error', problem));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private clientCredentials(): NonNullable<DirectoryConfig['client_credentials']> {
+    const cc = this.config.client_credentials;
+    if (!cc) throw new OAuthError('server_error', 'client credentials are not configured');
+    return cc;
   }
 
   private timeoutSeconds(): number {

@@ -34,6 +34,16 @@ export interface CompiledRole {
   denies: readonly CompiledGrant[];
 }
 
+/** One binding of the policy and whether it holds for an identity (`directory check` shows these). */
+export interface BindingVerdict {
+  /** Position in the policy's `bindings` list. */
+  index: number;
+  role: string;
+  /** The binding's conditions as the policy file writes them. */
+  when: Readonly<Record<string, unknown>>;
+  holds: boolean;
+}
+
 interface CompiledBinding {
   role: string;
   conditions: ReadonlyArray<(identity: BindingSubject) => boolean>;
@@ -82,10 +92,19 @@ export class Policy {
   rolesFor(identity: BindingSubject): string[] {
     const bound = new Set<string>();
     for (const binding of this.bindings) {
-      if (binding.conditions.every((holds) => holds(identity))) bound.add(binding.role);
+      if (holds(binding, identity)) bound.add(binding.role);
     }
     return [...this.roles.keys()].filter((r) => bound.has(r));
   }
+
+  /** Every binding with whether it holds for the identity, in policy order, judged exactly as `rolesFor` does. */
+  explainBindings(identity: BindingSubject): BindingVerdict[] {
+    return this.bindings.map((binding, index) => ({ index, role: binding.role, when: this.document.bindings[index]!.when, holds: holds(binding, identity) }));
+  }
+}
+
+function holds(binding: CompiledBinding, identity: BindingSubject): boolean {
+  return binding.conditions.every((condition) => condition(identity));
 }
 
 function compileGrant(role: string, effect: 'allow' | 'deny', grant: GrantDocument, index: number): CompiledGrant {
