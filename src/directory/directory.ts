@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { directoryUnavailable, invalidClient, invalidRequest, OAuthError } from '../errors/oauth-error.js';
+import { directoryKeySet, keySetUnavailable } from './directory-key-set.js';
 import { toDirectoryError } from './to-directory-error.js';
 import type { DirectoryConfig } from '../config/schema.js';
 import type { BindingSubject } from '../policy/policy.js';
@@ -80,12 +81,7 @@ export class Directory {
     });
     const metadata = config.serverMetadata();
     if (!metadata.jwks_uri) throw new Error(`directory ${this.name} publishes no jwks_uri`);
-    const remote = createRemoteJWKSet(new URL(metadata.jwks_uri), {
-      timeoutDuration: this.config.timeout,
-      cooldownDuration: 30_000,
-      cacheMaxAge: 600_000,
-    });
-    return { metadata, jwks: blamingTheDirectory(remote) };
+    return { metadata, jwks: directoryKeySet(new URL(metadata.jwks_uri), { timeoutMs: this.config.timeout }) };
   }
 
   /**
@@ -120,7 +116,7 @@ export class Directory {
         clockTolerance: CLOCK_TOLERANCE_SEC,
       }));
     } catch (err) {
-      throw isJwksFetchFailure(err) ? directoryUnavailable(err) : unusable(err);
+      throw keySetUnavailable(err) ?? unusable(err);
     }
     if (issuedInTheFuture(payload)) throw unusable(new Error('the directory access token is issued in the future'));
     const identity = this.identityFrom(payload, (problem) => unusable(new Error(`the directory access token: ${problem}`)));
@@ -148,7 +144,8 @@ export class Directory {
       });
       verified = { header: result.protectedHeader, payload: result.payload };
     } catch (err) {
-      if (isJwksFetchFailure(err)) throw directoryUnavailable(err);
+      const unavailable = keySetUnavailable(err);
+      if (unavailable) throw unavailable;
       if (err instanceof errors.JWTExpired) throw invalidRequest('subject_token has expired', err);
       if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'aud') {
         throw invalidRequest('subject_token audience is not accepted', err);
@@ -199,27 +196,4 @@ function groupsOf(raw: unknown, mayBeString: boolean): readonly string[] | undef
 /** jose checks a future `iat` only together with `maxTokenAge`; we refuse one always. */
 function issuedInTheFuture(payload: JWTPayload): boolean {
   return typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SEC;
-}
-
-/** The directory's key set could not be fetched or read (down, 5xx, redirect, not JSON, not a key set, timeout). */
-class JwksFetchFailure extends Error {}
-
-function isJwksFetchFailure(err: unknown): err is JwksFetchFailure {
-  return err instanceof JwksFetchFailure;
-}
-
-/**
- * jose reports a JWKS endpoint's 500 or malformed JSON as a generic `JOSEError`, like many token faults, so the
- * cause is sorted out where the key is looked up: only "no key (or several) matches the token" is the token's
- * doing; everything else failed while fetching or reading the directory's key set.
- */
-function blamingTheDirectory(remote: JWTVerifyGetKey): JWTVerifyGetKey {
-  return async (header, token) => {
-    try {
-      return await remote(header, token);
-    } catch (err) {
-      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
-      throw new JwksFetchFailure('the directory key set could not be read', { cause: err });
-    }
-  };
 }
