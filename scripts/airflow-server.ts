@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
+import { answersOk, spawnServer } from './server-process.js';
 
 /** A real Airflow API server started by `scripts/airflow/start.sh` (see scripts/airflow/README.md). */
 export interface AirflowServer {
@@ -21,7 +21,6 @@ export interface StartAirflowOptions {
 
 // Relative to the working directory: npm scripts and jest run from the project root.
 const startScript = resolve('scripts/airflow/start.sh');
-const keptLines = 40;
 
 /**
  * Starts Airflow in its own process group and waits until it is healthy. `stop()` sends SIGTERM to the whole
@@ -30,59 +29,17 @@ const keptLines = 40;
 export async function startAirflow(opts: StartAirflowOptions = {}): Promise<AirflowServer> {
   const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(startScript, [], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...opts.env, AIRFLOW_PORT: String(port) },
-  });
-  const tail: string[] = [];
-  const keep = (chunk: Buffer) => {
-    tail.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    tail.splice(0, Math.max(0, tail.length - keptLines));
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = once(child, 'exit');
-  let running = true;
-  void exited.then(() => (running = false));
-
-  const killGroup = (signal: NodeJS.Signals) => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, signal);
-    } catch {
-      // Already gone.
-    }
-  };
-  const onExit = () => killGroup('SIGKILL');
-  process.once('exit', onExit);
-
-  const stop = async () => {
-    process.removeListener('exit', onExit);
-    if (!running) return;
-    killGroup('SIGTERM');
-    const timer = setTimeout(() => killGroup('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const server = spawnServer(startScript, [], { ...process.env, ...opts.env, AIRFLOW_PORT: String(port) });
+  const stop = () => server.stop();
 
   const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
-  while (Date.now() < deadline && running) {
-    if (await isHealthy(url)) return { url, stop };
+  while (Date.now() < deadline && server.running()) {
+    if (await answersOk(`${url}/api/v2/monitor/health`)) return { url, stop };
     await new Promise((r) => setTimeout(r, 500));
   }
-  const why = running ? `not healthy after ${opts.timeoutMs ?? 180_000} ms` : 'start.sh exited before it was healthy';
+  const why = server.running() ? `not healthy after ${opts.timeoutMs ?? 180_000} ms` : `start.sh exited (${server.howItEnded()}) before it was healthy`;
   await stop();
-  throw new Error(`Airflow on ${url}: ${why}; last output:\n${tail.join('\n')}`);
-}
-
-async function isHealthy(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/api/v2/monitor/health`, { signal: AbortSignal.timeout(2_000) });
-    await res.body?.cancel();
-    return res.status === 200;
-  } catch {
-    return false;
-  }
+  throw new Error(`Airflow on ${url}: ${why}; last output:\n${server.logTail()}`);
 }
 
 export async function freePort(): Promise<number> {

@@ -32,6 +32,11 @@ export interface DevDirectory {
   signAsDirectory(claims: JWTPayload, options?: { typ?: string; expiresIn?: string | number; issuedAt?: number }): Promise<string>;
   /** Signs exact header and payload bytes (ES256 only, the directory's key): for tests of malformed encodings. */
   signRaw(header: string, payload: string): Promise<string>;
+  /**
+   * Rotates the signing key as a directory does: a new key is published first in the key set and signs every
+   * token from now on; the older keys stay published. Returns the new key's `kid`.
+   */
+  rotateSigningKey(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -89,85 +94,100 @@ export async function startDevDirectory(options: DevDirectoryOptions = {}): Prom
   const host = options.host ?? '127.0.0.1';
   const accounts = options.accounts ?? DEMO_ACCOUNTS;
   const alg = options.signingAlgorithm ?? 'ES256';
-  const { privateKey } = await generateKeyPair(alg, { extractable: true });
-  const signingJwk: JWK = { ...(await exportJWK(privateKey)), kid: 'dev-directory-1', alg, use: 'sig' };
+  // Newest first: oidc-provider signs with the first key of an algorithm.
+  const keys = [await signingKey(1, alg)];
 
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
   const issuer = `http://${host}:${(server.address() as AddressInfo).port}`;
 
   const groupsByClient = new Map(accounts.map((a) => [a.clientId, a.groups]));
-  const provider = new Provider(issuer, {
-    adapter: MemoryAdapter,
-    clients: accounts.map((a) => ({
-      client_id: a.clientId,
-      client_secret: a.secret,
-      grant_types: a.grantTypes ?? ['client_credentials'],
-      // A client for the authorization code flow needs a response type and a redirect URI to be valid at all.
-      response_types: a.grantTypes?.includes('authorization_code') ? ['code'] : [],
-      redirect_uris: a.grantTypes?.includes('authorization_code') ? ['https://app.example/callback'] : [],
-      token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: alg,
-    })),
-    jwks: { keys: [signingJwk] },
-    enabledJWA: { idTokenSigningAlgValues: [alg] },
-    ...(options.customizeAccessToken
-      ? { formats: { customizers: { jwt: (_ctx: unknown, _token: unknown, jwt: { payload: Record<string, unknown> }) => options.customizeAccessToken!(jwt.payload) } } }
-      : {}),
-    ttl: { ClientCredentials: options.accessTokenTtlSeconds ?? 300 },
-    cookies: { keys: ['dev-directory-cookie-key-not-secret'] },
-    features: {
-      devInteractions: { enabled: false },
-      clientCredentials: { enabled: true },
-      introspection: { enabled: true },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => DEV_DIRECTORY_AUDIENCE,
-        useGrantedResource: () => true,
-        getResourceServerInfo: () => ({
-          scope: '',
-          audience: DEV_DIRECTORY_AUDIENCE,
-          accessTokenTTL: options.accessTokenTtlSeconds ?? 300,
-          accessTokenFormat: 'jwt',
-          jwt: { sign: { alg } },
-        }),
+  const createProvider = () => {
+    const provider = new Provider(issuer, {
+      adapter: MemoryAdapter,
+      clients: accounts.map((a) => ({
+        client_id: a.clientId,
+        client_secret: a.secret,
+        grant_types: a.grantTypes ?? ['client_credentials'],
+        // A client for the authorization code flow needs a response type and a redirect URI to be valid at all.
+        response_types: a.grantTypes?.includes('authorization_code') ? ['code'] : [],
+        redirect_uris: a.grantTypes?.includes('authorization_code') ? ['https://app.example/callback'] : [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        id_token_signed_response_alg: alg,
+      })),
+      jwks: { keys: keys.map((k) => k.jwk) },
+      enabledJWA: { idTokenSigningAlgValues: [alg] },
+      ...(options.customizeAccessToken
+        ? { formats: { customizers: { jwt: (_ctx: unknown, _token: unknown, jwt: { payload: Record<string, unknown> }) => options.customizeAccessToken!(jwt.payload) } } }
+        : {}),
+      ttl: { ClientCredentials: options.accessTokenTtlSeconds ?? 300 },
+      cookies: { keys: ['dev-directory-cookie-key-not-secret'] },
+      features: {
+        devInteractions: { enabled: false },
+        clientCredentials: { enabled: true },
+        introspection: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => DEV_DIRECTORY_AUDIENCE,
+          useGrantedResource: () => true,
+          getResourceServerInfo: () => ({
+            scope: '',
+            audience: DEV_DIRECTORY_AUDIENCE,
+            accessTokenTTL: options.accessTokenTtlSeconds ?? 300,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg } },
+          }),
+        },
       },
-    },
-    // The service account's groups travel in its access token, as Keycloak or Entra put roles there.
-    extraTokenClaims: (_ctx, token) => {
-      const clientId = (token as { clientId?: string }).clientId;
-      const groups = clientId === undefined ? undefined : groupsByClient.get(clientId);
-      return groups ? { groups } : undefined;
-    },
-  });
-  if (options.rewriteAccessToken) {
-    const rewrite = options.rewriteAccessToken;
-    provider.use(async (ctx, next) => {
-      await next();
-      const body = ctx.body as { access_token?: unknown } | undefined;
-      if (ctx.path === '/token' && typeof body?.access_token === 'string') body.access_token = rewrite(body.access_token);
+      // The service account's groups travel in its access token, as Keycloak or Entra put roles there.
+      extraTokenClaims: (_ctx, token) => {
+        const clientId = (token as { clientId?: string }).clientId;
+        const groups = clientId === undefined ? undefined : groupsByClient.get(clientId);
+        return groups ? { groups } : undefined;
+      },
     });
-  }
-  server.on('request', provider.callback());
+    if (options.rewriteAccessToken) {
+      const rewrite = options.rewriteAccessToken;
+      provider.use(async (ctx, next) => {
+        await next();
+        const body = ctx.body as { access_token?: unknown } | undefined;
+        if (ctx.path === '/token' && typeof body?.access_token === 'string') body.access_token = rewrite(body.access_token);
+      });
+    }
+    return provider.callback();
+  };
+  // A rotation swaps in a provider with the new key set; clients and grants live in the shared MemoryAdapter.
+  let handle = createProvider();
+  server.on('request', (req, res) => void handle(req, res));
 
   return {
     issuer,
     server,
     async signAsDirectory(claims, opts = {}) {
       return new SignJWT(claims)
-        .setProtectedHeader({ alg, kid: signingJwk.kid!, ...(opts.typ ? { typ: opts.typ } : {}) })
+        .setProtectedHeader({ alg, kid: keys[0]!.jwk.kid!, ...(opts.typ ? { typ: opts.typ } : {}) })
         .setIssuer(issuer)
         .setIssuedAt(opts.issuedAt)
         .setExpirationTime(opts.expiresIn ?? '5m')
-        .sign(privateKey);
+        .sign(keys[0]!.privateKey);
     },
-    signRaw: (header, payload) => signCompactEs256(privateKey, header, payload),
+    signRaw: (header, payload) => signCompactEs256(keys[0]!.privateKey, header, payload),
+    async rotateSigningKey() {
+      keys.unshift(await signingKey(keys.length + 1, alg));
+      handle = createProvider();
+      return keys[0]!.jwk.kid!;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+async function signingKey(n: number, alg: DevSigningAlgorithm): Promise<{ privateKey: CryptoKey; jwk: JWK }> {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true });
+  return { privateKey, jwk: { ...(await exportJWK(privateKey)), kid: `dev-directory-${n}`, alg, use: 'sig' } };
 }
 
 /** An ES256 compact JWS over exact header and payload text, for tests that need encodings jose never writes. */

@@ -6,16 +6,25 @@ const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} -
 const run = (cmd, args, extra = {}) => spawnSync(cmd, args, { stdio: 'inherit', env, ...extra });
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
-// A real Redis for the shared-revocation tests (Debian's package; the tests start their own on loopback).
-// The Airflow virtualenv is installed by the acceptance tests themselves (scripts/airflow/ensure-venv.sh).
-if (!has('redis-server')) {
+// The real peers' system packages (Debian's; the tests start the peers themselves on loopback): Redis for the
+// shared-revocation tests, Java 17+, Maven and unzip for Keycloak (scripts/keycloak/ensure-keycloak.sh fetches
+// and builds it into the cache on first use). The Airflow virtualenv is installed by the acceptance tests
+// themselves (scripts/airflow/ensure-venv.sh).
+const needed = [
+  ['redis-server', 'redis-server'],
+  ['java', 'openjdk-17-jre-headless'],
+  ['mvn', 'maven'],
+  ['unzip', 'unzip'],
+].filter(([cmd]) => !has(cmd));
+if (needed.length > 0) {
+  const packages = needed.map(([, pkg]) => pkg);
   if (process.getuid?.() !== 0 || !has('apt-get')) {
-    console.error('redis-server is needed by the tests: install it (Debian: apt-get install redis-server) and run again');
+    console.error(`the tests need ${needed.map(([cmd]) => cmd).join(', ')}: install them (Debian: apt-get install ${packages.join(' ')}) and run again`);
     process.exit(1);
   }
-  console.log('installing redis-server (Debian package) for the tests...');
+  console.log(`installing ${packages.join(', ')} (Debian packages) for the tests...`);
   const quiet = { env: { ...env, DEBIAN_FRONTEND: 'noninteractive' } };
-  if (run('apt-get', ['update', '-qq'], quiet).status !== 0 || run('apt-get', ['install', '-y', '-qq', 'redis-server'], quiet).status !== 0) process.exit(1);
+  if (run('apt-get', ['update', '-qq'], quiet).status !== 0 || run('apt-get', ['install', '-y', '-qq', ...packages], quiet).status !== 0) process.exit(1);
 }
 
 // Emitting (not only --noEmit) also builds dist/, which the CLI tests run as the real bin.

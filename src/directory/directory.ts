@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
-import { compactVerify, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { compactVerify, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { directoryUnavailable, invalidClient, invalidRequest, OAuthError } from '../errors/oauth-error.js';
+import { directoryKeySet, isKeySetFailure, keySetUnavailable } from './directory-key-set.js';
 import { directoryTokenMismatch, toDirectoryError } from './to-directory-error.js';
 import { acceptedAlgorithms } from './accepted-algorithms.js';
 import type { DirectoryAlgorithm, DirectoryConfig } from '../config/schema.js';
@@ -90,12 +91,7 @@ export class Directory {
     });
     const metadata = config.serverMetadata();
     if (!metadata.jwks_uri) throw new Error(`directory ${this.name} publishes no jwks_uri`);
-    const remote = createRemoteJWKSet(new URL(metadata.jwks_uri), {
-      timeoutDuration: this.config.timeout,
-      cooldownDuration: 30_000,
-      cacheMaxAge: 600_000,
-    });
-    return { metadata, jwks: blamingTheDirectory(remote), algorithms: acceptedAlgorithms(this.config, metadata) };
+    return { metadata, jwks: directoryKeySet(new URL(metadata.jwks_uri), { timeoutMs: this.config.timeout }), algorithms: acceptedAlgorithms(this.config, metadata) };
   }
 
   /**
@@ -140,7 +136,8 @@ export class Directory {
         clockTolerance: CLOCK_TOLERANCE_SEC,
       }));
     } catch (err) {
-      if (isJwksFetchFailure(err)) throw directoryUnavailable(err);
+      const unavailable = keySetUnavailable(err);
+      if (unavailable) throw unavailable;
       if (isAudienceMismatch(err)) {
         throw directoryTokenMismatch('audience', `${this.what('access token')} has aud ${shown(err.payload.aud)}, not the configured client_credentials.audience ${shown(cc.audience)} (Keycloak: add an audience mapper to the client scope)`);
       }
@@ -175,7 +172,8 @@ export class Directory {
       });
       verified = { header: result.protectedHeader, payload: result.payload };
     } catch (err) {
-      if (isJwksFetchFailure(err)) throw directoryUnavailable(err);
+      const unavailable = keySetUnavailable(err);
+      if (unavailable) throw unavailable;
       if (err instanceof errors.JWTExpired) throw invalidRequest('subject_token has expired', err);
       // The caller's token, so a 400; the log names what was expected (the refusal is at debug, the algorithm at info).
       if (isAudienceMismatch(err)) {
@@ -255,7 +253,7 @@ export class Directory {
     try {
       identity = await this.readClientToken(accessToken, clientId);
     } catch (err) {
-      const refusal = tokenProblem(err, jws, isJwksFetchFailure, problems.length > 0);
+      const refusal = tokenProblem(err, jws, isKeySetFailure, problems.length > 0);
       if (refusal && !problems.some((p) => p.code === refusal.code)) problems.push(refusal);
       // What the broker would read once the problems are fixed, so that the bindings can be judged already.
       identity = this.readableIdentity(jws.payload);
@@ -311,27 +309,4 @@ function shown(value: unknown): string {
 /** jose checks a future `iat` only together with `maxTokenAge`; we refuse one always. */
 function issuedInTheFuture(payload: JWTPayload): boolean {
   return typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SEC;
-}
-
-/** The directory's key set could not be fetched or read (down, 5xx, redirect, not JSON, not a key set, timeout). */
-class JwksFetchFailure extends Error {}
-
-function isJwksFetchFailure(err: unknown): err is JwksFetchFailure {
-  return err instanceof JwksFetchFailure;
-}
-
-/**
- * jose reports a JWKS endpoint's 500 or malformed JSON as a generic `JOSEError`, like many token faults, so the
- * cause is sorted out where the key is looked up: only "no key (or several) matches the token" is the token's
- * doing; everything else failed while fetching or reading the directory's key set.
- */
-function blamingTheDirectory(remote: JWTVerifyGetKey): JWTVerifyGetKey {
-  return async (header, token) => {
-    try {
-      return await remote(header, token);
-    } catch (err) {
-      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
-      throw new JwksFetchFailure('the directory key set could not be read', { cause: err });
-    }
-  };
 }

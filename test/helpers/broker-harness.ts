@@ -61,7 +61,13 @@ export async function startBroker(
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, stringify(config));
   const audit = new MemoryAuditLog();
-  const services = await createServices(loadConfig(configFile), { logger: createLogger(process.env.ATB_TEST_LOG ?? 'silent'), audit, ...options.overrides });
+  const services = await createServices(loadConfig(configFile), { logger: createLogger(process.env.ATB_TEST_LOG ?? 'silent'), audit, ...options.overrides }).catch(
+    (err: unknown) => {
+      // A refused config or policy must not leave the listener open (jest would never exit).
+      server.close();
+      throw err;
+    },
+  );
   server.on('request', createRequestListener(services));
   const ops = createServer(createOpsApp(localOps(services)));
   await new Promise<void>((r) => ops.listen(0, '127.0.0.1', r));
