@@ -45,6 +45,10 @@ export const KC = {
   reporting: { id: 'svc-reporting', secret: 'svc-reporting-secret' },
   unbound: { id: 'svc-unbound', secret: 'svc-unbound-secret' },
   noAudience: { id: 'svc-no-audience', secret: 'svc-no-audience-secret' },
+  /** In airflow-etl, its Group Membership mapper with "Full group path" on: groups `/airflow-etl`. */
+  fullPath: { id: 'svc-full-path', secret: 'svc-full-path-secret' },
+  /** In no group; holds realm role airflow-etl (in `realm_access.roles`). */
+  realmRoles: { id: 'svc-realm-roles', secret: 'svc-realm-roles-secret' },
   /** The login client of a human user's tool (direct grant allowed). */
   login: { id: 'workflow-ui', secret: 'workflow-ui-secret' },
   admin: { id: 'test-admin', secret: 'test-admin-secret' },

@@ -2,18 +2,24 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeJwt, type JWTPayload } from 'jose';
+import * as oidc from 'openid-client';
 import { stringify } from 'yaml';
 import { DEV_DIRECTORY_AUDIENCE, startDevDirectory, type DevDirectory } from '../../scripts/dev-directory.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { EXAMPLE_POLICY } from '../helpers/broker-harness.js';
+import { KC, KEYCLOAK_BROKER_AUDIENCE, KEYCLOAK_START_TIMEOUT_MS, startKeycloak } from '../helpers/keycloak-server.js';
 import { runCli } from '../helpers/run-cli.js';
 
 /**
  * `directory check` as a security admin runs it: the real CLI against a real directory. The cases are written
  * against a peer (the directory, and which of its clients shows which fault), so that another real directory runs
- * the same cases by adding a peer to PEERS: e.g. Keycloak (test/helpers/keycloak-server.ts) with `healthy` a
- * service account in group airflow-etl with an audience mapper, `noAudience` one without the mapper, `fullPath`
- * one whose Group Membership mapper has "Full group path" on, `realmRoles` one holding realm role airflow-etl.
+ * the same cases by adding a peer to PEERS. Two peers: the dev directory (oidc-provider, its faults imitating
+ * Keycloak's) and a real Keycloak 26 (test/helpers/keycloak-server.ts, realm test/fixtures/keycloak/airflow-realm.json)
+ * with `healthy` a service account in group airflow-etl with an audience mapper, `noAudience` one without the
+ * mapper, `fullPath` one whose Group Membership mapper has "Full group path" on, `realmRoles` one holding realm
+ * role airflow-etl in no group. Each fault case first fetches a token of that client from the directory itself
+ * and asserts the fault is really in what the directory sends, then that the CLI reports what was sent.
  * A case whose client the peer does not have is skipped.
  */
 interface Client {
@@ -23,6 +29,8 @@ interface Client {
 
 interface Peer {
   name: string;
+  /** How long `start()` may take (Keycloak: first use installs it). */
+  startTimeoutMs?: number;
   /** Starts the directory; `directory` is its entry in the broker config. */
   start(): Promise<{ directory: NonNullable<ConfigInput['directories']>[string]; close(): Promise<void> }>;
   clients: {
@@ -65,7 +73,49 @@ const devDirectoryPeer: Peer = {
   },
 };
 
-const PEERS: Peer[] = [devDirectoryPeer];
+const keycloakPeer: Peer = {
+  name: 'Keycloak 26',
+  startTimeoutMs: KEYCLOAK_START_TIMEOUT_MS,
+  clients: {
+    healthy: { clientId: KC.etl.id, secret: KC.etl.secret },
+    noAudience: { clientId: KC.noAudience.id, secret: KC.noAudience.secret },
+    fullPath: { clientId: KC.fullPath.id, secret: KC.fullPath.secret },
+    realmRoles: { clientId: KC.realmRoles.id, secret: KC.realmRoles.secret },
+  },
+  async start() {
+    const kc = await startKeycloak();
+    return {
+      directory: { issuer: kc.issuer, allow_insecure_http: true, timeout: '5s', client_credentials: { audience: KEYCLOAK_BROKER_AUDIENCE } },
+      close: () => kc.stop(),
+    };
+  },
+};
+
+const PEERS: Peer[] = [devDirectoryPeer, keycloakPeer];
+
+/** The directory's own client-credentials grant for `client`, as the check performs it. */
+async function grantAt(issuer: string, client: Client) {
+  const config = await oidc.discovery(new URL(issuer), client.clientId, undefined, oidc.ClientSecretBasic(client.secret), { execute: [oidc.allowInsecureRequests] });
+  return oidc.clientCredentialsGrant(config);
+}
+
+/** The claims of a token the directory itself issues `client`. */
+const sentTo = async (issuer: string, client: Client): Promise<JWTPayload> => decodeJwt((await grantAt(issuer, client)).access_token);
+
+/** How the directory itself refuses `client`: its HTTP status and RFC 6749 error code. */
+async function refusalOf(issuer: string, client: Client): Promise<{ status: number; error: string }> {
+  const err: unknown = await grantAt(issuer, client).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  // oidc-provider answers a 401 with a WWW-Authenticate challenge, Keycloak with a JSON body only.
+  if (err instanceof oidc.WWWAuthenticateChallengeError && err.cause[0]?.parameters.error) return { status: err.status, error: err.cause[0].parameters.error };
+  if (err instanceof oidc.ResponseBodyError) return { status: err.status, error: err.error };
+  throw new Error(`the directory did not refuse ${client.clientId} with an OAuth error: ${String(err)}`);
+}
+
+/** `aud` as a list, whether the directory sent one string or an array. */
+const audiences = (claims: JWTPayload): string[] => (claims.aud === undefined ? [] : [claims.aud].flat());
 
 const withClient = (client: Client | undefined) => (client ? it : it.skip);
 
@@ -103,14 +153,16 @@ interface JsonReport {
 describe.each(PEERS)('directory check against the $name', (peer) => {
   let config: string;
   let directory: NonNullable<ConfigInput['directories']>[string];
-  let close: () => Promise<void>;
+  let audience: string;
+  let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     const started = await peer.start();
     close = started.close;
     directory = started.directory;
+    audience = directory.client_credentials!.audience!;
     config = writeConfig(directory);
-  });
-  afterAll(() => close());
+  }, peer.startTimeoutMs);
+  afterAll(async () => close?.());
 
   it('a healthy client: lists what the broker sees and the roles it gets, exit 0', async () => {
     const res = await check(config, peer.clients.healthy);
@@ -133,7 +185,10 @@ describe.each(PEERS)('directory check against the $name', (peer) => {
     expect(res.code).toBe(0);
     const report = JSON.parse(res.stdout) as JsonReport;
     expect(report).toMatchObject({ ok: true, accepted: true, roles: ['etl-operator'], problems: [] });
-    expect(report.token).toMatchObject({ header: { alg: expect.any(String) }, payload: { aud: DEV_DIRECTORY_AUDIENCE }, signature_verified: true });
+    const sent = await sentTo(directory.issuer, peer.clients.healthy);
+    expect(audiences(sent)).toContain(audience);
+    expect(sent.groups).toEqual(['airflow-etl']);
+    expect(report.token).toMatchObject({ header: { alg: expect.any(String) }, payload: { aud: sent.aud, groups: sent.groups }, signature_verified: true });
     // The directory's token could be exchanged at the broker by whoever reads it: its claims, never the token.
     expect(res.stdout).not.toMatch(COMPACT_JWS);
     expect(report.bindings.map((b) => [b.role, b.holds])).toEqual([
@@ -143,18 +198,25 @@ describe.each(PEERS)('directory check against the $name', (peer) => {
   });
 
   withClient(peer.clients.noAudience)('a missing audience mapper: names the expected and received aud and the mapper to add, exit 1', async () => {
-    const res = await check(config, peer.clients.noAudience!);
+    const client = peer.clients.noAudience!;
+    const sent = await sentTo(directory.issuer, client);
+    expect(audiences(sent)).toContain('account');
+    expect(audiences(sent)).not.toContain(audience);
+    const res = await check(config, client);
     expect(res.code).toBe(1);
-    expect(res.stdout).toMatch(/audience_mismatch: .*\(expected "urn:airflow-token-broker", received "account"\)/);
+    expect(res.stdout).toContain(`(expected "${audience}", received ${JSON.stringify(sent.aud)})`);
+    expect(res.stdout).toMatch(/audience_mismatch: the token has aud /);
     expect(res.stdout).toMatch(/fix: Keycloak .*add an audience mapper/);
-    expect(res.stdout).toMatch(/not ok: 1 problem; the broker refuses kc-no-audience at this directory/);
-    const report = JSON.parse((await check(config, peer.clients.noAudience!, ['--json'])).stdout) as JsonReport;
-    expect(report.problems).toEqual([expect.objectContaining({ code: 'audience_mismatch', expected: DEV_DIRECTORY_AUDIENCE, received: 'account' })]);
+    expect(res.stdout).toContain(`not ok: 1 problem; the broker refuses ${client.clientId} at this directory`);
+    const report = JSON.parse((await check(config, client, ['--json'])).stdout) as JsonReport;
+    expect(report.problems).toEqual([expect.objectContaining({ code: 'audience_mismatch', expected: audience, received: sent.aud })]);
     // What the bindings give once the mapper is added.
     expect(report).toMatchObject({ ok: false, accepted: false, roles: ['etl-operator'] });
   });
 
   withClient(peer.clients.fullPath)('a full-path group: says the binding names airflow-etl while the directory sends /airflow-etl, exit 1', async () => {
+    const sent = await sentTo(directory.issuer, peer.clients.fullPath!);
+    expect(sent.groups).toEqual(['/airflow-etl']);
     const res = await check(config, peer.clients.fullPath!);
     expect(res.code).toBe(1);
     expect(res.stdout).toContain('binding #1 (etl-operator): your bindings say `airflow-etl`, the directory sends `/airflow-etl`');
@@ -163,6 +225,9 @@ describe.each(PEERS)('directory check against the $name', (peer) => {
   });
 
   withClient(peer.clients.realmRoles)('roles in realm_access.roles: points to the claim-path binding, exit 1', async () => {
+    const sent = await sentTo(directory.issuer, peer.clients.realmRoles!);
+    expect(sent.groups ?? []).toEqual([]);
+    expect(sent.realm_access).toMatchObject({ roles: expect.arrayContaining(['airflow-etl']) });
     const res = await check(config, peer.clients.realmRoles!, ['--json']);
     expect(res.code).toBe(1);
     const report = JSON.parse(res.stdout) as JsonReport;
@@ -181,11 +246,15 @@ describe.each(PEERS)('directory check against the $name', (peer) => {
     expect(problem!.hint).toContain(`differ only by a trailing slash: write directories.corp.issuer exactly as the directory writes it, "${directory.issuer}"`);
   });
 
-  it('a wrong secret: invalid_client at the directory, exit 1, the secret never echoed', async () => {
+  it("a wrong secret: the directory's own refusal (401) as client_refused, exit 1, the secret never echoed", async () => {
     const wrong = 'wrong-secret-4c1d9e';
-    const res = await check(config, { clientId: peer.clients.healthy.clientId, secret: wrong });
+    const client = { clientId: peer.clients.healthy.clientId, secret: wrong };
+    // The dev directory says invalid_client; Keycloak 26 says unauthorized_client, with 401 as both do.
+    const refusal = await refusalOf(directory.issuer, client);
+    expect(refusal.status).toBe(401);
+    const res = await check(config, client);
     expect(res.code).toBe(1);
-    expect(res.stdout).toMatch(/client_refused: the directory refused the client id or secret \(invalid_client/);
+    expect(res.stdout).toContain(`client_refused: the directory refused the client id or secret (${refusal.error} `);
     expect(res.stdout + res.stderr).not.toContain(wrong);
   });
 });
