@@ -124,7 +124,8 @@ export class Directory {
   private async readClientToken(accessToken: string, clientId: string): Promise<DirectoryIdentity> {
     const cc = this.clientCredentials();
     const { jwks, algorithms } = await this.discover();
-    const unusable = (cause: unknown) => new OAuthError('server_error', 'the directory answered with an unusable token', { cause });
+    // The directory's answer, not the caller's request, is at fault: a dependency failure (503), never a 500.
+    const unusable = (cause: unknown) => directoryTokenMismatch('token', `${this.what('access token')} is unusable`, cause);
     if (!parseCompactJws(accessToken)) throw unusable(new Error('the directory access token is not a compact JWS'));
     let payload: JWTPayload;
     try {

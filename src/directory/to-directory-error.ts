@@ -45,15 +45,17 @@ function fromOAuthAnswer(status: number, code: string | undefined, description: 
 /**
  * The directory's own token does not fit what the broker is configured to accept from it: its `aud` is not
  * `client_credentials.audience` (Keycloak's default `account` without an audience mapper), or it is signed with
- * an algorithm outside `algorithms`. No caller can fix that, and retrying soon will not help: 503 saying so, with
+ * an algorithm outside `algorithms`, or it is otherwise unusable (not compact, issued in the future, claims of the
+ * wrong shape, a key it does not publish). No caller can fix that, and retrying soon will not help: 503 saying so, with
  * the long Retry-After of a misconfiguration; `detail` names the expected and received values for the log.
  */
-export function directoryTokenMismatch(what: 'audience' | 'algorithm', detail: string): OAuthError {
+export function directoryTokenMismatch(what: 'audience' | 'algorithm' | 'token', detail: string, cause?: unknown): OAuthError {
   const descriptions = {
     audience: "the central directory's tokens are not issued for this broker (audience); the broker log names the values",
     algorithm: "the central directory signs its tokens with an algorithm this broker does not accept; the broker log names it",
+    token: 'the central directory answered with a token this broker cannot use; the broker log says why',
   };
-  return new OAuthError('temporarily_unavailable', descriptions[what], { retryAfter: MISCONFIGURED_RETRY_AFTER_SEC, cause: new Error(detail) });
+  return new OAuthError('temporarily_unavailable', descriptions[what], { retryAfter: MISCONFIGURED_RETRY_AFTER_SEC, cause: new Error(detail, { cause }) });
 }
 
 function misconfigured(cause: unknown): OAuthError {

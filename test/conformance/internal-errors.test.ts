@@ -1,4 +1,5 @@
 import type { DevDirectory } from '../../scripts/dev-directory.js';
+import { OAuthError } from '../../src/errors/oauth-error.js';
 import { MemoryRevocationStore } from '../../src/tokens/revocation-store.js';
 import { basic, PROD_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 import { capturedLogger } from '../helpers/captured-logger.js';
@@ -13,6 +14,13 @@ import { capturedLogger } from '../helpers/captured-logger.js';
 class BrokenRevocationStore extends MemoryRevocationStore {
   override async isRevoked(): Promise<boolean> {
     throw new Error('SQLITE_CORRUPT: database disk image is malformed (/var/lib/atb/revocations.sqlite)');
+  }
+}
+
+/** A store whose issuance-block read fails with one of our own server errors carrying an internal description. */
+class MisbuiltRevocationStore extends MemoryRevocationStore {
+  override async blockOn(): Promise<undefined> {
+    throw new OAuthError('server_error', 'issuance_blocks table missing in /var/lib/atb/revocations.sqlite (schema v2)');
   }
 }
 
@@ -32,16 +40,24 @@ describe('internal errors', () => {
   });
 
   it('server-error-description-withheld: a server_error with an internal description is answered bare', async () => {
-    // The directory's token carries its groups claim in a shape no binding can read: the broker cannot use its answer.
-    // (A token for another audience was the example here; it is now a documented 503, see directory-token-mismatch.)
+    const log = capturedLogger();
+    broker = await startBroker(directory, { overrides: { logger: log.logger, revocations: new MisbuiltRevocationStore() } });
+    const res = await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('demo-etl', 'demo-etl-secret') });
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({ error: 'server_error' });
+    expect(log.at('error').some((l) => l.includes('issuance_blocks table missing') && l.includes('"code":"server_error"'))).toBe(true);
+  });
+
+  it('unusable-directory-token-is-a-dependency-failure: 503 saying so, never a 500, the reason in the log', async () => {
+    // The directory's token carries its groups claim in a shape no binding can read: the directory's fault.
     const odd = await startDirectory({ customizeAccessToken: (payload) => void (payload.groups = { 'airflow-etl': true }) });
     const log = capturedLogger();
     try {
       broker = await startBroker(odd, { overrides: { logger: log.logger } });
       const res = await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('demo-etl', 'demo-etl-secret') });
-      expect(res.status).toBe(500);
-      expect(res.body).toEqual({ error: 'server_error' });
-      expect(log.at('error').some((l) => l.includes('the directory answered with an unusable token') && l.includes('"code":"server_error"'))).toBe(true);
+      expect([res.status, res.body.error, res.headers.get('retry-after')]).toEqual([503, 'temporarily_unavailable', '30']);
+      expect(res.body.error_description).toBe('the central directory answered with a token this broker cannot use; the broker log says why');
+      expect(log.at('warn').some((l) => l.includes('claim groups is not an array of strings'))).toBe(true);
     } finally {
       await odd.close();
     }
