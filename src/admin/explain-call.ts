@@ -3,7 +3,6 @@ import { ALL, compilePrincipal, type Check, type Principal, type Reason, type Ru
 import type { Policy } from '../policy/policy.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import { authorizeCall } from '../proxy/authorize-call.js';
-import { checkOperationInput } from '../proxy/operation-input.js';
 import { parseRequestTarget } from '../proxy/request-target.js';
 import type { IdLookups } from '../proxy/resolve-checks.js';
 
@@ -98,20 +97,16 @@ export function apiPathOf(path: string): { apiPath: string; query: string; upstr
 export async function explainCall(policy: Policy, principal: Principal, call: CallToExplain): Promise<Explanation> {
   const { apiPath, query, upstream } = apiPathOf(call.path);
   const method = call.method.toUpperCase();
-  try {
-    checkOperationInput(catalog.match(method, apiPath), new URLSearchParams(query), call.body !== undefined);
-  } catch (err) {
-    if (err instanceof OAuthError) throw new UnexplainableCall(`the proxy refuses this call: ${err.description}`);
-    throw err;
-  }
   const asked: string[] = [];
   const compiled = compilePrincipal(policy, principal);
-  const { matches, interpretations, decision } = await authorizeCall(
-    catalog,
-    compiled,
-    { method, apiPath, query: new URLSearchParams(query), body: call.body },
-    offlineLookups(asked),
+  const decided = await authorizeCall(catalog, compiled, { method, apiPath, query: new URLSearchParams(query), body: call.body }, offlineLookups(asked)).catch(
+    (err: unknown) => {
+      // The proxy's input check (a repeated scalar, a body where none is taken): refused before any decision.
+      if (err instanceof OAuthError && err.code === 'invalid_request') throw new UnexplainableCall(`the proxy refuses this call: ${err.description}`);
+      throw err;
+    },
   );
+  const { matches, interpretations, decision } = decided;
   const rule = (r: RuleRef | undefined): RuleReport | null => {
     if (!r) return null;
     const role = policy.roles.get(r.role);

@@ -1,6 +1,7 @@
 import type { MatchedOperation } from '../airflow/catalog/route-catalog.js';
 import type { CompiledPrincipal } from '../policy/evaluator.js';
 import { decide, type Decision } from './authorize.js';
+import { checkOperationInput } from './operation-input.js';
 import { resolveChecks, type IdLookups, type ResolvedOperation } from './resolve-checks.js';
 
 /** One API call as the decision sees it: method, path below the API root, query and parsed JSON body. */
@@ -28,6 +29,8 @@ export interface OperationCatalog {
  */
 export async function authorizeCall(catalog: OperationCatalog, principal: CompiledPrincipal, call: ApiCall, lookups: IdLookups): Promise<CallDecision> {
   const matches = catalog.match(call.method, call.apiPath);
+  // Input the matched operations do not declare (a repeated scalar, a body where none is taken) is refused first.
+  checkOperationInput(matches, call.query, call.body !== undefined);
   const interpretations = await Promise.all(
     matches.map((m) => resolveChecks(m.operation, { params: m.params, query: call.query, body: call.body }, lookups)),
   );

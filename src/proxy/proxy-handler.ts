@@ -20,7 +20,6 @@ import { permits, type Decision } from './authorize.js';
 import { authorizeCall } from './authorize-call.js';
 import { idLookups, type Deployment } from './deployments.js';
 import { applyToEach, filteredList, permittedDagIds } from './list-filter.js';
-import { checkOperationInput } from './operation-input.js';
 import { checkBodyFraming, parseJsonBody, readBody } from './request-body.js';
 import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
 
@@ -96,9 +95,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
 
   const claims = await s.authenticator.authenticate(req.headers.authorization, deployment.audience);
   trail.claims = claims;
-  const query = new URLSearchParams(target.query);
   const raw = await readBody(req, deployment.maxBodyBytes);
-  checkOperationInput(deployment.api.catalog.match(method, apiPath), query, raw.length > 0);
   const body = parseJsonBody(raw, req.headers['content-type']);
 
   const policy = s.policies.current(); // one version for the whole request
@@ -107,7 +104,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const principal = principalFor(policy, claims.scope, roles, claims.authorization_details);
   const credentials = callerCredentials(deployment, { subject: claims.sub, clientId: claims.client_id, roles, policy });
 
-  const call = { method, apiPath, query, body: body.json };
+  const call = { method, apiPath, query: target.params, body: body.json };
   const { decision } = await authorizeCall(deployment.api.catalog, principal, call, idLookups(deployment, credentials.current, signal));
   trail.decision = decision;
   if (!decision.allowed) {

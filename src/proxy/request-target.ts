@@ -10,6 +10,8 @@ export interface RequestTarget {
   segments: readonly string[];
   /** The raw query string without `?`, or ''. */
   query: string;
+  /** The query parsed once, as the decision reads it. */
+  params: URLSearchParams;
 }
 
 export class BadRequestTarget extends Error {
@@ -46,8 +48,9 @@ export function parseRequestTarget(rawUrl: string): RequestTarget {
     }
   }
   if (!QUERY.test(query)) throw new BadRequestTarget('invalid character in query');
-  checkQueryNames(query);
-  return { path, segments, query };
+  const params = new URLSearchParams(query);
+  checkQueryNames(params);
+  return { path, segments, query, params };
 }
 
 /**
@@ -64,9 +67,8 @@ const REFUSED_QUERY_NAMES = new Map([
   ['xmethodoverride', 'method override parameters are not accepted'],
 ]);
 
-function checkQueryNames(query: string): void {
-  if (query === '') return;
-  for (const name of new URLSearchParams(query).keys()) {
+function checkQueryNames(params: URLSearchParams): void {
+  for (const name of params.keys()) {
     const refused = REFUSED_QUERY_NAMES.get(name.toLowerCase().replace(/[-_]/g, ''));
     if (refused) throw new BadRequestTarget(refused);
   }

@@ -59,11 +59,14 @@ describe('request targets the proxy refuses', () => {
 
 describe('request targets the proxy accepts', () => {
   it('keeps the raw path, segments and query', () => {
-    expect(parseRequestTarget('/airflow/prod/api/v2/dags?limit=10&dag_id_pattern=etl_%25')).toEqual({
+    const target = parseRequestTarget('/airflow/prod/api/v2/dags?limit=10&dag_id_pattern=etl_%25');
+    expect(target).toEqual({
       path: '/airflow/prod/api/v2/dags',
       segments: ['airflow', 'prod', 'api', 'v2', 'dags'],
       query: 'limit=10&dag_id_pattern=etl_%25',
+      params: new URLSearchParams('limit=10&dag_id_pattern=etl_%25'),
     });
+    expect([...target.params]).toEqual([['limit', '10'], ['dag_id_pattern', 'etl_%']]);
   });
 
   it('accepts ~ and percent-encoded spaces and unicode', () => {
