@@ -1,8 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadConfig } from '../config/load-config.js';
 import { InvalidFileError } from '../config/validate-source.js';
 import { formatProblem } from '../config/yaml-source.js';
 import { diffPolicies, formatPolicyDiff } from '../policy/policy-diff.js';
-import { parsePolicySource } from '../policy/policy-file.js';
+import { deploymentNameProblems } from '../policy/deployment-names.js';
+import { parsePolicySource, type PolicyFileOptions } from '../policy/policy-file.js';
 import { lintPolicy } from '../policy/policy-lint.js';
 import { parseJsonBody } from '../proxy/request-body.js';
 import { explainCall, formatExplanation } from '../admin/explain-call.js';
@@ -16,9 +19,9 @@ export const EXIT_DENIED = 3;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Reads a policy, or prints its located problems and exits 1. */
-function policyOrExit(file: string) {
+function policyOrExit(file: string, options: PolicyFileOptions = {}) {
   try {
-    return parsePolicySource(file, readFileSync(file, 'utf8'));
+    return parsePolicySource(file, readFileSync(file, 'utf8'), options);
   } catch (err) {
     if (!(err instanceof InvalidFileError)) throw err;
     process.stderr.write(`${err.message}\n`);
@@ -28,9 +31,12 @@ function policyOrExit(file: string) {
 
 /** Validation (every error) and lint (warnings); exit 1 on errors only. */
 export async function policyCheck(file: string, options: { airflow?: string; config: string }): Promise<void> {
-  const { policy, source } = policyOrExit(file);
+  // `deployments` names are checked against the config's upstreams when there is a config to read.
+  const upstreams = existsSync(options.config) ? Object.keys(loadConfig(options.config).config.upstreams) : undefined;
+  const { policy, source } = policyOrExit(file, { upstreams });
   const live = options.airflow === undefined ? undefined : await fetchLiveDags(options.config, options.airflow);
-  const warnings = lintPolicy(policy, source, live);
+  const unchecked = upstreams ? [] : deploymentNameProblems(policy.document, source, undefined, `no config at ${resolve(options.config)} (give --config)`);
+  const warnings = [...unchecked, ...lintPolicy(policy, source, live)].sort((a, b) => a.line - b.line || a.column - b.column);
   for (const w of warnings) process.stderr.write(`${formatProblem(w)}\n`);
   const counted = `${plural(policy.roles.size, 'role')}, ${plural(policy.document.bindings.length, 'binding')}`;
   const checkedLive = live ? `, DAGs checked against upstream ${live.upstream}` : '';
@@ -42,6 +48,7 @@ interface ExplainOptions {
   token?: string;
   claims?: string;
   body?: string;
+  deployment?: string;
   json?: boolean;
 }
 
@@ -53,7 +60,7 @@ export async function policyExplain(method: string, path: string, options: Expla
       ? principalFromToken(options.token === '-' ? readFileSync(0, 'utf8') : options.token)
       : principalFromClaims(policy, options.claims!, readFileSync(options.claims!, 'utf8'));
   const body = options.body === undefined ? undefined : parseJsonBody(readFileSync(options.body), 'application/json').json;
-  const explanation = await explainCall(policy, who.principal, { method, path, body });
+  const explanation = await explainCall(policy, who.principal, { method, path, body, deployment: options.deployment });
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ principal: { source: who.source, token: who.token, details: who.principal.details ?? null }, ...explanation }, null, 2)}\n`);
   } else {
