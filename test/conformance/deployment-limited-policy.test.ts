@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
@@ -149,5 +149,22 @@ describe('issuance on a deployment', () => {
     expect(staging.status).toBe(400);
     expect(staging.body).toMatchObject({ error: 'invalid_authorization_details' });
     expect((await tokenRequest(broker, { grant_type: 'client_credentials', resource: PROD_AUDIENCE, authorization_details: details }, etl)).status).toBe(200);
+  });
+});
+
+describe('deployment names against the configured upstreams', () => {
+  it('deny-limited-to-misspelled-deployment: a reload naming an unknown deployment is refused, the last good policy stays', async () => {
+    const file = join(broker.dir, 'policy.yaml');
+    const good = readFileSync(file, 'utf8');
+    const before = broker.services.policies.current().hash;
+    // A deny on "prdo" would deny nothing on prod: the whole file is refused instead.
+    writeFileSync(file, good.replace('  prod-operator:\n', '    deny:\n      - dags: ["etl_*"]\n        actions: [trigger]\n        deployments: [prdo]\n  prod-operator:\n'));
+    try {
+      const result = broker.services.policyReloader.reload('admin');
+      expect(result).toMatchObject({ outcome: 'refused', problems: [expect.stringMatching(/policy\.yaml:\d+:\d+ error: roles\.etl-operator\.deny\[0\]\.deployments\[0\]: no upstream "prdo" in the config: did you mean "prod"\?$/)] });
+      expect(broker.services.policies.current().hash).toBe(before);
+    } finally {
+      writeFileSync(file, good);
+    }
   });
 });
