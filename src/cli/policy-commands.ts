@@ -2,10 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load-config.js';
 import { InvalidFileError } from '../config/validate-source.js';
-import { formatProblem } from '../config/yaml-source.js';
+import { formatProblem, type SourceProblem, type YamlSource } from '../config/yaml-source.js';
 import { diffPolicies, formatPolicyDiff } from '../policy/policy-diff.js';
-import { deploymentNameProblems } from '../policy/deployment-names.js';
-import { parsePolicySource, type PolicyFileOptions } from '../policy/policy-file.js';
+import { deploymentNameProblems, namesDeployments } from '../policy/deployment-names.js';
+import { parsePolicySource } from '../policy/policy-file.js';
+import type { PolicyDocument } from '../policy/schema.js';
 import { lintPolicy } from '../policy/policy-lint.js';
 import { parseJsonBody } from '../proxy/request-body.js';
 import { explainCall, formatExplanation } from '../admin/explain-call.js';
@@ -19,9 +20,9 @@ export const EXIT_DENIED = 3;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Reads a policy, or prints its located problems and exits 1. */
-function policyOrExit(file: string, options: PolicyFileOptions = {}) {
+function policyOrExit(file: string) {
   try {
-    return parsePolicySource(file, readFileSync(file, 'utf8'), options);
+    return parsePolicySource(file, readFileSync(file, 'utf8'));
   } catch (err) {
     if (!(err instanceof InvalidFileError)) throw err;
     process.stderr.write(`${err.message}\n`);
@@ -31,16 +32,27 @@ function policyOrExit(file: string, options: PolicyFileOptions = {}) {
 
 /** Validation (every error) and lint (warnings); exit 1 on errors only. */
 export async function policyCheck(file: string, options: { airflow?: string; config: string }): Promise<void> {
-  // `deployments` names are checked against the config's upstreams when there is a config to read.
-  const upstreams = existsSync(options.config) ? Object.keys(loadConfig(options.config).config.upstreams) : undefined;
-  const { policy, source } = policyOrExit(file, { upstreams });
+  const { policy, source } = policyOrExit(file);
   const live = options.airflow === undefined ? undefined : await fetchLiveDags(options.config, options.airflow);
-  const unchecked = upstreams ? [] : deploymentNameProblems(policy.document, source, undefined, `no config at ${resolve(options.config)} (give --config)`);
+  const unchecked = checkDeploymentNames(file, policy.document, source, options.config);
   const warnings = [...unchecked, ...lintPolicy(policy, source, live)].sort((a, b) => a.line - b.line || a.column - b.column);
   for (const w of warnings) process.stderr.write(`${formatProblem(w)}\n`);
   const counted = `${plural(policy.roles.size, 'role')}, ${plural(policy.document.bindings.length, 'binding')}`;
   const checkedLive = live ? `, DAGs checked against upstream ${live.upstream}` : '';
   process.stdout.write(`${file}: ok (${counted}${checkedLive}${warnings.length ? `, ${plural(warnings.length, 'warning')}` : ''})\n`);
+}
+
+/**
+ * `deployments` names against the upstreams of the config, read only when the policy names deployments: unknown
+ * names are errors (printed, exit 1); without a config file the one warning returned says they were not checked.
+ */
+function checkDeploymentNames(file: string, document: PolicyDocument, source: YamlSource, configFile: string): SourceProblem[] {
+  if (!namesDeployments(document)) return [];
+  if (!existsSync(configFile)) return deploymentNameProblems(document, source, undefined, `no config at ${resolve(configFile)} (give --config)`);
+  const problems = deploymentNameProblems(document, source, Object.keys(loadConfig(configFile).config.upstreams));
+  if (problems.length === 0) return [];
+  process.stderr.write(`${new InvalidFileError(file, problems).message}\n`);
+  process.exit(1);
 }
 
 interface ExplainOptions {

@@ -7,6 +7,11 @@ interface NamedDeployment {
   name: string;
 }
 
+/** Whether the policy limits anything to deployments (else there is no name to check). */
+export function namesDeployments(document: PolicyDocument): boolean {
+  return namedDeployments(document).length > 0;
+}
+
 function namedDeployments(document: PolicyDocument): NamedDeployment[] {
   return Object.entries(document.roles).flatMap(([role, r]) => {
     const at = (path: PropertyKey[], names: readonly string[] | undefined) => (names ?? []).map((name, k) => ({ path: [...path, 'deployments', k], name }));
