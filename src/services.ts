@@ -78,7 +78,9 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   const { keys, airflowKeys } = await openKeyStores(loaded, logger, now);
   keys.startReloading(config.keys.reload_interval, logKeyProblems(logger, 'signing keys'));
   airflowKeys.startReloading(config.keys.reload_interval, logKeyProblems(logger, 'Airflow signing keys'));
-  const policies = new PolicyStore(readPolicyFile(paths.policyFile));
+  // A policy naming a deployment the config does not have is refused, at start and on every reload.
+  const upstreams = Object.keys(config.upstreams);
+  const policies = new PolicyStore(readPolicyFile(paths.policyFile, { upstreams }));
   const directories = new Directories(config.directories);
   const store = overrides.revocations ?? (await openRevocationStore(loaded, logger, now));
   const revocations = new CachedRevocationStore(store, config.revocation.shared_delay, config.proxy.token_cache_size, now);
@@ -97,6 +99,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   const metrics = new Metrics({ defaultMetrics: !overrides.logger });
   metrics.policyLastReloadOk.set(1);
   const policyReloader = new PolicyReloader(paths.policyFile, policies, {
+    upstreams,
     audit,
     logger,
     now,

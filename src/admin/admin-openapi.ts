@@ -135,6 +135,10 @@ export const adminOpenApi = {
           method: { type: 'string', examples: ['POST'] },
           path: { type: 'string', examples: ['/api/v2/dags/etl_daily/dagRuns'] },
           body: { description: 'The JSON body of the call, when it carries resource ids' },
+          deployment: {
+            type: 'string',
+            description: 'The upstream to decide on, when the path does not name it (`/airflow/<upstream>/api/v2/...`): grants limited to deployments apply only there',
+          },
           token: { type: 'string', description: 'A broker access token (decoded, its signature is not checked here)' },
           claims: {
             type: 'object',

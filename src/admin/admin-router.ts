@@ -55,6 +55,7 @@ const explainBody = z.strictObject({
   method: z.string().min(1),
   path: z.string().min(1),
   body: z.unknown().optional(),
+  deployment: z.string().optional(),
   token: z.string().optional(),
   /** Checked by principalFromClaimValues, the same reader as `policy explain --claims`. */
   claims: z.record(z.string(), z.unknown()).optional(),
@@ -111,9 +112,10 @@ export function adminRouter(s: Services): Router {
 
     'POST /explain': async (req, res) => {
       const input = parse(explainBody, req.body);
+      if (input.deployment !== undefined && !Object.hasOwn(s.config.upstreams, input.deployment)) throw invalidRequest(`deployment: no upstream "${input.deployment}"`);
       const policy = s.policies.current();
       try {
-        res.json(await explainCall(policy, principalFor(policy, input), { method: input.method, path: input.path, body: input.body }));
+        res.json(await explainCall(policy, principalFor(policy, input), { method: input.method, path: input.path, body: input.body, deployment: input.deployment }));
       } catch (err) {
         if (err instanceof UnexplainableCall) throw invalidRequest(err.message);
         throw err;

@@ -1,5 +1,5 @@
 import { apiVersions } from '../airflow/api-versions.js';
-import { ALL, compilePrincipal, type Check, type Principal, type Reason, type RuleRef } from '../policy/evaluator.js';
+import { ALL, compilePrincipal, matchesElsewhere, ruleRef, type Check, type Principal, type Reason, type RuleRef } from '../policy/evaluator.js';
 import type { Policy } from '../policy/policy.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import { authorizeCall } from '../proxy/authorize-call.js';
@@ -11,6 +11,8 @@ export interface CallToExplain {
   method: string;
   path: string;
   body?: unknown;
+  /** The deployment (upstream name) to decide on, when the path does not name it (`/airflow/<upstream>/...`). */
+  deployment?: string;
 }
 
 export type Verdict = 'allow' | 'filter' | 'deny';
@@ -47,6 +49,7 @@ export interface OperationReport {
 }
 
 export interface Explanation {
+  /** `upstream`: the deployment decided on (from the path or the call's `deployment`), `null` when none is named. */
   request: { method: string; apiPath: string; query: string; upstream: string | null };
   roles: string[];
   verdict: Verdict;
@@ -95,10 +98,14 @@ export function apiPathOf(path: string): { apiPath: string; query: string; upstr
  * with the same catalog. The only difference is offline id lookups: those stay unresolved, which is said.
  */
 export async function explainCall(policy: Policy, principal: Principal, call: CallToExplain): Promise<Explanation> {
-  const { apiPath, query, upstream } = apiPathOf(call.path);
+  const { apiPath, query, upstream: named } = apiPathOf(call.path);
+  if (named !== null && call.deployment !== undefined && named !== call.deployment) {
+    throw new UnexplainableCall(`the path names upstream ${named}, the deployment option ${call.deployment}`);
+  }
+  const upstream = named ?? call.deployment ?? null;
   const method = call.method.toUpperCase();
   const asked: string[] = [];
-  const compiled = compilePrincipal(policy, principal);
+  const compiled = compilePrincipal(policy, principal, upstream ?? undefined);
   const decided = await authorizeCall(catalog, compiled, { method, apiPath, query: new URLSearchParams(query), body: call.body }, offlineLookups(asked)).catch(
     (err: unknown) => {
       // The proxy's input check (a repeated scalar, a body where none is taken): refused before any decision.
@@ -131,10 +138,15 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
   if (asked.length) {
     notes.push(`backfill ${asked.join(', ')}: the proxy looks its DAG up at Airflow; offline it is unknown, so this is denied as unresolved here, and the proxy decides on the DAG it finds`);
   }
+  const idle = compiled.elsewhere.filter((g) => decision.verdicts.some((v) => matchesElsewhere(g, v.check))).map((g) => formatRule(rule(ruleRef(g))!));
+  if (idle.length && upstream) notes.push(`on deployment ${upstream} these grants do not apply (limited to other deployments): ${idle.join('; ')}`);
+  if (idle.length && !upstream) {
+    notes.push(`no deployment named (a /airflow/<upstream>/api/v2 path or the deployment option): grants limited to deployments do not apply: ${idle.join('; ')}`);
+  }
   const filter = decision.filter;
   if (filter) {
     const { resource, action } = filter.operation;
-    const through = compiled.grants.filter((g) => g.kind === resource && g.actions.has(action)).map((g) => formatRule(rule({ ...g, patterns: g.patterns.map((x) => x.source) })!));
+    const through = compiled.grants.filter((g) => g.kind === resource && g.actions.has(action)).map((g) => formatRule(rule(ruleRef(g))!));
     notes.push(`the proxy reads the whole list from Airflow and answers only the ${resource} this token may ${action}, through ${through.join('; ')}`);
   }
   return {
@@ -159,7 +171,8 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
 const ids = (list: ReadonlyArray<string | null>, resource: string) => list.map((id) => (id === null ? `all ${resource}` : `${resource} ${JSON.stringify(id)}`)).join(', ');
 
 export function formatRule(r: RuleReport): string {
-  return `${r.role} ${r.effect}[${r.index}] {${r.kind}: ${JSON.stringify(r.patterns)}, actions: [${r.actions.join(', ')}]}`;
+  const on = r.deployments ? `, deployments: [${r.deployments.join(', ')}]` : '';
+  return `${r.role} ${r.effect}[${r.index}] {${r.kind}: ${JSON.stringify(r.patterns)}, actions: [${r.actions.join(', ')}]${on}}`;
 }
 
 /** The explanation for a human: request, roles, operations, verdict with the deciding rule, each check, notes. */

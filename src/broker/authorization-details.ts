@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { OAuthError } from '../errors/oauth-error.js';
-import type { Policy } from '../policy/policy.js';
+import { appliesOn, type Policy } from '../policy/policy.js';
 import { resourceActions, resourceKinds, type ResourceKind } from '../policy/vocabulary.js';
 import type { AirflowAuthorizationDetail } from '../tokens/access-token.js';
 
@@ -51,10 +51,11 @@ export function parseAuthorizationDetails(raw: string | undefined): AirflowAutho
 
 /**
  * Narrowing may only take away: every (id, action) of every detail must already be granted by one of the
- * token's roles. An id is covered when a grant's glob matches it, or when it is that very glob.
+ * token's roles, on the token's deployment. An id is covered when a grant's glob matches it, or when it is that
+ * very glob. For an admin token (`deployment` undefined) only grants limited to no deployment count.
  */
-export function assertWithinRoles(details: readonly AirflowAuthorizationDetail[], policy: Policy, roles: readonly string[]): void {
-  const grants = roles.flatMap((r) => policy.roles.get(r)?.grants ?? []);
+export function assertWithinRoles(details: readonly AirflowAuthorizationDetail[], policy: Policy, roles: readonly string[], deployment: string | undefined): void {
+  const grants = roles.flatMap((r) => policy.roles.get(r)?.grants ?? []).filter((g) => appliesOn(g, deployment));
   details.forEach((detail, i) => {
     const kind = resourceKinds.find((k) => detail[k] !== undefined) as ResourceKind;
     for (const id of detail[kind]!) {

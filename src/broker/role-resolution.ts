@@ -16,6 +16,19 @@ export function resolveRoles(policy: Policy, identity: BindingSubject, scope: st
   return bound.filter((r) => requested.includes(r));
 }
 
+/**
+ * Narrows the roles to those that grant something on the token's deployment (see `Policy.rolesOn`). A role asked
+ * for by name that grants nothing there is refused (`invalid_scope`), never dropped silently; when no role is
+ * left, the identity may have tokens for other deployments but not this one (RFC 8707 §2: `invalid_target`).
+ */
+export function rolesForDeployment(policy: Policy, roles: readonly string[], deployment: string, requested: boolean): string[] {
+  const kept = policy.rolesOn(roles, deployment);
+  const idle = roles.filter((r) => !kept.includes(r));
+  if (requested && idle.length > 0) throw new OAuthError('invalid_scope', `grants nothing on deployment ${deployment}: ${idle.join(' ')}`);
+  if (kept.length === 0) throw new OAuthError('invalid_target', `no role of this identity grants anything on deployment ${deployment}`);
+  return kept;
+}
+
 /** Lifetime: the smallest `token_ttl` among the granted roles (else the default), never above the maximum. */
 export function tokenLifetimeMs(policy: Policy, roles: readonly string[], defaultTtlMs: number, maxTtlMs: number): number {
   const ttls = roles.map((r) => policy.roles.get(r)?.tokenTtlMs).filter((t): t is number => t !== undefined);

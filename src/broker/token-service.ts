@@ -4,7 +4,7 @@ import type { PolicyStore } from '../policy/policy-store.js';
 import type { AccessTokenIssuer, IssuedToken } from '../tokens/access-token-issuer.js';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
 import { assertWithinRoles, parseAuthorizationDetails } from './authorization-details.js';
-import { resolveRoles, tokenLifetimeMs } from './role-resolution.js';
+import { resolveRoles, rolesForDeployment, tokenLifetimeMs } from './role-resolution.js';
 import { resolveTarget } from './target.js';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import type { RevocationStore } from '../tokens/revocation-store.js';
@@ -40,13 +40,16 @@ export class TokenService {
     // Read on every request, whatever the grant: a revoked service account gets nothing new until an admin lifts it.
     if (await this.revocations.blockOn({ sub: identity.subject, client_id: identity.clientId })) throw issuanceBlocked(params.get('grant_type'));
     const policy = this.policies.current(); // one version for the whole request
-    const roles = resolveRoles(policy, identity, params.get('scope'));
+    const bound = resolveRoles(policy, identity, params.get('scope'));
     const details = parseAuthorizationDetails(params.get('authorization_details'));
-    if (details) assertWithinRoles(details, policy, roles);
     const target = resolveTarget(this.config, params.get('resource'), params.get('audience'));
-    if (target.upstream === 'admin' && !roles.some((r) => policy.roles.get(r)?.admin)) {
+    if (target.upstream === 'admin' && !bound.some((r) => policy.roles.get(r)?.admin)) {
       throw new OAuthError('invalid_scope', 'admin API tokens need a role with admin: true');
     }
+    // A deployment token carries only the roles that grant something there; admin tokens are for no deployment.
+    const deployment = target.upstream === 'admin' ? undefined : target.upstream;
+    const roles = deployment === undefined ? bound : rolesForDeployment(policy, bound, deployment, params.has('scope'));
+    if (details) assertWithinRoles(details, policy, roles, deployment);
     const ttlMs = tokenLifetimeMs(policy, roles, this.config.tokens.default_ttl, this.config.tokens.max_ttl);
     // An exchanged token never outlives the token it was exchanged for (jose let that one through within the leeway).
     if (identity.expiresAt !== undefined && identity.expiresAt * 1000 - this.now() < 1000) {

@@ -14,7 +14,7 @@ export async function configCheck(options: { config: string }): Promise<void> {
   try {
     const loaded = loadConfig(options.config);
     const file = loaded.paths.policyFile;
-    const { policy, source } = parsePolicySource(file, readFileSync(file, 'utf8'));
+    const { policy, source } = parsePolicySource(file, readFileSync(file, 'utf8'), { upstreams: Object.keys(loaded.config.upstreams) });
     const warnings = [...configWarnings(loaded.config, YamlSource.read(loaded.file)), ...lintBindingClaims(policy.document, source)];
     for (const w of warnings) process.stderr.write(`${formatProblem(w)}\n`);
     process.stdout.write(`${loaded.file}: ok\n${file}: ok (sha256 ${policy.hash})\n`);

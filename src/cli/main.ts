@@ -53,6 +53,7 @@ policy
   .option('--token <jwt>', 'a broker access token, decoded without verifying its signature; "-" reads it from stdin')
   .option('--claims <file>', 'JSON or YAML: scope [+ authorization_details], or identity claims client_id, sub, groups, directory')
   .option('--body <file>', 'the JSON request body')
+  .option('--deployment <upstream>', 'the deployment to decide on when the path does not name it (grants limited to deployments apply only there)')
   .option('--json', 'JSON output')
   .action(policyExplain);
 policy

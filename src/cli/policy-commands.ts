@@ -1,8 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadConfig } from '../config/load-config.js';
 import { InvalidFileError } from '../config/validate-source.js';
-import { formatProblem } from '../config/yaml-source.js';
+import { formatProblem, type SourceProblem, type YamlSource } from '../config/yaml-source.js';
 import { diffPolicies, formatPolicyDiff } from '../policy/policy-diff.js';
+import { deploymentNameProblems, namesDeployments } from '../policy/deployment-names.js';
 import { parsePolicySource } from '../policy/policy-file.js';
+import type { PolicyDocument } from '../policy/schema.js';
 import { lintPolicy } from '../policy/policy-lint.js';
 import { parseJsonBody } from '../proxy/request-body.js';
 import { explainCall, formatExplanation } from '../admin/explain-call.js';
@@ -30,11 +34,25 @@ function policyOrExit(file: string) {
 export async function policyCheck(file: string, options: { airflow?: string; config: string }): Promise<void> {
   const { policy, source } = policyOrExit(file);
   const live = options.airflow === undefined ? undefined : await fetchLiveDags(options.config, options.airflow);
-  const warnings = lintPolicy(policy, source, live);
+  const unchecked = checkDeploymentNames(file, policy.document, source, options.config);
+  const warnings = [...unchecked, ...lintPolicy(policy, source, live)].sort((a, b) => a.line - b.line || a.column - b.column);
   for (const w of warnings) process.stderr.write(`${formatProblem(w)}\n`);
   const counted = `${plural(policy.roles.size, 'role')}, ${plural(policy.document.bindings.length, 'binding')}`;
   const checkedLive = live ? `, DAGs checked against upstream ${live.upstream}` : '';
   process.stdout.write(`${file}: ok (${counted}${checkedLive}${warnings.length ? `, ${plural(warnings.length, 'warning')}` : ''})\n`);
+}
+
+/**
+ * `deployments` names against the upstreams of the config, read only when the policy names deployments: unknown
+ * names are errors (printed, exit 1); without a config file the one warning returned says they were not checked.
+ */
+function checkDeploymentNames(file: string, document: PolicyDocument, source: YamlSource, configFile: string): SourceProblem[] {
+  if (!namesDeployments(document)) return [];
+  if (!existsSync(configFile)) return deploymentNameProblems(document, source, undefined, `no config at ${resolve(configFile)} (give --config)`);
+  const problems = deploymentNameProblems(document, source, Object.keys(loadConfig(configFile).config.upstreams));
+  if (problems.length === 0) return [];
+  process.stderr.write(`${new InvalidFileError(file, problems).message}\n`);
+  process.exit(1);
 }
 
 interface ExplainOptions {
@@ -42,6 +60,7 @@ interface ExplainOptions {
   token?: string;
   claims?: string;
   body?: string;
+  deployment?: string;
   json?: boolean;
 }
 
@@ -53,7 +72,7 @@ export async function policyExplain(method: string, path: string, options: Expla
       ? principalFromToken(options.token === '-' ? readFileSync(0, 'utf8') : options.token)
       : principalFromClaims(policy, options.claims!, readFileSync(options.claims!, 'utf8'));
   const body = options.body === undefined ? undefined : parseJsonBody(readFileSync(options.body), 'application/json').json;
-  const explanation = await explainCall(policy, who.principal, { method, path, body });
+  const explanation = await explainCall(policy, who.principal, { method, path, body, deployment: options.deployment });
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ principal: { source: who.source, token: who.token, details: who.principal.details ?? null }, ...explanation }, null, 2)}\n`);
   } else {

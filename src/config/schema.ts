@@ -30,6 +30,8 @@ export const secretRef = () =>
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use lower-case letters, digits, "-" and "_"');
+/** An upstream's name: the policy's `deployments` lists name upstreams by the same rule. */
+export const upstreamName = name;
 
 const rateLimit = z
   .strictObject({

@@ -1,6 +1,6 @@
 import type { AirflowAuthorizationDetail } from '../tokens/access-token.js';
 import { compileGlob, type Glob } from './glob.js';
-import type { CompiledGrant, Policy } from './policy.js';
+import { appliesOn, type CompiledGrant, type Policy } from './policy.js';
 import type { Action, ResourceKind } from './vocabulary.js';
 
 /**
@@ -17,6 +17,8 @@ export type Reason =
   | 'grant-matched'
   | 'list-filtered'
   | 'no-matching-grant'
+  /** No grant applies on this deployment, but one limited to other deployments would have allowed it. */
+  | 'grant-limited-to-other-deployments'
   | 'deny-rule-matched'
   | 'outside-authorization-details'
   | 'unknown-operation'
@@ -36,6 +38,8 @@ export interface RuleRef {
   /** Position in the role's allow or deny list. */
   index: number;
   patterns: readonly string[];
+  /** Present when the grant is limited to deployments (its own or its role's list). */
+  deployments?: string[];
 }
 
 export interface CheckVerdict {
@@ -51,20 +55,28 @@ export interface Principal {
   details: readonly AirflowAuthorizationDetail[] | undefined;
 }
 
-/** The principal compiled against one policy version, so per-request work is lookups only. */
+/** The principal compiled against one policy version and one deployment, so per-request work is lookups only. */
 export interface CompiledPrincipal {
   policy: Policy;
+  /** The deployment the calls go to; `undefined` when none is named (explain), where only unlimited grants apply. */
+  deployment: string | undefined;
+  /** The allow and deny grants that apply on the deployment. */
   grants: readonly CompiledGrant[];
   denies: readonly CompiledGrant[];
+  /** The token's grants limited to other deployments: they neither allow nor deny here, only explain. */
+  elsewhere: readonly CompiledGrant[];
   details: ReadonlyArray<{ resource: ResourceKind; actions: ReadonlySet<string>; patterns: readonly Glob[] }> | undefined;
 }
 
-export function compilePrincipal(policy: Policy, principal: Principal): CompiledPrincipal {
+export function compilePrincipal(policy: Policy, principal: Principal, deployment: string | undefined): CompiledPrincipal {
   const roles = principal.roles.map((r) => policy.roles.get(r)).filter((r) => r !== undefined);
+  const here = (g: CompiledGrant) => appliesOn(g, deployment);
   return {
     policy,
-    grants: roles.flatMap((r) => r.grants),
-    denies: roles.flatMap((r) => r.denies),
+    deployment,
+    grants: roles.flatMap((r) => r.grants.filter(here)),
+    denies: roles.flatMap((r) => r.denies.filter(here)),
+    elsewhere: roles.flatMap((r) => [...r.grants, ...r.denies].filter((g) => !here(g))),
     details: principal.details?.map((d) => {
       const resource = (Object.keys(d) as Array<keyof typeof d>).find((k) => k !== 'type' && k !== 'actions') as ResourceKind;
       return { resource, actions: new Set(d.actions), patterns: (d[resource] ?? []).map(compileGlob) };
@@ -81,7 +93,10 @@ export function evaluateCheck(p: CompiledPrincipal, check: Check): CheckVerdict 
   const deny = p.denies.find((g) => g.kind === resource && g.actions.has(action) && (id === ALL || g.patterns.some((x) => x.matches(id))));
   if (deny) return { check, allowed: false, reason: 'deny-rule-matched', rule: ruleRef(deny) };
   const grant = p.grants.find((g) => g.kind === resource && g.actions.has(action) && covers(g.patterns, id));
-  if (!grant) return { check, allowed: false, reason: 'no-matching-grant', rule: undefined };
+  if (!grant) {
+    const other = p.elsewhere.find((g) => g.effect === 'allow' && matchesElsewhere(g, check));
+    return other ? { check, allowed: false, reason: 'grant-limited-to-other-deployments', rule: ruleRef(other) } : { check, allowed: false, reason: 'no-matching-grant', rule: undefined };
+  }
   if (p.details && !p.details.some((d) => d.resource === resource && d.actions.has(action) && covers(d.patterns, id))) {
     return { check, allowed: false, reason: 'outside-authorization-details', rule: ruleRef(grant) };
   }
@@ -96,6 +111,15 @@ export function mayReachSome(p: CompiledPrincipal, resource: ResourceKind, actio
   );
 }
 
-function ruleRef(g: CompiledGrant): RuleRef {
-  return { role: g.role, effect: g.effect, index: g.index, patterns: g.patterns.map((x) => x.source) };
+/**
+ * Whether a grant limited to other deployments would have taken part in this check there (for reasons and
+ * explanations only). On ALL, any such grant of the kind and action counts: it would have shown part of the list.
+ */
+export function matchesElsewhere(g: CompiledGrant, check: Check): boolean {
+  return g.kind === check.resource && g.actions.has(check.action) && (check.id === ALL || g.patterns.some((x) => x.matches(check.id)));
+}
+
+export function ruleRef(g: CompiledGrant): RuleRef {
+  const ref: RuleRef = { role: g.role, effect: g.effect, index: g.index, patterns: g.patterns.map((x) => x.source) };
+  return g.deployments ? { ...ref, deployments: [...g.deployments] } : ref;
 }

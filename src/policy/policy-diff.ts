@@ -4,16 +4,23 @@ import type { CompiledGrant, CompiledRole, Policy } from './policy.js';
 import type { PolicyDocument } from './schema.js';
 import { resourceKinds, type ResourceKind } from './vocabulary.js';
 
-/** One (resource kind, pattern, action) a role allows or denies. */
+/**
+ * Deployments as a diff names them: the listed ones, or every deployment but the listed ones (a permission that
+ * applied everywhere and is now limited to prod is lost on every deployment but prod, named or not).
+ */
+export type DeploymentSet = { only: string[] } | { except: string[] };
+
+/** One (resource kind, pattern, action) a role allows or denies; on the deployments given, else on every one. */
 export interface Permission {
   kind: ResourceKind;
   pattern: string;
   action: string;
+  deployments?: DeploymentSet;
 }
 
 export interface SettingChange {
-  setting: 'description' | 'token_ttl' | 'airflow_role' | 'admin';
-  /** `null` when unset; `token_ttl` as a duration such as `10m`. */
+  setting: 'description' | 'token_ttl' | 'airflow_role' | 'admin' | 'deployments';
+  /** `null` when unset (`deployments`: every deployment); `token_ttl` as a duration such as `10m`; `deployments` as `prod, staging`. */
   old: string | boolean | null;
   new: string | boolean | null;
 }
@@ -59,14 +66,19 @@ export interface PolicyDiff {
 
 const conditionKeys = ['groups', 'client_id', 'subject', 'directory'] as const;
 
-const noRole: CompiledRole = { name: '', description: undefined, tokenTtlMs: undefined, airflowRole: undefined, admin: false, grants: [], denies: [] };
+const noRole: CompiledRole = { name: '', description: undefined, tokenTtlMs: undefined, airflowRole: undefined, admin: false, grants: [], denies: [], deployments: undefined };
+
+/** Stands for every deployment neither policy names. */
+const OTHER = '\u0000other';
 
 export function diffPolicies(before: Policy, after: Policy): PolicyDiff {
   const names = [...after.roles.keys(), ...[...before.roles.keys()].filter((r) => !after.roles.has(r))];
+  const named = [before, after].flatMap((p) => [...p.roles.values()].flatMap((r) => [...r.grants, ...r.denies].flatMap((g) => [...(g.deployments ?? [])])));
+  const universe = [...new Set(named)].sort();
   const roles = names.flatMap((name) => {
     const old = before.roles.get(name);
     const now = after.roles.get(name);
-    const d = diffRole(old ?? noRole, now ?? noRole);
+    const d = diffRole(old ?? noRole, now ?? noRole, universe);
     const status = !old ? 'added' : !now ? 'removed' : 'changed';
     const empty = !d.settings.length && !d.allow.gained.length && !d.allow.lost.length && !d.deny.added.length && !d.deny.removed.length;
     return status === 'changed' && empty ? [] : [{ role: name, status, ...d } satisfies RoleDiff];
@@ -74,7 +86,7 @@ export function diffPolicies(before: Policy, after: Policy): PolicyDiff {
   return { roles, bindings: diffBindings(before.document.bindings, after.document.bindings), conditions: diffConditions(before, after) };
 }
 
-function diffRole(old: CompiledRole, now: CompiledRole): Omit<RoleDiff, 'role' | 'status'> {
+function diffRole(old: CompiledRole, now: CompiledRole, universe: readonly string[]): Omit<RoleDiff, 'role' | 'status'> {
   const settings: SettingChange[] = [];
   const ttl = (ms: number | undefined) => (ms === undefined ? null : formatDuration(ms));
   const compare = (setting: SettingChange['setting'], a: string | boolean | null, b: string | boolean | null) => {
@@ -84,30 +96,58 @@ function diffRole(old: CompiledRole, now: CompiledRole): Omit<RoleDiff, 'role' |
   compare('token_ttl', ttl(old.tokenTtlMs), ttl(now.tokenTtlMs));
   compare('airflow_role', old.airflowRole ?? null, now.airflowRole ?? null);
   compare('admin', old.admin, now.admin);
-  const [oldAllow, newAllow, oldDeny, newDeny] = [old.grants, now.grants, old.denies, now.denies].map(permissions);
+  compare('deployments', old.deployments?.join(', ') ?? null, now.deployments?.join(', ') ?? null);
+  const [oldAllow, newAllow, oldDeny, newDeny] = [old.grants, now.grants, old.denies, now.denies].map((g) => permissions(g, universe));
+  const changed = (these: PermissionAtom[], those: PermissionAtom[]) => grouped(uncovered(these, those), universe);
   return {
     settings,
-    allow: { gained: uncovered(newAllow!, oldAllow!), lost: uncovered(oldAllow!, newAllow!) },
-    deny: { added: uncovered(newDeny!, oldDeny!), removed: uncovered(oldDeny!, newDeny!) },
+    allow: { gained: changed(newAllow!, oldAllow!), lost: changed(oldAllow!, newAllow!) },
+    deny: { added: changed(newDeny!, oldDeny!), removed: changed(oldDeny!, newDeny!) },
   };
 }
 
-/** Every (kind, pattern, action) of the grants, once, in policy order. */
-function permissions(grants: readonly CompiledGrant[]): Permission[] {
-  const seen = new Map<string, Permission>();
+/** One (kind, pattern, action) on one deployment: a name of `universe`, or OTHER. */
+interface PermissionAtom {
+  kind: ResourceKind;
+  pattern: string;
+  action: string;
+  deployment: string;
+}
+
+/** Every (kind, pattern, action, deployment) of the grants, once, in policy order. */
+function permissions(grants: readonly CompiledGrant[], universe: readonly string[]): PermissionAtom[] {
+  const seen = new Map<string, PermissionAtom>();
   for (const g of grants) {
     for (const p of g.patterns) {
-      for (const action of g.actions) seen.set(JSON.stringify([g.kind, p.source, action]), { kind: g.kind, pattern: p.source, action });
+      for (const action of g.actions) {
+        for (const deployment of g.deployments ?? [...universe, OTHER]) seen.set(JSON.stringify([g.kind, p.source, action, deployment]), { kind: g.kind, pattern: p.source, action, deployment });
+      }
     }
   }
   return [...seen.values()];
 }
 
-/** The permissions of `these` that no permission of `those` covers. */
-function uncovered(these: readonly Permission[], those: readonly Permission[]): Permission[] {
+/** The atoms of `these` that no atom of `those` covers. */
+function uncovered(these: readonly PermissionAtom[], those: readonly PermissionAtom[]): PermissionAtom[] {
   return these.filter((p) => {
     const glob = compileGlob(p.pattern);
-    return !those.some((q) => q.kind === p.kind && q.action === p.action && globCovers(compileGlob(q.pattern), glob));
+    return !those.some((q) => q.kind === p.kind && q.action === p.action && q.deployment === p.deployment && globCovers(compileGlob(q.pattern), glob));
+  });
+}
+
+/** PermissionAtoms back into permissions, one per (kind, pattern, action), with the deployments they change on. */
+function grouped(atoms: readonly PermissionAtom[], universe: readonly string[]): Permission[] {
+  const byPermission = new Map<string, { permission: Permission; on: Set<string> }>();
+  for (const a of atoms) {
+    const key = JSON.stringify([a.kind, a.pattern, a.action]);
+    const entry = byPermission.get(key) ?? { permission: { kind: a.kind, pattern: a.pattern, action: a.action }, on: new Set<string>() };
+    entry.on.add(a.deployment);
+    byPermission.set(key, entry);
+  }
+  return [...byPermission.values()].map(({ permission, on }) => {
+    if (!on.has(OTHER)) return { ...permission, deployments: { only: universe.filter((d) => on.has(d)) } };
+    const except = universe.filter((d) => !on.has(d));
+    return except.length ? { ...permission, deployments: { except } } : permission;
   });
 }
 
@@ -168,19 +208,24 @@ function diffConditions(before: Policy, after: Policy): ConditionDiff[] {
 
 const byKind = (a: Permission, b: Permission) => resourceKinds.indexOf(a.kind) - resourceKinds.indexOf(b.kind);
 
-/** `dags "etl_*": read, trigger`, one line per kind and pattern. */
+const onDeployments = (d: DeploymentSet | undefined) =>
+  !d ? '' : 'only' in d ? ` (on ${d.only.join(', ')})` : ` (on every deployment but ${d.except.join(', ')})`;
+
+/** `dags "etl_*": read, trigger`, one line per kind, pattern and deployments. */
 function permissionLines(sign: string, effect: string, list: readonly Permission[]): string[] {
-  const groups = new Map<string, { kind: ResourceKind; pattern: string; actions: string[] }>();
+  const groups = new Map<string, { kind: ResourceKind; pattern: string; actions: string[]; on: string }>();
   for (const p of [...list].sort(byKind)) {
-    const key = JSON.stringify([p.kind, p.pattern]);
-    const group = groups.get(key) ?? { kind: p.kind, pattern: p.pattern, actions: [] };
+    const on = onDeployments(p.deployments);
+    const key = JSON.stringify([p.kind, p.pattern, on]);
+    const group = groups.get(key) ?? { kind: p.kind, pattern: p.pattern, actions: [], on };
     group.actions.push(p.action);
     groups.set(key, group);
   }
-  return [...groups.values()].map((g) => `  ${sign} ${effect} ${g.kind} ${JSON.stringify(g.pattern)}: ${g.actions.join(', ')}`);
+  return [...groups.values()].map((g) => `  ${sign} ${effect} ${g.kind} ${JSON.stringify(g.pattern)}: ${g.actions.join(', ')}${g.on}`);
 }
 
-const show = (s: SettingChange, v: string | boolean | null) => (v === null ? '(unset)' : s.setting === 'description' ? JSON.stringify(v) : String(v));
+const show = (s: SettingChange, v: string | boolean | null) =>
+  v === null ? (s.setting === 'deployments' ? '(every deployment)' : '(unset)') : s.setting === 'description' ? JSON.stringify(v) : String(v);
 
 /** `{groups: a, /realm_access/roles: [x, y]}`, from a binding's conditions or one atom's. */
 export function formatWhen(conditions: ReadonlyArray<[string, string | readonly string[]]>): string {

@@ -1,7 +1,7 @@
 import type { SourceProblem, YamlSource } from '../config/yaml-source.js';
 import { parseClaimPointer, pointerTo } from './claim-pointer.js';
 import { globCovers, globsOverlap, type Glob } from './glob.js';
-import type { CompiledGrant, Policy } from './policy.js';
+import { appliesOn, type CompiledGrant, type Policy } from './policy.js';
 import type { PolicyDocument } from './schema.js';
 import { viewIds, type ResourceKind } from './vocabulary.js';
 
@@ -21,7 +21,9 @@ export interface LiveDags {
  * - a deny grant that overlaps no allow grant of any role: it takes nothing away;
  * - an allow grant that covers every resource of its kind (`"*"`, or every view named) in a role some binding
  *   reaches: the widest grant there is deserves a second look, so it names who gets it;
- * - with `live`: a `dags` pattern that matches no DAG of that deployment;
+ * - with `live`: a `dags` pattern, of a grant that applies on that deployment, that matches no DAG there;
+ *
+ * Grants limited to deployments count only where they apply (a grant on prod shadows nothing on staging).
  * - a `when.claims` key that cannot mean what it says (see {@link lintBindingClaims}).
  */
 export function lintPolicy(policy: Policy, source: YamlSource, live?: LiveDags): SourceProblem[] {
@@ -36,7 +38,7 @@ export function lintPolicy(policy: Policy, source: YamlSource, live?: LiveDags):
     for (const grant of role.grants.filter(coversEveryResource)) {
       if (reachedBy.length === 0) continue; // already reported as unbound
       const noun = KIND_NOUNS[grant.kind];
-      const message = `covers every ${noun}: role ${role.name} may ${[...grant.actions].join(', ')} any ${noun}, reached by ${reachedBy.join(', ')}`;
+      const message = `covers every ${noun}: role ${role.name} may ${[...grant.actions].join(', ')} any ${noun}${onDeployments(grant)}, reached by ${reachedBy.join(', ')}`;
       problems.push(warn(['roles', role.name, 'allow', grant.index], message));
     }
     if (!bound.has(role.name)) problems.push(warn(['roles', role.name], 'no binding names this role, so no token can carry it', true));
@@ -51,12 +53,12 @@ export function lintPolicy(policy: Policy, source: YamlSource, live?: LiveDags):
     }
     for (const deny of role.denies) {
       if (!allAllows.some((allow) => grantsOverlap(allow, deny))) {
-        problems.push(warn(['roles', role.name, 'deny', deny.index], 'no role allows any of these actions on these ids, so this deny takes nothing away'));
+        problems.push(warn(['roles', role.name, 'deny', deny.index], `no role allows any of these actions on these ids${onDeployments(deny)}, so this deny takes nothing away`));
       }
     }
     if (live) {
       for (const grant of [...role.grants, ...role.denies]) {
-        if (grant.kind !== 'dags') continue;
+        if (grant.kind !== 'dags' || !appliesOn(grant, live.upstream)) continue;
         grant.patterns.forEach((pattern, k) => {
           if (pattern.all || live.dagIds.some((id) => pattern.matches(id))) return;
           const at = ['roles', role.name, grant.effect, grant.index, 'dags', k];
@@ -125,15 +127,22 @@ function bindingsOf(document: PolicyDocument, role: string): string[] {
   });
 }
 
-/** Every (id, action) that `inner` names, `outer` names too. */
+const onDeployments = (g: CompiledGrant) => (g.deployments ? ` on ${[...g.deployments].join(', ')}` : '');
+
+/** Every deployment `inner` applies on, `outer` applies on too. */
+const deploymentsCover = (outer: CompiledGrant, inner: CompiledGrant) => !outer.deployments || (!!inner.deployments && [...inner.deployments].every((d) => outer.deployments!.has(d)));
+
+/** Every (id, action) that `inner` names, on every deployment it applies on, `outer` names too. */
 function grantCovers(outer: CompiledGrant, inner: CompiledGrant): boolean {
   return (
     outer.kind === inner.kind &&
+    deploymentsCover(outer, inner) &&
     [...inner.actions].every((a) => outer.actions.has(a)) &&
     inner.patterns.every((p) => outer.patterns.some((q) => globCovers(q, p)))
   );
 }
 
 function grantsOverlap(a: CompiledGrant, b: CompiledGrant): boolean {
-  return a.kind === b.kind && [...a.actions].some((x) => b.actions.has(x)) && a.patterns.some((p: Glob) => b.patterns.some((q) => globsOverlap(p, q)));
+  const somewhereBoth = !a.deployments || !b.deployments || [...a.deployments].some((d) => b.deployments!.has(d));
+  return a.kind === b.kind && somewhereBoth && [...a.actions].some((x) => b.actions.has(x)) && a.patterns.some((p: Glob) => b.patterns.some((q) => globsOverlap(p, q)));
 }

@@ -33,7 +33,7 @@ export class PolicyReloader {
   constructor(
     private readonly file: string,
     private readonly store: PolicyStore,
-    private readonly deps: { audit: AuditLog; logger: Logger; onResult?: (r: ReloadResult) => void; now?: () => number },
+    private readonly deps: { audit: AuditLog; logger: Logger; onResult?: (r: ReloadResult) => void; now?: () => number; upstreams?: readonly string[] },
   ) {
     this.status = { loadedAt: (deps.now ?? Date.now)(), lastError: undefined };
   }
@@ -53,7 +53,7 @@ export class PolicyReloader {
       return this.done({ outcome: 'unchanged', hash: old.hash });
     }
     try {
-      this.store.replace(parsePolicy(this.file, text));
+      this.store.replace(parsePolicy(this.file, text, { upstreams: this.deps.upstreams }));
     } catch (err) {
       if (!(err instanceof InvalidFileError)) throw err;
       return this.refuse(source, old.hash, newHash, err.problems.map(formatProblem), now);

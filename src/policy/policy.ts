@@ -22,6 +22,8 @@ export interface CompiledGrant {
   kind: ResourceKind;
   patterns: readonly Glob[];
   actions: ReadonlySet<string>;
+  /** The deployments it applies on (its own `deployments`, else its role's); `undefined` = every deployment. */
+  deployments: ReadonlySet<string> | undefined;
 }
 
 export interface CompiledRole {
@@ -32,6 +34,26 @@ export interface CompiledRole {
   admin: boolean;
   grants: readonly CompiledGrant[];
   denies: readonly CompiledGrant[];
+  /** The role's own `deployments`; `undefined` = every deployment. */
+  deployments: readonly string[] | undefined;
+}
+
+/**
+ * Whether a grant applies on a deployment. With no deployment named (`explain` without one) only the grants
+ * limited to none apply: a limited grant is never assumed to apply.
+ */
+export function appliesOn(grant: CompiledGrant, deployment: string | undefined): boolean {
+  return grant.deployments === undefined || (deployment !== undefined && grant.deployments.has(deployment));
+}
+
+/**
+ * A role that `deployments` keep away from a deployment: the role's own list excludes it, or the role has grants
+ * and every one is limited elsewhere. A role limited nowhere keeps today's meaning on every deployment.
+ */
+export function limitedAwayFrom(role: CompiledRole, deployment: string): boolean {
+  if (role.deployments) return !role.deployments.includes(deployment);
+  const grants = [...role.grants, ...role.denies];
+  return grants.length > 0 && grants.every((g) => !appliesOn(g, deployment));
 }
 
 /** One binding of the policy and whether it holds for an identity (`directory check` shows these). */
@@ -71,8 +93,9 @@ export class Policy {
         tokenTtlMs: role.token_ttl,
         airflowRole: role.airflow_role,
         admin: role.admin,
-        grants: role.allow.map((grant, index) => compileGrant(name, 'allow', grant, index)),
-        denies: role.deny.map((grant, index) => compileGrant(name, 'deny', grant, index)),
+        grants: role.allow.map((grant, index) => compileGrant(name, 'allow', grant, index, role.deployments)),
+        denies: role.deny.map((grant, index) => compileGrant(name, 'deny', grant, index, role.deployments)),
+        deployments: role.deployments,
       });
     }
     this.roles = roles;
@@ -97,6 +120,14 @@ export class Policy {
     return [...this.roles.keys()].filter((r) => bound.has(r));
   }
 
+  /** The roles of `roles` (in their order) that `deployments` do not keep away from `deployment`; unknown names are dropped. */
+  rolesOn(roles: readonly string[], deployment: string): string[] {
+    return roles.filter((r) => {
+      const role = this.roles.get(r);
+      return role !== undefined && !limitedAwayFrom(role, deployment);
+    });
+  }
+
   /** Every binding with whether it holds for the identity, in policy order, judged exactly as `rolesFor` does. */
   explainBindings(identity: BindingSubject): BindingVerdict[] {
     return this.bindings.map((binding, index) => ({ index, role: binding.role, when: this.document.bindings[index]!.when, holds: holds(binding, identity) }));
@@ -107,9 +138,11 @@ function holds(binding: CompiledBinding, identity: BindingSubject): boolean {
   return binding.conditions.every((condition) => condition(identity));
 }
 
-function compileGrant(role: string, effect: 'allow' | 'deny', grant: GrantDocument, index: number): CompiledGrant {
+function compileGrant(role: string, effect: 'allow' | 'deny', grant: GrantDocument, index: number, roleDeployments: readonly string[] | undefined): CompiledGrant {
   const kind = grantKind(grant);
-  return { role, effect, index, kind, patterns: grant[kind]!.map(compileGlob), actions: new Set(grant.actions) };
+  // The schema keeps a grant's deployments within its role's, so the narrower list is the grant's own.
+  const deployments = grant.deployments ?? roleDeployments;
+  return { role, effect, index, kind, patterns: grant[kind]!.map(compileGlob), actions: new Set(grant.actions), deployments: deployments && new Set(deployments) };
 }
 
 /** One predicate per key of `when`; a `claims` pointer that is not valid RFC 6901 never holds. */

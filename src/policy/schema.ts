@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
+import { upstreamName } from '../config/schema.js';
 import { airflowRoles, resourceActions, resourceKinds, viewIds, type ResourceKind } from './vocabulary.js';
 
 /**
@@ -19,10 +20,37 @@ import { airflowRoles, resourceActions, resourceKinds, viewIds, type ResourceKin
  *   - role: etl-operator
  *     when: { claims: { "/realm_access/roles": airflow-etl } }   # a Keycloak realm role
  * ```
+ *
+ * Grants and roles may be limited to named deployments (upstream names of the config); absent means every one:
+ *
+ * ```yaml
+ * roles:
+ *   etl-operator:
+ *     allow:
+ *       - dags: ["etl_*"]
+ *         actions: [read]                 # on every deployment
+ *       - dags: ["etl_*"]
+ *         actions: [trigger, clear]
+ *         deployments: [prod]             # only on prod
+ *   staging-tester:
+ *     deployments: [staging]              # every grant of the role, only on staging
+ *     allow:
+ *       - dags: ["*"]
+ *         actions: [read, trigger]
+ * ```
  */
 
 const roleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'role names use letters, digits, ".", "_" and "-"');
 const glob = z.string().min(1, 'an empty pattern matches nothing');
+/**
+ * The deployments a grant or role is limited to, by upstream name; absent = every deployment. Names are checked
+ * against the configured upstreams wherever a config is at hand (`serve`, reload, `config check`, `policy check --config`).
+ */
+const deployments = z
+  .array(upstreamName)
+  .min(1, 'an empty list would limit to no deployment: leave deployments out to mean every deployment')
+  .refine((names) => new Set(names).size === names.length, 'a deployment is named twice')
+  .optional();
 const oneOrMany = z.union([z.string(), z.array(z.string()).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]));
 
 /** One grant: exactly one resource kind with its id patterns, and the actions allowed on them. */
@@ -38,6 +66,7 @@ const grantSchema = z
       .min(1)
       .optional(),
     actions: z.array(z.string()).min(1),
+    deployments,
   })
   .superRefine((grant, ctx) => {
     const kinds = resourceKinds.filter((k) => grant[k] !== undefined);
@@ -60,16 +89,32 @@ const grantSchema = z
     });
   });
 
-const roleSchema = z.strictObject({
-  description: z.string().optional(),
-  token_ttl: duration().optional(),
-  airflow_role: z.enum(airflowRoles).optional(),
-  /** Tokens carrying this role may use the broker's admin API (`/admin`). */
-  admin: z.boolean().default(false),
-  allow: z.array(grantSchema).default([]),
-  /** Deny wins: a call matched by any deny grant of any of the token's roles is refused. */
-  deny: z.array(grantSchema).default([]),
-});
+const roleSchema = z
+  .strictObject({
+    description: z.string().optional(),
+    token_ttl: duration().optional(),
+    airflow_role: z.enum(airflowRoles).optional(),
+    /** Tokens carrying this role may use the broker's admin API (`/admin`). */
+    admin: z.boolean().default(false),
+    allow: z.array(grantSchema).default([]),
+    /** Deny wins: a call matched by any deny grant of any of the token's roles is refused. */
+    deny: z.array(grantSchema).default([]),
+    /** Limits every grant of the role, and which tokens get it: a token for another deployment does not. */
+    deployments,
+  })
+  .superRefine((role, ctx) => {
+    // A grant limited to a deployment its role excludes could never apply: surely not what was meant.
+    if (!role.deployments) return;
+    for (const effect of ['allow', 'deny'] as const) {
+      role[effect].forEach((grant, i) => {
+        grant.deployments?.forEach((d, k) => {
+          if (!role.deployments!.includes(d)) {
+            ctx.addIssue({ code: 'custom', path: [effect, i, 'deployments', k], message: `the role is limited to ${role.deployments!.join(', ')}, so a grant on "${d}" never applies` });
+          }
+        });
+      });
+    }
+  });
 
 const bindingSchema = z.strictObject({
   role: roleName,

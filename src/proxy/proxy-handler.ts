@@ -101,8 +101,9 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const policy = s.policies.current(); // one version for the whole request
   trail.policyHash = policy.hash;
   const roles = (trail.roles = claims.scope.split(' '));
-  const principal = principalFor(policy, claims.scope, roles, claims.authorization_details);
-  const credentials = callerCredentials(deployment, { subject: claims.sub, clientId: claims.client_id, roles, policy });
+  const principal = principalFor(policy, deployment.name, claims.scope, roles, claims.authorization_details);
+  // A role limited to other deployments lends no Airflow role here either (a token issued before the policy changed).
+  const credentials = callerCredentials(deployment, { subject: claims.sub, clientId: claims.client_id, roles: policy.rolesOn(roles, deployment.name), policy });
 
   const call = { method, apiPath, query: target.params, body: body.json };
   const { decision } = await authorizeCall(deployment.api.catalog, principal, call, idLookups(deployment, credentials.current, signal));
@@ -165,18 +166,19 @@ function upstreamCall(req: IncomingMessage, res: ServerResponse, path: string, b
 }
 
 /**
- * Tokens without narrowing share a compiled principal per policy version and scope (a handful of role sets);
- * narrowed tokens are compiled per request. A new policy version starts a new cache.
+ * Tokens without narrowing share a compiled principal per policy version, deployment and scope (a handful of role
+ * sets); narrowed tokens are compiled per request. A new policy version starts a new cache.
  */
 const compiledByPolicy = new WeakMap<object, Map<string, ReturnType<typeof compilePrincipal>>>();
-function principalFor(policy: Parameters<typeof compilePrincipal>[0], scope: string, roles: string[], details: AccessTokenClaims['authorization_details']) {
-  if (details) return compilePrincipal(policy, { roles, details });
+function principalFor(policy: Parameters<typeof compilePrincipal>[0], deployment: string, scope: string, roles: string[], details: AccessTokenClaims['authorization_details']) {
+  if (details) return compilePrincipal(policy, { roles, details }, deployment);
   let byScope = compiledByPolicy.get(policy);
   if (!byScope) compiledByPolicy.set(policy, (byScope = new Map()));
-  let compiled = byScope.get(scope);
+  const key = `${deployment} ${scope}`; // deployment names have no space
+  let compiled = byScope.get(key);
   if (!compiled) {
-    compiled = compilePrincipal(policy, { roles, details: undefined });
-    if (byScope.size < 1_000) byScope.set(scope, compiled);
+    compiled = compilePrincipal(policy, { roles, details: undefined }, deployment);
+    if (byScope.size < 1_000) byScope.set(key, compiled);
   }
   return compiled;
 }

@@ -138,6 +138,14 @@ describe('explain', () => {
     const res = await admin('POST', '/admin/explain', { method: 'GET', path: '/api/v2/dags/%2e%2e/connections', claims: { scope: 'etl-operator' } });
     expect(res.status).toBe(400);
   });
+
+  it('decides on the deployment given, and refuses one that is not an upstream', async () => {
+    const call = { method: 'GET', path: '/api/v2/dags/etl_daily', claims: { scope: 'etl-operator' } };
+    expect((await admin('POST', '/admin/explain', { ...call, deployment: 'staging' })).body).toMatchObject({ verdict: 'allow', request: { upstream: 'staging' } });
+    const res = await admin('POST', '/admin/explain', { ...call, deployment: 'stagign' });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: 'invalid_request', error_description: 'deployment: no upstream "stagign"' });
+  });
 });
 
 describe('revocation and recent decisions', () => {

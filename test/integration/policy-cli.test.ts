@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,6 +39,51 @@ describe('policy check', () => {
     expect(res.stderr.split('\n')[0]).toBe(
       'test/fixtures/policy/warnings/every-resource.yaml:6:9 warning: roles.platform-operator.allow[0]: covers every DAG: role platform-operator may read, trigger any DAG, reached by bindings[0] (groups: airflow-platform), bindings[1] (client_id: svc-deploy, svc-ci)',
     );
+  });
+
+  describe('deployments: names checked against the upstreams of the config', () => {
+    const FIXTURE = 'test/fixtures/policy/deployments.yaml';
+    const configWith = (upstreams: string[]) => {
+      const file = join(tmp(), 'config.yaml');
+      const ups = upstreams.map((u) => `  ${u}:\n    audience: https://airflow.${u}.example\n`).join('');
+      writeFileSync(file, `issuer: https://broker.example\npolicy_file: ./policy.yaml\ndirectories: {}\nupstreams:\n${ups}`);
+      return file;
+    };
+
+    it('deployment-name-misspelled: --config refuses a name that is not an upstream, with the closest one, and exits 1', async () => {
+      const res = await cli(['policy', 'check', FIXTURE, '--config', configWith(['prod', 'staging'])]);
+      expect(res).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: [
+          `${FIXTURE} is invalid:`,
+          `${FIXTURE}:14:23 error: roles.etl-operator.deny[0].deployments[0]: no upstream "prdo" in the config: did you mean "prod"?`,
+          `${FIXTURE}:16:28 error: roles.staging-tester.deployments[1]: no upstream "qa" in the config (upstreams: prod, staging)`,
+          '',
+        ].join('\n'),
+      });
+    });
+
+    it('accepts names that are upstreams', async () => {
+      const res = await cli(['policy', 'check', FIXTURE, '--config', configWith(['prod', 'staging', 'prdo', 'qa'])]);
+      const everyDag = `${FIXTURE}:18:9 warning: roles.staging-tester.allow[0]: covers every DAG: role staging-tester may read, trigger any DAG on staging, qa, reached by bindings[1] (groups: airflow-etl)\n`;
+      expect(res).toEqual({ code: 0, stdout: `${FIXTURE}: ok (2 roles, 2 bindings, 1 warning)\n`, stderr: everyDag });
+    });
+
+    it('without a config the names could not be checked, and the check says so', async () => {
+      const res = await cli(['policy', 'check', FIXTURE, '--config', join(tmp(), 'absent.yaml')]);
+      expect(res.code).toBe(0);
+      expect(res.stdout).toBe(`${FIXTURE}: ok (2 roles, 2 bindings, 2 warnings)\n`);
+      expect(res.stderr.split('\n')[0]).toMatch(/^test\/fixtures\/policy\/deployments\.yaml:10:22 warning: roles\.etl-operator\.allow\[1\]\.deployments: deployment names could not be checked: no config at .*absent\.yaml \(give --config\)$/);
+    });
+
+    it('config check refuses them too', async () => {
+      const config = configWith(['prod', 'staging']);
+      writeFileSync(join(config, '..', 'policy.yaml'), readFileSync(FIXTURE));
+      const res = await cli(['config', 'check', '--config', config]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain('policy.yaml:14:23 error: roles.etl-operator.deny[0].deployments[0]: no upstream "prdo" in the config: did you mean "prod"?');
+    });
   });
 
   describe('--airflow: dags patterns against the DAGs of a live deployment', () => {
@@ -129,6 +174,17 @@ describe('policy explain', () => {
     const res = await cli(['policy', 'explain', '--policy', 'examples/policy.yaml', '--token', '-', 'POST', '/dags/report_weekly/dagRuns'], { input: `${token}\n` });
     expect(res.code).toBe(3);
     expect(res.stdout).toMatch(/^principal: token of client_id svc-reporting, sub svc-reporting, aud https:\/\/airflow\.example \(decoded offline: signature NOT verified\)\n/);
+  });
+
+  it('--deployment decides on that deployment: a grant limited elsewhere is the reason', async () => {
+    const body = join(tmp(), 'body.json');
+    writeFileSync(body, '{"logical_date": null}');
+    const args = ['policy', 'explain', '--policy', 'test/fixtures/policy/warnings/deployment-limits.yaml', '--claims', claims('scope: etl-operator\n'), '--body', body, 'POST', '/dags/etl_daily/dagRuns'];
+    const qa = await cli([...args, '--deployment', 'qa']);
+    expect(qa.code).toBe(3);
+    expect(qa.stdout).toContain('request:   POST /api/v2/dags/etl_daily/dagRuns (upstream qa)\n');
+    expect(qa.stdout).toContain('verdict:   deny (grant-limited-to-other-deployments)\nrule:      etl-operator allow[0] {dags: ["etl_*"], actions: [read, trigger], deployments: [prod]}\n');
+    expect((await cli([...args, '--deployment', 'prod'])).code).toBe(0);
   });
 
   it('refuses a path the proxy would refuse, with exit 1', async () => {

@@ -32,7 +32,7 @@ roles:
 `,
 );
 
-const who = (roles: string[], details?: Principal['details']) => compilePrincipal(policy, { roles, details });
+const who = (roles: string[], details?: Principal['details']) => compilePrincipal(policy, { roles, details }, undefined);
 const check = (resource: 'dags' | 'variables' | 'views', action: string, id: string) => ({ resource, action: action as 'read', id });
 
 describe('evaluateCheck', () => {
@@ -163,5 +163,72 @@ describe('decide', () => {
     const d = decide(who(['etl-operator']), [r]);
     expect(d).toMatchObject({ allowed: false, reason: 'no-matching-grant' });
     expect(d.verdicts.map((v) => v.allowed)).toEqual([true, false]);
+  });
+});
+
+describe('grants limited to deployments', () => {
+  const limited = parsePolicy(
+    'limited.yaml',
+    `
+version: 1
+roles:
+  staging-tester:
+    deployments: [staging]
+    allow:
+      - dags: ["*"]
+        actions: [read, trigger]
+  etl-operator:
+    deny:
+      - dags: ["etl_secret"]
+        actions: [read]
+        deployments: [staging]
+    allow:
+      - dags: ["etl_*"]
+        actions: [trigger]
+        deployments: [prod]
+      - dags: ["etl_*"]
+        actions: [read]
+`,
+  );
+  const on = (deployment: string | undefined, roles = ['etl-operator']) => compilePrincipal(limited, { roles, details: undefined }, deployment);
+
+  it('a grant applies on the deployments it names', () => {
+    expect(evaluateCheck(on('prod'), check('dags', 'trigger', 'etl_daily'))).toMatchObject({ allowed: true, reason: 'grant-matched', rule: { role: 'etl-operator', index: 0 } });
+  });
+
+  it('prod-only-grant-used-on-staging: neither allows, and the reason names the grant limited elsewhere', () => {
+    expect(evaluateCheck(on('staging'), check('dags', 'trigger', 'etl_daily'))).toMatchObject({
+      allowed: false,
+      reason: 'grant-limited-to-other-deployments',
+      rule: { role: 'etl-operator', effect: 'allow', index: 0, deployments: ['prod'] },
+    });
+    // Where no grant would match on any deployment, it stays the plain default deny.
+    expect(evaluateCheck(on('staging'), check('dags', 'trigger', 'payroll'))).toMatchObject({ allowed: false, reason: 'no-matching-grant', rule: undefined });
+  });
+
+  it('a deny limited to another deployment does not deny', () => {
+    expect(evaluateCheck(on('prod'), check('dags', 'read', 'etl_secret'))).toMatchObject({ allowed: true, reason: 'grant-matched' });
+    expect(evaluateCheck(on('staging'), check('dags', 'read', 'etl_secret'))).toMatchObject({ allowed: false, reason: 'deny-rule-matched', rule: { deployments: ['staging'] } });
+  });
+
+  it('a role limited to staging limits every grant of it', () => {
+    expect(evaluateCheck(on('staging', ['staging-tester']), check('dags', 'trigger', 'x')).allowed).toBe(true);
+    expect(evaluateCheck(on('prod', ['staging-tester']), check('dags', 'trigger', 'x')).reason).toBe('grant-limited-to-other-deployments');
+  });
+
+  it('with no deployment named, a limited grant never applies; unlimited ones do', () => {
+    expect(evaluateCheck(on(undefined), check('dags', 'trigger', 'etl_daily')).reason).toBe('grant-limited-to-other-deployments');
+    expect(evaluateCheck(on(undefined), check('dags', 'read', 'etl_daily')).allowed).toBe(true);
+  });
+
+  it('a list is filtered only through the grants of this deployment', () => {
+    const listAll: ResolvedOperation = {
+      operation: { name: 'get_dags', method: 'GET', template: '/dags', access: 'policy', resource: 'dags', action: 'trigger', ids: { from: 'all' }, list: { itemsKey: 'dags', idField: 'dag_id' } },
+      kind: 'checks',
+      checks: [{ resource: 'dags', action: 'trigger', id: ALL }],
+      listAll: true,
+    };
+    expect(decide(on('prod'), [listAll]).reason).toBe('list-filtered');
+    expect(decide(on('staging'), [listAll])).toMatchObject({ allowed: false, reason: 'grant-limited-to-other-deployments' });
   });
 });

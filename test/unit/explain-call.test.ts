@@ -159,3 +159,47 @@ describe('who is asking', () => {
     expect(() => roles('{"iss": "x", "nested": {"roles": ["airflow-etl"]}}')).toThrow(/needs scope, or identity claims/);
   });
 });
+
+describe('explain on a deployment', () => {
+  const limited = readPolicyFile('test/fixtures/policy/warnings/deployment-limits.yaml');
+  const trigger = (path: string, deployment?: string) => explainCall(limited, etl, { method: 'POST', path, body: { logical_date: null }, deployment });
+
+  test('on staging the deny limited to staging decides, the rule shows its deployments, and the prod-only allow is noted', async () => {
+    const e = await trigger('/airflow/staging/api/v2/dags/etl_daily/dagRuns');
+    expect(e.request.upstream).toBe('staging');
+    expect(formatExplanation(e)).toBe(
+      [
+        'request:   POST /api/v2/dags/etl_daily/dagRuns (upstream staging)',
+        'roles:     etl-operator',
+        'operation: trigger_dag_run (POST /dags/{dag_id}/dagRuns): trigger on dags "etl_daily"',
+        'verdict:   deny (deny-rule-matched)',
+        'rule:      etl-operator deny[0] {dags: ["etl_*"], actions: [trigger], deployments: [staging]}',
+        'checks:',
+        '  no  trigger on dags "etl_daily": deny-rule-matched, etl-operator deny[0] {dags: ["etl_*"], actions: [trigger], deployments: [staging]}',
+        'note: on deployment staging these grants do not apply (limited to other deployments): etl-operator allow[0] {dags: ["etl_*"], actions: [read, trigger], deployments: [prod]}',
+        '',
+      ].join('\n'),
+    );
+    const onProd = await trigger('/dags/etl_daily/dagRuns', 'prod');
+    expect(onProd).toMatchObject({ verdict: 'allow', request: { upstream: 'prod' }, decision: { reason: 'grant-matched', rule: { index: 0, deployments: ['prod'] } } });
+  });
+
+  test('an allow limited elsewhere is the reason, and a deny limited elsewhere is noted', async () => {
+    const e = await trigger('/dags/etl_daily/dagRuns', 'qa');
+    expect(e).toMatchObject({ verdict: 'deny', decision: { reason: 'grant-limited-to-other-deployments', rule: { role: 'etl-operator', effect: 'allow', index: 0, deployments: ['prod'] } } });
+    expect(e.notes).toContain('on deployment qa these grants do not apply (limited to other deployments): etl-operator allow[0] {dags: ["etl_*"], actions: [read, trigger], deployments: [prod]}; etl-operator deny[0] {dags: ["etl_*"], actions: [trigger], deployments: [staging]}');
+  });
+
+  test('with no deployment named, limited grants do not apply and the explanation says how to name one', async () => {
+    const e = await trigger('/dags/etl_daily/dagRuns');
+    expect(e).toMatchObject({ verdict: 'deny', request: { upstream: null }, decision: { reason: 'grant-limited-to-other-deployments' } });
+    expect(e.notes).toContainEqual(expect.stringMatching(/^no deployment named \(a \/airflow\/<upstream>\/api\/v2 path or the deployment option\): grants limited to deployments do not apply/));
+    // The example policy limits nothing, so it needs no deployment.
+    expect((await explainCall(example, etl, { method: 'GET', path: '/dags/etl_daily' })).notes).toEqual([]);
+  });
+
+  test('a deployment option contradicting the path is refused', async () => {
+    await expect(trigger('/airflow/prod/api/v2/dags/etl_daily/dagRuns', 'staging')).rejects.toThrow(UnexplainableCall);
+    await expect(trigger('/airflow/prod/api/v2/dags/etl_daily/dagRuns', 'staging')).rejects.toThrow('the path names upstream prod, the deployment option staging');
+  });
+});

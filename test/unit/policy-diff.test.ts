@@ -119,4 +119,52 @@ describe('policy diff', () => {
     );
     expect(diffPolicies(realm, policy('{ "/realm_access/roles": airflow-etl }'))).toEqual({ roles: [], bindings: { added: [], removed: [] }, conditions: [] });
   });
+
+  describe('deployments', () => {
+    const everywhere = parsePolicy('a.yaml', 'version: 1\nroles:\n  etl:\n    allow:\n      - dags: ["etl_*"]\n        actions: [read, trigger]\n  tester:\n    allow:\n      - dags: ["*"]\n        actions: [read]\nbindings: []\n');
+    const limited = parsePolicy(
+      'b.yaml',
+      'version: 1\nroles:\n  etl:\n    allow:\n      - dags: ["etl_*"]\n        actions: [read]\n      - dags: ["etl_*"]\n        actions: [trigger]\n        deployments: [prod]\n' +
+        '  tester:\n    deployments: [staging]\n    allow:\n      - dags: ["*"]\n        actions: [read]\nbindings: []\n',
+    );
+
+    test('limiting a grant or a role to deployments loses its permissions everywhere else', () => {
+      expect(formatPolicyDiff(diffPolicies(everywhere, limited))).toBe(
+        [
+          'role etl (changed)',
+          '  - allow dags "etl_*": trigger (on every deployment but prod)',
+          'role tester (changed)',
+          '  deployments: (every deployment) -> staging',
+          '  - allow dags "*": read (on every deployment but staging)',
+          '',
+        ].join('\n'),
+      );
+      expect(diffPolicies(everywhere, limited).roles[0]!.allow.lost).toEqual([{ kind: 'dags', pattern: 'etl_*', action: 'trigger', deployments: { except: ['prod'] } }]);
+    });
+
+    test('lifting the limit gains them back, and moving a grant shows both deployments', () => {
+      expect(formatPolicyDiff(diffPolicies(limited, everywhere))).toBe(
+        [
+          'role etl (changed)',
+          '  + allow dags "etl_*": trigger (on every deployment but prod)',
+          'role tester (changed)',
+          '  deployments: staging -> (every deployment)',
+          '  + allow dags "*": read (on every deployment but staging)',
+          '',
+        ].join('\n'),
+      );
+      const moved = parsePolicy('c.yaml', readFileSync('examples/policy.yaml', 'utf8').replace('actions: [read, trigger, clear]', 'actions: [read, trigger, clear]\n        deployments: [prod]'));
+      const movedAgain = parsePolicy('d.yaml', readFileSync('examples/policy.yaml', 'utf8').replace('actions: [read, trigger, clear]', 'actions: [read, trigger, clear]\n        deployments: [staging, prod]'));
+      expect(formatPolicyDiff(diffPolicies(moved, movedAgain))).toBe('role etl-operator (changed)\n  + allow dags "etl_*": read, trigger, clear (on staging)\n');
+      expect(diffPolicies(movedAgain, moved).roles[0]!.allow.lost).toEqual(
+        ['read', 'trigger', 'clear'].map((action) => ({ kind: 'dags', pattern: 'etl_*', action, deployments: { only: ['staging'] } })),
+      );
+    });
+
+    test('a limit that changes nothing effective is no change', () => {
+      const same = parsePolicy('e.yaml', readFileSync('examples/policy.yaml', 'utf8'));
+      expect(formatPolicyDiff(diffPolicies(readPolicyFile('examples/policy.yaml'), same))).toBe('no effective change\n');
+      expect(formatPolicyDiff(diffPolicies(limited, limited))).toBe('no effective change\n');
+    });
+  });
 });

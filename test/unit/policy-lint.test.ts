@@ -48,6 +48,14 @@ describe('policy lint', () => {
         'claim-paths.yaml:15:9 warning: bindings[1].when.claims./a~2b: "/a~2b" is not a valid RFC 6901 JSON Pointer (write "~" as ~0 and "/" as ~1), so this condition never matches',
       ],
     ],
+    [
+      'deployment-limits.yaml',
+      [
+        'deployment-limits.yaml:10:9 warning: roles.etl-operator.allow[2]: shadowed by allow[1], which already allows every action here on every id it names',
+        'deployment-limits.yaml:14:9 warning: roles.etl-operator.deny[0]: no role allows any of these actions on these ids on staging, so this deny takes nothing away',
+        'deployment-limits.yaml:19:9 warning: roles.auditor.allow[0]: covers every DAG: role auditor may read any DAG on staging, reached by bindings[1] (groups: airflow-audit)',
+      ],
+    ],
   ])('%s', (name, expected) => {
     expect(warningsOf(fixture(name)).map((w) => w.replace('test/fixtures/policy/warnings/', ''))).toEqual(expected);
   });
@@ -64,6 +72,13 @@ describe('policy lint', () => {
     expect(warningsOf(fixture('ineffective-deny.yaml'), live)).toContain(
       'test/fixtures/policy/warnings/ineffective-deny.yaml:9:16 warning: roles.etl-operator.deny[0].dags[0]: "etl_prod_*" matches no DAG of upstream "prod" (4 DAGs)',
     );
+  });
+
+  test('with the live DAG list of one deployment, only the grants that apply there are checked', () => {
+    expect(warningsOf(fixture('deployment-limits.yaml'), { upstream: 'prod', dagIds: ['report_weekly', 'report_daily'] }).filter((w) => w.includes('matches no DAG'))).toEqual([
+      'test/fixtures/policy/warnings/deployment-limits.yaml:5:16 warning: roles.etl-operator.allow[0].dags[0]: "etl_*" matches no DAG of upstream "prod" (2 DAGs)',
+      'test/fixtures/policy/warnings/deployment-limits.yaml:8:16 warning: roles.etl-operator.allow[1].dags[0]: "etl_*" matches no DAG of upstream "prod" (2 DAGs)',
+    ]);
   });
 
   test('"*" is never reported as matching no DAG, even on an empty deployment', () => {

@@ -175,3 +175,40 @@ describe('a broken policy is refused with every problem located', () => {
     expect(problemsOf(name)).toEqual(expected);
   });
 });
+
+describe('deployments', () => {
+  test('a grant outside its role\'s deployments, an empty list, a repeated or ill-formed name are located errors', () => {
+    expect(problemsOf('bad-deployments.yaml')).toEqual([
+      'bad-deployments.yaml:10:22 error: roles.etl-operator.allow[1].deployments: an empty list would limit to no deployment: leave deployments out to mean every deployment',
+      'bad-deployments.yaml:13:23 error: roles.etl-operator.allow[2].deployments[0]: use lower-case letters, digits, "-" and "_"',
+      'bad-deployments.yaml:13:22 error: roles.etl-operator.allow[2].deployments: a deployment is named twice',
+    ]);
+  });
+
+  test('a grant on a deployment its role excludes never applies, so it is refused', () => {
+    const text = 'version: 1\nroles:\n  etl:\n    deployments: [staging]\n    deny:\n      - dags: ["etl_*"]\n        actions: [read]\n        deployments: [staging, prod]\nbindings: []\n';
+    expect(locatedProblems(() => parsePolicy('p.yaml', text))).toEqual([
+      'p.yaml:8:32 error: roles.etl.deny[0].deployments[1]: the role is limited to staging, so a grant on "prod" never applies',
+    ]);
+  });
+
+  test('deployment-name-misspelled: with the configured upstreams, an unknown name is refused, suggesting the closest', () => {
+    const text = readFileSync(fixture('deployments.yaml'), 'utf8');
+    expect(locatedProblems(() => parsePolicy('d.yaml', text, { upstreams: ['prod', 'staging'] }))).toEqual([
+      'd.yaml:14:23 error: roles.etl-operator.deny[0].deployments[0]: no upstream "prdo" in the config: did you mean "prod"?',
+      'd.yaml:16:28 error: roles.staging-tester.deployments[1]: no upstream "qa" in the config (upstreams: prod, staging)',
+    ]);
+    expect(() => parsePolicy('d.yaml', text, { upstreams: ['prod', 'staging', 'prdo', 'qa'] })).not.toThrow();
+    // Without the config the names cannot be checked here (policy check says so).
+    expect(() => parsePolicy('d.yaml', text)).not.toThrow();
+  });
+
+  test('rolesOn keeps the roles that grant something on a deployment', () => {
+    const policy = parsePolicy('d.yaml', readFileSync(fixture('deployments.yaml'), 'utf8'));
+    expect(policy.rolesOn(['etl-operator', 'staging-tester'], 'prod')).toEqual(['etl-operator']);
+    expect(policy.rolesOn(['etl-operator', 'staging-tester'], 'staging')).toEqual(['etl-operator', 'staging-tester']);
+    const prodOnly = parsePolicy('p.yaml', 'version: 1\nroles:\n  ops:\n    allow:\n      - dags: ["*"]\n        actions: [read]\n        deployments: [prod]\n  plain: {}\nbindings: []\n');
+    expect(prodOnly.rolesOn(['ops', 'plain'], 'staging')).toEqual(['plain']);
+    expect(prodOnly.rolesOn(['ops', 'plain'], 'prod')).toEqual(['ops', 'plain']);
+  });
+});
