@@ -28,8 +28,15 @@ async function openStore(options: SetOptions, tolerate = false): Promise<{ store
 
 export async function keysGenerate(options: SetOptions): Promise<void> {
   const { store } = await openStore(options);
+  const replaced = store.signingKey();
   const key = await store.generate();
   process.stdout.write(`generated ${key.alg} key ${key.kid} in ${store.dir}; it signs now\n`);
+  if (replaced && options.set === 'airflow') {
+    process.stderr.write(
+      `warning: ${key.kid} replaces ${replaced.kid} at once: Airflow API servers refuse it until they refetch the set ` +
+        '(up to an hour): restart every API server once all broker instances publish it (docs/operations.md, a leaked Airflow key)\n',
+    );
+  }
 }
 
 export async function keysRotate(options: SetOptions & { prepublish?: string; force?: boolean }): Promise<void> {

@@ -373,7 +373,8 @@ export const configSchema = z
         }),
         prepublish: duration().prefault('1h').meta({
           description:
-            'How long `keys rotate` publishes a new key before it signs. Airflow refreshes a trusted JWKS hourly.',
+            'How long `keys rotate` publishes a new broker key before it signs (`/oauth2/jwks` is cacheable for 60 s). ' +
+            'The Airflow key set has its own: `keys.airflow_prepublish`.',
         }),
         reload_interval: duration().prefault('5s').meta({
           description:

@@ -84,6 +84,16 @@ describe('keys --set', () => {
     // The broker set keeps its own, shorter pre-publication: no Airflow refresh is involved there.
     expect((await cli(['keys', 'rotate', '-c', config, '--prepublish', '30m'])).code).toBe(0);
   });
+
+  it('keys generate --set airflow beside a signing key (the emergency step) warns to restart the Airflow API servers', async () => {
+    const { config } = setUp();
+    const first = await cli(['keys', 'generate', '-c', config, '--set', 'airflow']);
+    expect(first.stderr).toBe('');
+    const second = await cli(['keys', 'generate', '-c', config, '--set', 'airflow']);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/^warning: \S+ replaces \S+ at once: Airflow API servers refuse it .*restart every API server/);
+    expect((await list(config, 'airflow')).map((r) => r.state)).toEqual(['retired', 'active']);
+  });
 });
 
 describe('keys.airflow_publish_also', () => {
