@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { startBroker, startDirectory, PROD_AUDIENCE } from '../helpers/broker-harness.js';
+import { runAirflowPython } from '../helpers/airflow-python.js';
 import { runCli as cli, serveUntilListening } from '../helpers/run-cli.js';
 
 /**
@@ -193,4 +194,33 @@ describe('the JWKS responses', () => {
       await broker.close();
     }
   });
+
+  it('airflow-own-token-verifies-against-the-published-set: Airflow 3 validates a token it signed itself with our /airflow/jwks.json', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atb-airflow-own-'));
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(join(dir, 'airflow.pem'), publicKey.export({ type: 'spki', format: 'pem' }) as string);
+    writeFileSync(join(dir, 'airflow-private.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    const broker = await startBroker(directory, {
+      dir,
+      configure: (c) => {
+        c.keys = { ...c.keys, algorithm: 'RS256', airflow_publish_also: [{ file: './airflow.pem' }] };
+        c.upstreams.prod = { audience: PROD_AUDIENCE, url: 'http://127.0.0.1:9', credentials: { mode: 'trusted-jwks' } };
+      },
+    });
+    // Airflow's own classes: the key it signs task and UI tokens with, and the validator of trusted_jwks_url.
+    const script = [
+      'import sys, asyncio',
+      'from cryptography.hazmat.primitives.serialization import load_pem_private_key',
+      'from airflow.api_fastapi.auth.tokens import JWKS, JWTGenerator, JWTValidator',
+      "key = load_pem_private_key(open(sys.argv[1], 'rb').read(), None)",
+      "token = JWTGenerator(private_key=key, valid_for=60, audience='apache-airflow', algorithm='RS256').generate({'sub': 'task-1'})",
+      "validator = JWTValidator(jwks=JWKS(url=sys.argv[2]), audience='apache-airflow', algorithm=['RS256'])",
+      "print(asyncio.run(validator.avalidated_claims(token))['sub'])",
+    ].join('\n');
+    try {
+      expect(await runAirflowPython(script, [join(dir, 'airflow-private.pem'), `${broker.url}/airflow/jwks.json`])).toBe('task-1');
+    } finally {
+      await broker.close();
+    }
+  }, 60_000);
 });

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +5,7 @@ import { join } from 'node:path';
 import { exportJWK } from 'jose';
 import { KeyMaterialError } from '../../src/keys/key-file.js';
 import { readPublishedAirflowKeys } from '../../src/keys/published-airflow-keys.js';
+import { runAirflowPython } from '../helpers/airflow-python.js';
 
 /**
  * `keys.airflow_publish_also`: the public half of Airflow's own signing key, published beside the broker's Airflow
@@ -20,10 +20,8 @@ const write = (text: string) => {
   return file;
 };
 
-const venvPython = () => join(execFileSync('scripts/airflow/ensure-venv.sh', { encoding: 'utf8' }).trim().split('\n').pop()!, 'bin', 'python');
-
 /** The kid in the header of a token Airflow's own JWTGenerator signs with this private key, `jwt_kid` unset. */
-function airflowSignedKid(privateKey: KeyObject): string {
+function airflowSignedKid(privateKey: KeyObject): Promise<string> {
   const pem = write(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
   const script = [
     'import sys, jwt',
@@ -32,8 +30,7 @@ function airflowSignedKid(privateKey: KeyObject): string {
     "g = JWTGenerator(private_key=load_pem_private_key(open(sys.argv[1], 'rb').read(), None), valid_for=60, audience='a')",
     "print(jwt.get_unverified_header(g.generate({'sub': 'x'}))['kid'])",
   ].join('\n');
-  const home = mkdtempSync(join(tmpdir(), 'atb-airflow-home-'));
-  return execFileSync(venvPython(), ['-c', script, pem], { encoding: 'utf8', env: { ...process.env, AIRFLOW_HOME: home } }).trim();
+  return runAirflowPython(script, [pem]);
 }
 
 const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'pem' }) as string;
@@ -55,7 +52,7 @@ describe('airflow_publish_also default kid is the kid Airflow signs with', () =>
     ['EdDSA', () => generateKeyPairSync('ed25519')],
   ] as const)('%s: PEM SPKI and JWK JSON give the kid of a token signed by Airflow 3', async (alg, make) => {
     const { publicKey, privateKey } = make();
-    const expected = airflowSignedKid(privateKey);
+    const expected = await airflowSignedKid(privateKey);
     const [fromPem] = await readPublishedAirflowKeys([{ file: write(spki(publicKey)) }], alg);
     const [fromJwk] = await readPublishedAirflowKeys([{ file: write(JSON.stringify(await exportJWK(publicKey))) }], alg);
     expect(fromPem!.kid).toBe(expected);
