@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { configWarnings } from '../config/config-warnings.js';
 import { loadConfig } from '../config/load-config.js';
-import { readPublishedAirflowKeys } from '../keys/published-airflow-keys.js';
 import { InvalidFileError } from '../config/validate-source.js';
 import { formatProblem, YamlSource } from '../config/yaml-source.js';
+import { readPublishedAirflowKeys } from '../keys/published-airflow-keys.js';
 import { parsePolicySource } from '../policy/policy-file.js';
 import { lintBindingClaims } from '../policy/policy-lint.js';
 

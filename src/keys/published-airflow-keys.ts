@@ -31,10 +31,10 @@ export async function readPublishedAirflowKeys(entries: readonly PublishAlsoEntr
   for (const entry of entries) {
     try {
       const key = await readPublishedKey(entry, algorithm);
-      if (keys.some((k) => k.kid === key.kid)) throw new Error(`kid "${key.kid}" is already published by another keys.airflow_publish_also entry`);
+      if (keys.some((k) => k.kid === key.kid)) throw new Error(`kid "${key.kid}" is already published by another entry`);
       keys.push(key);
     } catch (err) {
-      problems.push({ file: entry.file, problem: (err as Error).message });
+      problems.push({ file: entry.file, problem: `keys.airflow_publish_also: ${(err as Error).message}` });
     }
   }
   if (problems.length > 0) throw new KeyMaterialError(problems);
@@ -46,7 +46,7 @@ async function readPublishedKey(entry: PublishAlsoEntry, algorithm: SigningAlgor
   try {
     text = await readFile(entry.file, 'utf8');
   } catch (err) {
-    throw new Error(`keys.airflow_publish_also: the file cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new Error(`the file cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   const { key, jwk } = text.trimStart().startsWith('{') ? fromJwkText(text) : { key: fromPem(text), jwk: undefined };
   checkAlgorithm(key, jwk?.alg, algorithm);
@@ -104,7 +104,7 @@ function checkAlgorithm(key: KeyObject, jwkAlg: string | undefined, algorithm: S
     : algorithm === 'EdDSA' ? key.asymmetricKeyType === 'ed25519'
     : key.asymmetricKeyType === 'rsa';
   const mismatch = `keys.algorithm is ${algorithm} and Airflow's [api_auth] jwt_algorithm is one value for all its keys`;
-  if (!fits) throw new Error(`a ${kind} key cannot verify ${algorithm}: ${mismatch}`);
+  if (!fits) throw new Error(`key type ${kind} cannot verify ${algorithm}: ${mismatch}`);
   if (jwkAlg !== undefined && jwkAlg !== algorithm) throw new Error(`the JWK says alg "${jwkAlg}": ${mismatch}`);
   if (algorithm === 'RS256' && (details?.modulusLength ?? 0) < MIN_RSA_BITS) {
     throw new Error(`RSA key of ${details?.modulusLength ?? 0} bits; at least ${MIN_RSA_BITS} bits are required`);

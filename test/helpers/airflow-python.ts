@@ -11,9 +11,9 @@ let python: string | undefined;
  * to ask the real Airflow what it computes; resolves with stdout, trimmed. Asynchronous, so that a server in the
  * test's own process can answer the snippet.
  */
-export async function runAirflowPython(script: string, args: string[] = []): Promise<string> {
+export async function runAirflowPython(script: string, args: string[] = [], env: Record<string, string> = {}): Promise<string> {
   python ??= join(execFileSync('scripts/airflow/ensure-venv.sh', { encoding: 'utf8' }).trim().split('\n').pop()!, 'bin', 'python');
   const home = mkdtempSync(join(tmpdir(), 'atb-airflow-home-'));
-  const { stdout } = await promisify(execFile)(python, ['-c', script, ...args], { encoding: 'utf8', env: { ...process.env, AIRFLOW_HOME: home } });
+  const { stdout } = await promisify(execFile)(python, ['-c', script, ...args], { encoding: 'utf8', env: { ...process.env, AIRFLOW_HOME: home, ...env } });
   return stdout.trim();
 }

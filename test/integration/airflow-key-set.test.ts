@@ -121,10 +121,10 @@ describe('keys.airflow_publish_also', () => {
     await cli(['keys', 'generate', '-c', config]);
     const check = await cli(['config', 'check', '-c', config]);
     expect(check.code).toBe(1);
-    expect(check.stderr).toContain(`${file}: holds a private key`);
+    expect(check.stderr).toContain(`${file}: keys.airflow_publish_also: holds a private key`);
     const served = await serveUntilListening(config);
     expect(served.code).toBe(1);
-    expect(served.stderr).toContain(`${file}: holds a private key`);
+    expect(served.stderr).toContain(`${file}: keys.airflow_publish_also: holds a private key`);
   });
 
   it('a malformed or unreadable file refuses the start, naming the file', async () => {
@@ -132,7 +132,7 @@ describe('keys.airflow_publish_also', () => {
     await cli(['keys', 'generate', '-c', config]);
     const served = await serveUntilListening(config);
     expect(served.code).toBe(1);
-    expect(served.stderr).toContain(`${file}: not valid JSON`);
+    expect(served.stderr).toContain(`${file}: keys.airflow_publish_also: not valid JSON`);
     const missing = setUp(['keys: { algorithm: RS256, airflow_publish_also: [{ file: ./gone.pem }] }', 'upstreams: {}']);
     const res = await serveUntilListening(missing.config);
     expect(res.code).toBe(1);
@@ -145,7 +145,7 @@ describe('keys.airflow_publish_also', () => {
     await cli(['keys', 'generate', '-c', config]);
     const served = await serveUntilListening(config);
     expect(served.code).toBe(1);
-    expect(served.stderr).toContain(`${file}: a rsa key cannot verify ES256`);
+    expect(served.stderr).toContain(`${file}: keys.airflow_publish_also: key type rsa cannot verify ES256`);
   });
 });
 

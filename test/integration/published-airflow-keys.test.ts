@@ -21,7 +21,7 @@ const write = (text: string) => {
 };
 
 /** The kid in the header of a token Airflow's own JWTGenerator signs with this private key, `jwt_kid` unset. */
-function airflowSignedKid(privateKey: KeyObject): Promise<string> {
+function airflowSignedKid(privateKey: KeyObject, env: Record<string, string> = {}): Promise<string> {
   const pem = write(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
   const script = [
     'import sys, jwt',
@@ -30,7 +30,7 @@ function airflowSignedKid(privateKey: KeyObject): Promise<string> {
     "g = JWTGenerator(private_key=load_pem_private_key(open(sys.argv[1], 'rb').read(), None), valid_for=60, audience='a')",
     "print(jwt.get_unverified_header(g.generate({'sub': 'x'}))['kid'])",
   ].join('\n');
-  return runAirflowPython(script, [pem]);
+  return runAirflowPython(script, [pem], env);
 }
 
 const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'pem' }) as string;
@@ -69,9 +69,12 @@ describe('airflow_publish_also default kid is the kid Airflow signs with', () =>
   });
 
   it('an EC key without a kid is refused: Airflow computes none, it needs [api_auth] jwt_kid', async () => {
-    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const es256 = { AIRFLOW__API_AUTH__JWT_ALGORITHM: 'ES256' };
+    await expect(airflowSignedKid(privateKey, es256)).rejects.toThrow(/in _generate_kid[\s\S]*Unknown key object/);
+    expect(await airflowSignedKid(privateKey, { ...es256, AIRFLOW__API_AUTH__JWT_KID: 'airflow-ec' })).toBe('airflow-ec');
     expect(await problemOf(write(spki(publicKey)), 'ES256')).toMatch(/jwt_kid/);
-  });
+  }, 60_000);
 });
 
 describe('airflow_publish_also refuses what it must never publish', () => {
@@ -87,7 +90,7 @@ describe('airflow_publish_also refuses what it must never publish', () => {
   });
 
   it('a key of another algorithm than keys.algorithm', async () => {
-    expect(await problemOf(write(spki(rsa.publicKey)), 'ES256')).toMatch(/rsa key cannot verify ES256.*jwt_algorithm is one value/);
+    expect(await problemOf(write(spki(rsa.publicKey)), 'ES256')).toMatch(/key type rsa cannot verify ES256.*jwt_algorithm is one value/);
     const ec = JSON.stringify({ ...(await exportJWK(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey)), alg: 'ES384', kid: 'k' });
     expect(await problemOf(write(ec), 'ES256')).toMatch(/alg "ES384"/);
   });
