@@ -84,6 +84,12 @@ describe('keys --set', () => {
     expect((await list(config, 'airflow')).map((r) => r.state)).toEqual(['retired', 'active']);
     // The broker set keeps its own, shorter pre-publication: no Airflow refresh is involved there.
     expect((await cli(['keys', 'rotate', '-c', config, '--prepublish', '30m'])).code).toBe(0);
+    // A configured keys.airflow_prepublish under Airflow's refresh is refused the same way.
+    const short = setUp(['keys: { airflow_prepublish: 10m }', 'upstreams: {}']);
+    await cli(['keys', 'generate', '-c', short.config, '--set', 'airflow']);
+    const configured = await cli(['keys', 'rotate', '-c', short.config, '--set', 'airflow']);
+    expect(configured.code).toBe(1);
+    expect(configured.stderr).toMatch(/600 s is shorter than Airflow's JWKS refresh/);
   });
 
   it('keys generate --set airflow beside a signing key (the emergency step) warns to restart the Airflow API servers', async () => {
