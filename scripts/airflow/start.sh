@@ -114,14 +114,12 @@ if [[ "${AIRFLOW_SKIP_MIGRATE:-0}" == "1" ]]; then
 else
   log "airflow db migrate"
   "$AIRFLOW_BIN" db migrate >&2
-fi
-if [[ "${AIRFLOW_SKIP_MIGRATE:-0}" == "1" ]]; then
-  :
-elif [[ "${AIRFLOW_SKIP_RESERIALIZE:-0}" == "1" ]]; then
-  log "skipping airflow dags reserialize (AIRFLOW_SKIP_RESERIALIZE=1)"
-else
-  log "airflow dags reserialize (dags folder: $AIRFLOW__CORE__DAGS_FOLDER)"
-  "$AIRFLOW_BIN" dags reserialize >&2
+  if [[ "${AIRFLOW_SKIP_RESERIALIZE:-0}" == "1" ]]; then
+    log "skipping airflow dags reserialize (AIRFLOW_SKIP_RESERIALIZE=1)"
+  else
+    log "airflow dags reserialize (dags folder: $AIRFLOW__CORE__DAGS_FOLDER)"
+    "$AIRFLOW_BIN" dags reserialize >&2
+  fi
 fi
 if [[ "${AIRFLOW_WITH_SCHEDULER:-0}" == "1" ]]; then
   # A child of this shell, so it stays in the process group that stop() signals;
