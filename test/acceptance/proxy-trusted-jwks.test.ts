@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeProtectedHeader, SignJWT, type JSONWebKeySet } from 'jose';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
-import { freePort, startAirflow, waitForRunSuccess, type AirflowServer } from '../helpers/airflow-server.js';
+import { airflowLogin, finishedRun, freePort, startAirflow, unpauseDag, type AirflowServer } from '../helpers/airflow-server.js';
 import { basic, PROD_AUDIENCE, STAGING_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 
 /**
@@ -84,11 +84,7 @@ async function asAdmin(path: string) {
 
 /** Airflow's own login on server 1 (SimpleAuthManager, dev password): what people use in this set-up. */
 async function workersAdmin(): Promise<string> {
-  const res = await fetch(`${workers.url}/auth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: 'admin-pass' }),
-  });
+  const res = await airflowLogin(workers, 'admin', 'admin-pass');
   expect(res.status).toBe(201);
   return `Bearer ${((await res.json()) as { access_token: string }).access_token}`;
 }
@@ -149,6 +145,13 @@ it('lists are filtered in this mode too', async () => {
   expect(body.total_entries).toBe(2);
 });
 
+it('server 2 trusts only the broker\'s key set: a token from Airflow\'s own login on server 1 is refused there', async () => {
+  const res = await fetch(`${airflow.url}/api/v2/dags`, { headers: { authorization: await workersAdmin() } });
+  expect(res.status).toBe(403);
+  const ok = await fetch(`${workers.url}/api/v2/dags`, { headers: { authorization: await workersAdmin() } });
+  expect(ok.status).toBe(200);
+});
+
 it('identity.subject svc:{client_id}: Airflow records the name the template makes of the caller\'s claims', async () => {
   const res = await trigger('named-1', await token('demo-etl', 'demo-etl-secret', STAGING_AUDIENCE), 'staging');
   expect(res.status).toBe(200);
@@ -172,22 +175,13 @@ it('a task triggered through the proxy runs to success on the scheduler and work
   expect((await trigger('task-1', await token('demo-etl', 'demo-etl-secret'))).status).toBe(200);
   await airflow.stop();
   const admin = await workersAdmin();
-  const unpause = await fetch(`${workers.url}/api/v2/dags/etl_daily`, {
-    method: 'PATCH',
-    headers: { authorization: admin, 'content-type': 'application/json' },
-    body: JSON.stringify({ is_paused: false }),
-  });
-  expect(unpause.status).toBe(200);
-  const run = await waitForRunSuccess(workers, { dagId: 'etl_daily', runId: 'task-1', authorization: admin, timeoutMs: 150_000 });
+  expect(await unpauseDag(workers, admin, 'etl_daily')).toBe(200);
+  const { run, returnValue, eventLogs } = await finishedRun(workers, { dagId: 'etl_daily', runId: 'task-1', taskId: 'extract', authorization: admin, timeoutMs: 150_000 });
   expect(run).toMatchObject({ state: 'success', triggering_user_name: 'demo-etl' });
   // The task really ran (an EmptyOperator would be marked success without a worker): its return value is in XCom.
-  const xcom = await fetch(`${workers.url}/api/v2/dags/etl_daily/dagRuns/task-1/taskInstances/extract/xcomEntries/return_value`, { headers: { authorization: admin } });
-  expect(xcom.status).toBe(200);
-  expect(((await xcom.json()) as { value: unknown }).value).toBe('extracted');
-  // Airflow's audit log names the caller of the proxied call, and the person who unpaused on server 1.
-  const logs = await fetch(`${workers.url}/api/v2/eventLogs?dag_id=etl_daily&limit=100`, { headers: { authorization: admin } });
-  const entries = ((await logs.json()) as { event_logs: Array<{ event: string; owner: string; run_id: string | null }> }).event_logs;
-  expect(entries.find((e) => e.event === 'trigger_dag_run' && e.run_id === 'task-1')).toMatchObject({ owner: 'demo-etl' });
-  expect(entries.find((e) => e.event === 'trigger_dag_run' && e.run_id === 'named-1')).toMatchObject({ owner: 'svc:demo-etl' });
-  expect(entries.find((e) => e.event === 'patch_dag')).toMatchObject({ owner: 'admin' });
+  expect(returnValue).toBe('extracted');
+  // Airflow's audit log names the caller of the proxied calls, and the person who unpaused on server 1.
+  expect(eventLogs.find((e) => e.event === 'trigger_dag_run' && e.run_id === 'task-1')).toMatchObject({ owner: 'demo-etl' });
+  expect(eventLogs.find((e) => e.event === 'trigger_dag_run' && e.run_id === 'named-1')).toMatchObject({ owner: 'svc:demo-etl' });
+  expect(eventLogs.find((e) => e.event === 'patch_dag')).toMatchObject({ owner: 'admin' });
 }, 200_000);
