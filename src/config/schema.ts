@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
 import { parseClaimPointer } from '../policy/claim-pointer.js';
+import { SubjectTemplate } from '../airflow/credentials/subject-template.js';
 
 /**
  * The operator configuration: the single source of truth for every option. `docs/configuration.md` is
@@ -211,6 +212,31 @@ const serviceAccountCredentials = z
   })
   .meta({ description: 'The proxy calls Airflow as one Airflow user; the policy decides what each caller may do.' });
 
+/** Who the caller is in Airflow: the `sub` of the minted per-caller token. */
+const callerIdentity = z
+  .strictObject({
+    subject: z
+      .string()
+      .default('{sub}')
+      .superRefine((text, ctx) => {
+        const problem = SubjectTemplate.problem(text);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .meta({
+        description:
+          'Template over the caller\'s verified access-token claims (`{sub}`, `{client_id}`, `{iss}`, or any other ' +
+          'claim name in braces; text outside braces is kept): the name Airflow records as the caller. A call whose ' +
+          'token lacks a named claim, or where it is not a non-empty string, is refused (403 ' +
+          '`identity-claim-missing`). Directory claims are not copied into access tokens: only the claims the broker ' +
+          'issues are available.',
+        examples: ['{sub}', '{client_id}', 'broker:{sub}'],
+      }),
+    auth_manager: z.enum(['simple']).default('simple').meta({
+      description: 'Airflow\'s auth manager: `simple` (SimpleAuthManager: `sub` is the user name, `role` the role).',
+    }),
+  })
+  .meta({ description: 'How the caller is named in Airflow.' });
+
 const trustedJwksCredentials = z
   .strictObject({
     mode: z.literal('trusted-jwks'),
@@ -222,6 +248,7 @@ const trustedJwksCredentials = z
     default_airflow_role: z.enum(['viewer', 'user', 'op', 'admin']).optional().meta({
       description: 'Airflow role for callers whose roles set no `airflow_role` (default: refuse).',
     }),
+    identity: callerIdentity.prefault({}),
   })
   .refine((c) => c.jwt_audience !== 'urn:airflow.apache.org:task', {
     message: 'the Execution API audience is never minted',

@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { OAuthError } from '../../errors/oauth-error.js';
 import type { KeyStore } from '../../keys/key-store.js';
 import { airflowRoles, type AirflowRole } from '../../policy/vocabulary.js';
+import type { SubjectTemplate } from './subject-template.js';
 import type { Caller, UpstreamCredentials } from './upstream-credentials.js';
 
 export interface TrustedJwksOptions {
@@ -11,6 +12,8 @@ export interface TrustedJwksOptions {
   issuer: string | undefined;
   ttlMs: number;
   defaultRole: AirflowRole | undefined;
+  /** `identity.subject`: the minted token's `sub`. */
+  subject: SubjectTemplate;
   now: () => number;
 }
 
@@ -18,7 +21,8 @@ export interface TrustedJwksOptions {
 const EXECUTION_API_AUDIENCE = 'urn:airflow.apache.org:task';
 
 /**
- * `trusted-jwks`: a short-lived Airflow-format JWT per caller (`sub` = the caller, `role` = the Airflow role of
+ * `trusted-jwks`: a short-lived Airflow-format JWT per caller (`sub` = the caller as `identity.subject` names it
+ * from its claims, `role` = the Airflow role of
  * its policy roles), signed with the Airflow key set that Airflow trusts through `trusted_jwks_url`. Airflow's
  * own audit log then names the real caller. Minted tokens are reused until shortly before they expire.
  */
@@ -35,8 +39,9 @@ export class TrustedJwksCredentials implements UpstreamCredentials {
 
   async authorization(caller: Caller): Promise<string> {
     const role = this.airflowRole(caller);
+    const subject = this.options.subject.render(caller.claims);
     const key = this.keys.requireSigningKey();
-    const cacheKey = `${key.kid}\u0000${caller.subject}\u0000${role}`;
+    const cacheKey = `${key.kid}\u0000${subject}\u0000${role}`;
     const now = this.options.now();
     const cached = this.minted.get(cacheKey);
     if (cached && cached.expiresAt - 60_000 > now) return cached.header;
@@ -44,7 +49,7 @@ export class TrustedJwksCredentials implements UpstreamCredentials {
     const exp = iat + Math.floor(this.options.ttlMs / 1000);
     let jwt = new SignJWT({ role, client_id: caller.clientId })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-      .setSubject(caller.subject)
+      .setSubject(subject)
       .setAudience(this.options.audience)
       .setIssuedAt(iat)
       .setNotBefore(iat)
