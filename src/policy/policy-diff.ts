@@ -2,13 +2,18 @@ import { formatDuration } from '../config/duration.js';
 import { compileGlob, globCovers } from './glob.js';
 import type { CompiledGrant, CompiledRole, Policy } from './policy.js';
 import type { PolicyDocument } from './schema.js';
-import { resourceKinds, type ResourceKind } from './vocabulary.js';
+import { resourceKinds, version1BackfillActions, type BackfillOperation, type PolicyVersion, type ResourceKind } from './vocabulary.js';
 
 /** One (resource kind, pattern, action) a role allows or denies. */
 export interface Permission {
   kind: ResourceKind;
   pattern: string;
   action: string;
+  /**
+   * Between policies of different versions, `backfill` is compared per backfill operation, because version 1
+   * grants them through `trigger` and `edit`: the operation this permission is about.
+   */
+  operation?: BackfillOperation;
 }
 
 export interface SettingChange {
@@ -52,6 +57,8 @@ export interface ConditionDiff {
  * grants or bindings, splitting a grant, or adding a pattern an existing glob already covers is no change.
  */
 export interface PolicyDiff {
+  /** Present when the policy language version changed. */
+  version?: { old: PolicyVersion; new: PolicyVersion };
   roles: RoleDiff[];
   bindings: { added: BindingRef[]; removed: BindingRef[] };
   conditions: ConditionDiff[];
@@ -62,19 +69,21 @@ const conditionKeys = ['groups', 'client_id', 'subject', 'directory'] as const;
 const noRole: CompiledRole = { name: '', description: undefined, tokenTtlMs: undefined, airflowRole: undefined, admin: false, grants: [], denies: [] };
 
 export function diffPolicies(before: Policy, after: Policy): PolicyDiff {
+  const versions = before.version === after.version ? undefined : { old: before.version, new: after.version };
   const names = [...after.roles.keys(), ...[...before.roles.keys()].filter((r) => !after.roles.has(r))];
   const roles = names.flatMap((name) => {
     const old = before.roles.get(name);
     const now = after.roles.get(name);
-    const d = diffRole(old ?? noRole, now ?? noRole);
+    const d = diffRole(old ?? noRole, now ?? noRole, versions);
     const status = !old ? 'added' : !now ? 'removed' : 'changed';
     const empty = !d.settings.length && !d.allow.gained.length && !d.allow.lost.length && !d.deny.added.length && !d.deny.removed.length;
     return status === 'changed' && empty ? [] : [{ role: name, status, ...d } satisfies RoleDiff];
   });
-  return { roles, bindings: diffBindings(before.document.bindings, after.document.bindings), conditions: diffConditions(before, after) };
+  const diff = { roles, bindings: diffBindings(before.document.bindings, after.document.bindings), conditions: diffConditions(before, after) };
+  return versions ? { version: versions, ...diff } : diff;
 }
 
-function diffRole(old: CompiledRole, now: CompiledRole): Omit<RoleDiff, 'role' | 'status'> {
+function diffRole(old: CompiledRole, now: CompiledRole, versions: PolicyDiff['version']): Omit<RoleDiff, 'role' | 'status'> {
   const settings: SettingChange[] = [];
   const ttl = (ms: number | undefined) => (ms === undefined ? null : formatDuration(ms));
   const compare = (setting: SettingChange['setting'], a: string | boolean | null, b: string | boolean | null) => {
@@ -84,7 +93,12 @@ function diffRole(old: CompiledRole, now: CompiledRole): Omit<RoleDiff, 'role' |
   compare('token_ttl', ttl(old.tokenTtlMs), ttl(now.tokenTtlMs));
   compare('airflow_role', old.airflowRole ?? null, now.airflowRole ?? null);
   compare('admin', old.admin, now.admin);
-  const [oldAllow, newAllow, oldDeny, newDeny] = [old.grants, now.grants, old.denies, now.denies].map(permissions);
+  const [oldAllow, newAllow, oldDeny, newDeny] = [
+    permissions(old.grants, versions?.old),
+    permissions(now.grants, versions?.new),
+    permissions(old.denies, versions?.old),
+    permissions(now.denies, versions?.new),
+  ];
   return {
     settings,
     allow: { gained: uncovered(newAllow!, oldAllow!), lost: uncovered(oldAllow!, newAllow!) },
@@ -92,12 +106,21 @@ function diffRole(old: CompiledRole, now: CompiledRole): Omit<RoleDiff, 'role' |
   };
 }
 
-/** Every (kind, pattern, action) of the grants, once, in policy order. */
-function permissions(grants: readonly CompiledGrant[]): Permission[] {
+/**
+ * Every (kind, pattern, action) of the grants, once, in policy order. With `perBackfill` (the version of a policy
+ * compared with one of another version) `backfill` becomes one permission per backfill operation the grant
+ * reaches under that version.
+ */
+function permissions(grants: readonly CompiledGrant[], perBackfill?: PolicyVersion): Permission[] {
   const seen = new Map<string, Permission>();
+  const add = (p: Permission) => seen.set(JSON.stringify([p.kind, p.pattern, p.action, p.operation]), p);
   for (const g of grants) {
     for (const p of g.patterns) {
-      for (const action of g.actions) seen.set(JSON.stringify([g.kind, p.source, action]), { kind: g.kind, pattern: p.source, action });
+      for (const action of g.actions) if (!(perBackfill && action === 'backfill')) add({ kind: g.kind, pattern: p.source, action });
+      if (!perBackfill || g.kind !== 'dags') continue;
+      for (const [operation, before] of Object.entries(version1BackfillActions) as Array<[BackfillOperation, string]>) {
+        if (g.actions.has('backfill') || (perBackfill === 1 && g.actions.has(before))) add({ kind: g.kind, pattern: p.source, action: 'backfill', operation });
+      }
     }
   }
   return [...seen.values()];
@@ -107,7 +130,7 @@ function permissions(grants: readonly CompiledGrant[]): Permission[] {
 function uncovered(these: readonly Permission[], those: readonly Permission[]): Permission[] {
   return these.filter((p) => {
     const glob = compileGlob(p.pattern);
-    return !those.some((q) => q.kind === p.kind && q.action === p.action && globCovers(compileGlob(q.pattern), glob));
+    return !those.some((q) => q.kind === p.kind && q.action === p.action && q.operation === p.operation && globCovers(compileGlob(q.pattern), glob));
   });
 }
 
@@ -168,16 +191,20 @@ function diffConditions(before: Policy, after: Policy): ConditionDiff[] {
 
 const byKind = (a: Permission, b: Permission) => resourceKinds.indexOf(a.kind) - resourceKinds.indexOf(b.kind);
 
-/** `dags "etl_*": read, trigger`, one line per kind and pattern. */
+/** `dags "etl_*": read, trigger, backfill (create_backfill, ...)`, one line per kind and pattern. */
 function permissionLines(sign: string, effect: string, list: readonly Permission[]): string[] {
-  const groups = new Map<string, { kind: ResourceKind; pattern: string; actions: string[] }>();
+  const groups = new Map<string, { kind: ResourceKind; pattern: string; actions: string[]; backfills: string[] }>();
   for (const p of [...list].sort(byKind)) {
     const key = JSON.stringify([p.kind, p.pattern]);
-    const group = groups.get(key) ?? { kind: p.kind, pattern: p.pattern, actions: [] };
-    group.actions.push(p.action);
+    const group = groups.get(key) ?? { kind: p.kind, pattern: p.pattern, actions: [], backfills: [] };
+    if (p.operation) group.backfills.push(p.operation);
+    else group.actions.push(p.action);
     groups.set(key, group);
   }
-  return [...groups.values()].map((g) => `  ${sign} ${effect} ${g.kind} ${JSON.stringify(g.pattern)}: ${g.actions.join(', ')}`);
+  return [...groups.values()].map((g) => {
+    const actions = g.backfills.length ? [...g.actions, `backfill (${g.backfills.join(', ')})`] : g.actions;
+    return `  ${sign} ${effect} ${g.kind} ${JSON.stringify(g.pattern)}: ${actions.join(', ')}`;
+  });
 }
 
 const show = (s: SettingChange, v: string | boolean | null) => (v === null ? '(unset)' : s.setting === 'description' ? JSON.stringify(v) : String(v));
@@ -191,6 +218,10 @@ export function formatWhen(conditions: ReadonlyArray<[string, string | readonly 
 /** The diff for a code review: one block per changed role, then bindings, then who gains or loses which role. */
 export function formatPolicyDiff(diff: PolicyDiff): string {
   const lines: string[] = [];
+  if (diff.version) {
+    const meaning = diff.version.new === 2 ? '"trigger" and "edit" no longer cover backfills' : '"trigger" and "edit" cover backfills again';
+    lines.push(`version: ${diff.version.old} -> ${diff.version.new} (${meaning})`);
+  }
   for (const r of diff.roles) {
     lines.push(`role ${r.role} (${r.status})`);
     for (const s of r.settings) lines.push(`  ${s.setting}: ${show(s, s.old)} -> ${show(s, s.new)}`);
