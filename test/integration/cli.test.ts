@@ -58,7 +58,7 @@ describe('trusted-jwks-role-without-airflow-role', () => {
     const file = join(dir, 'config.yaml');
     writeFileSync(
       file,
-      ['issuer: https://broker.example', 'policy_file: ./policy.yaml', 'directories: {}', 'upstreams:', '  prod:', '    audience: https://airflow.prod.example', `    credentials: ${credentials}`, ''].join('\n'),
+      ['issuer: https://broker.example', 'policy_file: ./policy.yaml', 'directories: {}', 'upstreams:', '  prod:', '    audience: https://airflow.prod.example', '    url: http://127.0.0.1:1', `    credentials: ${credentials}`, ''].join('\n'),
     );
     writeFileSync(join(dir, 'policy.yaml'), readFileSync('test/fixtures/policy/trusted-jwks.yaml'));
     return { file, policy: join(dir, 'policy.yaml') };
@@ -71,7 +71,7 @@ describe('trusted-jwks-role-without-airflow-role', () => {
     const { file, policy } = setUp('{ mode: trusted-jwks }');
     const res = await cli(['config', 'check', '--config', file]);
     expect(res.code).toBe(1);
-    expect(res.stderr).toBe(`${refusal(policy)}\n`);
+    expect(res.stderr).toBe(`${policy} is invalid:\n${refusal(policy)}\n`);
   });
 
   it('policy check --config fails the same way', async () => {

@@ -1,0 +1,30 @@
+import type { Config } from '../config/schema.js';
+import type { SourceProblem, YamlSource } from '../config/yaml-source.js';
+import type { Policy } from '../policy/policy.js';
+import { airflowRoles } from '../policy/vocabulary.js';
+
+/**
+ * Roles that a `trusted-jwks` upstream cannot serve: the proxy mints each caller's Airflow token with the strongest
+ * `airflow_role` of the caller's roles, else the upstream's `default_airflow_role`, else refuses the call. A role
+ * with allow grants, no `airflow_role`, before an upstream without a default therefore looks fine to every other
+ * check, and then every call of a token carrying only that role is refused: an error for `config check` and
+ * `policy check --config`, located on the role in the policy file.
+ */
+export function airflowRoleProblems(config: Pick<Config, 'upstreams'>, policy: Policy, source: YamlSource): SourceProblem[] {
+  const unserved = Object.entries(config.upstreams).filter(([, up]) => up.credentials?.mode === 'trusted-jwks' && up.credentials.default_airflow_role === undefined);
+  if (unserved.length === 0) return [];
+  const names = unserved.map(([name]) => `"${name}"`).join(', ');
+  const them = unserved.length === 1 ? 'upstream' : 'upstreams';
+  return [...policy.roles.values()]
+    .filter((role) => role.grants.length > 0 && role.airflowRole === undefined)
+    .map((role) => {
+      const path = ['roles', role.name];
+      const message =
+        `this role grants access but names no airflow_role, and ${them} ${names} (trusted-jwks) ${unserved.length === 1 ? 'has' : 'have'} no default_airflow_role, ` +
+        `so every call of a token with only this role is refused there: set airflow_role on the role (${orList(airflowRoles)}), ` +
+        'or credentials.default_airflow_role on the upstream';
+      return source.problem(path, message, 'error', source.locateKey(path));
+    });
+}
+
+const orList = (items: readonly string[]) => `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
