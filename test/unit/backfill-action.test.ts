@@ -1,3 +1,4 @@
+import { explainCall } from '../../src/admin/explain-call.js';
 import { apiVersions } from '../../src/airflow/api-versions.js';
 import { airflowV2Operations } from '../../src/airflow/catalog/v2-operations.js';
 import { compilePrincipal } from '../../src/policy/evaluator.js';
@@ -115,6 +116,16 @@ describe('policy version 1 decides backfills exactly as before', () => {
   test('a version-1 deny of `trigger` still denies creating a backfill', async () => {
     const policy = parsePolicy('d.yaml', 'version: 1\nroles:\n  r:\n    allow:\n      - dags: ["*"]\n        actions: [trigger]\n    deny:\n      - dags: [etl_daily]\n        actions: [trigger]\n');
     expect((await decisions(policy, ['r'], 'etl_daily')).create_backfill).toBe('deny deny-rule-matched');
+  });
+
+  test('explain says which action version 1 also accepts, and version 2 does not', async () => {
+    const call = { method: 'POST', path: '/backfills', body: { dag_id: 'etl_daily', from_date: '2026-01-01T00:00:00Z', to_date: '2026-01-02T00:00:00Z' } };
+    const v1 = await explainCall(readPolicyFile('examples/policy.yaml'), { roles: ['etl-operator'], details: undefined }, call);
+    expect(v1.verdict).toBe('allow');
+    expect(v1.notes).toContain('policy version 1: create_backfill needs backfill or trigger (version 2: backfill only)');
+    const v2 = await explainCall(version2('trigger'), { roles: ['r'], details: undefined }, call);
+    expect(v2.verdict).toBe('deny');
+    expect(v2.notes.filter((n) => n.startsWith('policy version'))).toEqual([]);
   });
 
   test('RFC 9396 narrowing to `trigger` still reaches backfill creation under version 1', async () => {
