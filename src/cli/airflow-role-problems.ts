@@ -6,7 +6,7 @@ import { airflowRoles } from '../policy/vocabulary.js';
 /**
  * Roles that a `trusted-jwks` upstream cannot serve: the proxy mints each caller's Airflow token with the strongest
  * `airflow_role` of the caller's roles, else the upstream's `default_airflow_role`, else refuses the call. A role
- * with allow grants, no `airflow_role`, before an upstream without a default therefore looks fine to every other
+ * with allow grants and no `airflow_role`, in front of an upstream without a default, therefore passes every other
  * check, and then every call of a token carrying only that role is refused: an error for `config check` and
  * `policy check --config`, located on the role in the policy file.
  */
