@@ -135,6 +135,10 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
   if (principal.details) notes.push('the token is narrowed by authorization_details: a check must also fall within them');
   if (matches.length === 0) notes.push(`no Airflow operation is ${method} ${apiPath}: the proxy refuses what its catalog does not know`);
   if (matches.length > 1) notes.push(`the path can mean ${matches.length} operations; the proxy allows it only if every one is allowed`);
+  for (const { operation: op } of matches) {
+    const also = op.access === 'policy' && policy.alsoAccepted(op);
+    if (also) notes.push(`policy version 1: ${op.name} needs ${op.action} or ${also} (version 2: ${op.action} only)`);
+  }
   if (asked.length) {
     notes.push(`backfill ${asked.join(', ')}: the proxy looks its DAG up at Airflow; offline it is unknown, so this is denied as unresolved here, and the proxy decides on the DAG it finds`);
   }

@@ -6,10 +6,12 @@ import { formatProblem, YamlSource } from '../config/yaml-source.js';
 import { readPublishedAirflowKeys } from '../keys/published-airflow-keys.js';
 import { parsePolicySource } from '../policy/policy-file.js';
 import { lintBindingClaims } from '../policy/policy-lint.js';
+import { airflowRoleProblems } from './airflow-role-problems.js';
 
 /**
  * Validates the config and the policy it names, printing every problem with file:line:column, then the warnings
- * about bindings and directory claims that cannot match (`policy check` lints the policy fully).
+ * about bindings and directory claims that cannot match (`policy check` lints the policy fully). The policy is
+ * also checked against the upstreams: a role a `trusted-jwks` upstream cannot give an Airflow role is an error.
  */
 export async function configCheck(options: { config: string }): Promise<void> {
   try {
@@ -17,6 +19,8 @@ export async function configCheck(options: { config: string }): Promise<void> {
     await readPublishedAirflowKeys(loaded.paths.airflowPublishAlso, loaded.config.keys.algorithm); // a KeyMaterialError names the file
     const file = loaded.paths.policyFile;
     const { policy, source } = parsePolicySource(file, readFileSync(file, 'utf8'), { upstreams: Object.keys(loaded.config.upstreams) });
+    const unserved = airflowRoleProblems(loaded.config, policy, source);
+    if (unserved.length > 0) throw new InvalidFileError(file, unserved);
     const warnings = [...configWarnings(loaded.config, YamlSource.read(loaded.file)), ...lintBindingClaims(policy.document, source)];
     for (const w of warnings) process.stderr.write(`${formatProblem(w)}\n`);
     process.stdout.write(`${loaded.file}: ok\n${file}: ok (sha256 ${policy.hash})\n`);

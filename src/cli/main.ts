@@ -4,7 +4,7 @@ import { withClientSecretOptions } from './client-secret.js';
 import { configCheck } from './config-check.js';
 import { directoryCheck } from './directory-check.js';
 import { keysGenerate, keysList, keysRotate } from './keys-commands.js';
-import { policyCheck, policyDiff, policyExplain, policyTest } from './policy-commands.js';
+import { policyCheck, policyDiff, policyExplain, policyTest, type PolicyCheckOptions } from './policy-commands.js';
 import { serve } from './serve.js';
 import { token } from './token-command.js';
 
@@ -59,8 +59,10 @@ policy
   .description('validate a policy: every error and warning as file:line:column; exit 1 on errors, 0 with only warnings')
   .argument('<file>', 'policy file')
   .option('--airflow <upstream>', 'also warn about dags patterns that match no DAG of this upstream of the config')
+  .option('--airflow-token-env <var>', 'with --airflow: list DAGs with the Airflow bearer token (read access) in this environment variable')
+  .option('--broker-token-env <var>', "with --airflow: list DAGs through the broker's proxy with the broker access token in this variable")
   .addOption(configOption())
-  .action(policyCheck);
+  .action((file: string, opts: Omit<PolicyCheckOptions, 'configGiven'>, cmd: Command) => policyCheck(file, { ...opts, configGiven: cmd.getOptionValueSource('config') !== 'default' }));
 policy
   .command('explain')
   .description('what the proxy decides for a call, and why; exit 0 allowed (also filtered), 3 denied')

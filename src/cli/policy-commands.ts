@@ -10,7 +10,8 @@ import type { PolicyDocument } from '../policy/schema.js';
 import { lintPolicy } from '../policy/policy-lint.js';
 import { parseJsonBody } from '../proxy/request-body.js';
 import { explainCall, formatExplanation } from '../admin/explain-call.js';
-import { fetchLiveDags } from './live-dags.js';
+import { airflowRoleProblems } from './airflow-role-problems.js';
+import { fetchLiveDags, type LiveDagsCredential } from './live-dags.js';
 import { parseExpectations, runExpectations } from './policy-expectations.js';
 import { principalFromClaims, principalFromToken } from '../admin/principal-input.js';
 
@@ -30,13 +31,34 @@ function policyOrExit(file: string) {
   }
 }
 
-/** Validation (every error) and lint (warnings); exit 1 on errors only. */
-export async function policyCheck(file: string, options: { airflow?: string; config: string }): Promise<void> {
+export interface PolicyCheckOptions {
+  config: string;
+  /** `--config` was given (or set in the environment), not defaulted: the policy is also checked against it. */
+  configGiven?: boolean;
+  airflow?: string;
+  /** Names of environment variables holding a read-only credential for `--airflow` (see `LiveDagsCredential`). */
+  airflowTokenEnv?: string;
+  brokerTokenEnv?: string;
+}
+
+/**
+ * Validation (every error) and lint (warnings); exit 1 on errors only. With a config (`--config` or `--airflow`),
+ * the roles are checked against its upstreams too.
+ */
+export async function policyCheck(file: string, options: PolicyCheckOptions): Promise<void> {
   const { policy, source } = policyOrExit(file);
-  const live = options.airflow === undefined ? undefined : await fetchLiveDags(options.config, options.airflow);
+  const credential = liveDagsCredential(options);
+  const loaded = options.configGiven || options.airflow !== undefined ? configOrExit(options.config) : undefined;
   const unchecked = checkDeploymentNames(file, policy.document, source, options.config);
-  const warnings = [...unchecked, ...lintPolicy(policy, source, live)].sort((a, b) => a.line - b.line || a.column - b.column);
-  for (const w of warnings) process.stderr.write(`${formatProblem(w)}\n`);
+  const errors = loaded ? airflowRoleProblems(loaded.config, policy, source) : [];
+  const live = options.airflow === undefined || errors.length ? undefined : await fetchLiveDags(loaded!, options.airflow, credential, (line) => process.stderr.write(`${line}\n`));
+  const warnings = [...unchecked, ...lintPolicy(policy, source, live)];
+  const problems: SourceProblem[] = [...errors, ...warnings].sort((a, b) => a.line - b.line || a.column - b.column);
+  for (const w of problems) process.stderr.write(`${formatProblem(w)}\n`);
+  if (errors.length) {
+    process.exitCode = 1;
+    return;
+  }
   const counted = `${plural(policy.roles.size, 'role')}, ${plural(policy.document.bindings.length, 'binding')}`;
   const checkedLive = live ? `, DAGs checked against upstream ${live.upstream}` : '';
   process.stdout.write(`${file}: ok (${counted}${checkedLive}${warnings.length ? `, ${plural(warnings.length, 'warning')}` : ''})\n`);
@@ -53,6 +75,27 @@ function checkDeploymentNames(file: string, document: PolicyDocument, source: Ya
   if (problems.length === 0) return [];
   process.stderr.write(`${new InvalidFileError(file, problems).message}\n`);
   process.exit(1);
+}
+
+function liveDagsCredential(options: PolicyCheckOptions): LiveDagsCredential {
+  const given = [options.airflowTokenEnv && ['airflow-token', options.airflowTokenEnv], options.brokerTokenEnv && ['broker-token', options.brokerTokenEnv]].filter((x): x is [string, string] => !!x);
+  if (given.length === 0) return { kind: 'config' };
+  if (given.length > 1) throw new Error('give at most one of --airflow-token-env and --broker-token-env');
+  if (options.airflow === undefined) throw new Error(`--${given[0]![0]}-env needs --airflow`);
+  const [kind, variable] = given[0]!;
+  const token = process.env[variable];
+  if (!token) throw new Error(`--${kind}-env: environment variable ${variable} is not set`);
+  return { kind: kind as 'airflow-token' | 'broker-token', token };
+}
+
+function configOrExit(file: string) {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (!(err instanceof InvalidFileError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
 }
 
 interface ExplainOptions {

@@ -30,6 +30,8 @@ export interface Check {
   action: Action;
   /** A resource id, or ALL. */
   id: string;
+  /** The action a version-1 policy also accepts for this check (backfills: `trigger` or `edit`). */
+  version1Action?: Action;
 }
 
 export interface RuleRef {
@@ -89,15 +91,17 @@ const covers = (patterns: readonly Glob[], id: string) => (id === ALL ? patterns
 /** Deny wins; then an allow grant must cover the id; then the token's narrowing must cover it too. */
 export function evaluateCheck(p: CompiledPrincipal, check: Check): CheckVerdict {
   const { resource, action, id } = check;
+  const alsoAccepted = p.policy.alsoAccepted(check);
+  const names = (actions: ReadonlySet<string>) => actions.has(action) || (alsoAccepted !== undefined && actions.has(alsoAccepted));
   // For ALL, any deny on the kind and action takes something away from "all", so it denies.
-  const deny = p.denies.find((g) => g.kind === resource && g.actions.has(action) && (id === ALL || g.patterns.some((x) => x.matches(id))));
+  const deny = p.denies.find((g) => g.kind === resource && names(g.actions) && (id === ALL || g.patterns.some((x) => x.matches(id))));
   if (deny) return { check, allowed: false, reason: 'deny-rule-matched', rule: ruleRef(deny) };
-  const grant = p.grants.find((g) => g.kind === resource && g.actions.has(action) && covers(g.patterns, id));
+  const grant = p.grants.find((g) => g.kind === resource && names(g.actions) && covers(g.patterns, id));
   if (!grant) {
-    const other = p.elsewhere.find((g) => g.effect === 'allow' && matchesElsewhere(g, check));
+    const other = p.elsewhere.find((g) => g.effect === 'allow' && matchesElsewhere(g, check, names));
     return other ? { check, allowed: false, reason: 'grant-limited-to-other-deployments', rule: ruleRef(other) } : { check, allowed: false, reason: 'no-matching-grant', rule: undefined };
   }
-  if (p.details && !p.details.some((d) => d.resource === resource && d.actions.has(action) && covers(d.patterns, id))) {
+  if (p.details && !p.details.some((d) => d.resource === resource && names(d.actions) && covers(d.patterns, id))) {
     return { check, allowed: false, reason: 'outside-authorization-details', rule: ruleRef(grant) };
   }
   return { check, allowed: true, reason: 'grant-matched', rule: ruleRef(grant) };
@@ -115,8 +119,8 @@ export function mayReachSome(p: CompiledPrincipal, resource: ResourceKind, actio
  * Whether a grant limited to other deployments would have taken part in this check there (for reasons and
  * explanations only). On ALL, any such grant of the kind and action counts: it would have shown part of the list.
  */
-export function matchesElsewhere(g: CompiledGrant, check: Check): boolean {
-  return g.kind === check.resource && g.actions.has(check.action) && (check.id === ALL || g.patterns.some((x) => x.matches(check.id)));
+export function matchesElsewhere(g: CompiledGrant, check: Check, names = (actions: ReadonlySet<string>) => actions.has(check.action)): boolean {
+  return g.kind === check.resource && names(g.actions) && (check.id === ALL || g.patterns.some((x) => x.matches(check.id)));
 }
 
 export function ruleRef(g: CompiledGrant): RuleRef {

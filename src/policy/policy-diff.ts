@@ -2,7 +2,7 @@ import { formatDuration } from '../config/duration.js';
 import { compileGlob, globCovers } from './glob.js';
 import type { CompiledGrant, CompiledRole, Policy } from './policy.js';
 import type { PolicyDocument } from './schema.js';
-import { resourceKinds, type ResourceKind } from './vocabulary.js';
+import { resourceKinds, version1BackfillActions, type BackfillOperation, type PolicyVersion, type ResourceKind } from './vocabulary.js';
 
 /**
  * Deployments as a diff names them: the listed ones, or every deployment but the listed ones (a permission that
@@ -16,6 +16,11 @@ export interface Permission {
   pattern: string;
   action: string;
   deployments?: DeploymentSet;
+  /**
+   * Between policies of different versions, `backfill` is compared per backfill operation, because version 1
+   * grants them through `trigger` and `edit`: the operation this permission is about.
+   */
+  operation?: BackfillOperation;
 }
 
 export interface SettingChange {
@@ -59,6 +64,8 @@ export interface ConditionDiff {
  * grants or bindings, splitting a grant, or adding a pattern an existing glob already covers is no change.
  */
 export interface PolicyDiff {
+  /** Present when the policy language version changed. */
+  version?: { old: PolicyVersion; new: PolicyVersion };
   roles: RoleDiff[];
   bindings: { added: BindingRef[]; removed: BindingRef[] };
   conditions: ConditionDiff[];
@@ -72,21 +79,23 @@ const noRole: CompiledRole = { name: '', description: undefined, tokenTtlMs: und
 const OTHER = '\u0000other';
 
 export function diffPolicies(before: Policy, after: Policy): PolicyDiff {
+  const versions = before.version === after.version ? undefined : { old: before.version, new: after.version };
   const names = [...after.roles.keys(), ...[...before.roles.keys()].filter((r) => !after.roles.has(r))];
   const named = [before, after].flatMap((p) => [...p.roles.values()].flatMap((r) => [...r.grants, ...r.denies].flatMap((g) => [...(g.deployments ?? [])])));
   const universe = [...new Set(named)].sort();
   const roles = names.flatMap((name) => {
     const old = before.roles.get(name);
     const now = after.roles.get(name);
-    const d = diffRole(old ?? noRole, now ?? noRole, universe);
+    const d = diffRole(old ?? noRole, now ?? noRole, universe, versions);
     const status = !old ? 'added' : !now ? 'removed' : 'changed';
     const empty = !d.settings.length && !d.allow.gained.length && !d.allow.lost.length && !d.deny.added.length && !d.deny.removed.length;
     return status === 'changed' && empty ? [] : [{ role: name, status, ...d } satisfies RoleDiff];
   });
-  return { roles, bindings: diffBindings(before.document.bindings, after.document.bindings), conditions: diffConditions(before, after) };
+  const diff = { roles, bindings: diffBindings(before.document.bindings, after.document.bindings), conditions: diffConditions(before, after) };
+  return versions ? { version: versions, ...diff } : diff;
 }
 
-function diffRole(old: CompiledRole, now: CompiledRole, universe: readonly string[]): Omit<RoleDiff, 'role' | 'status'> {
+function diffRole(old: CompiledRole, now: CompiledRole, universe: readonly string[], versions: PolicyDiff['version']): Omit<RoleDiff, 'role' | 'status'> {
   const settings: SettingChange[] = [];
   const ttl = (ms: number | undefined) => (ms === undefined ? null : formatDuration(ms));
   const compare = (setting: SettingChange['setting'], a: string | boolean | null, b: string | boolean | null) => {
@@ -97,7 +106,12 @@ function diffRole(old: CompiledRole, now: CompiledRole, universe: readonly strin
   compare('airflow_role', old.airflowRole ?? null, now.airflowRole ?? null);
   compare('admin', old.admin, now.admin);
   compare('deployments', old.deployments?.join(', ') ?? null, now.deployments?.join(', ') ?? null);
-  const [oldAllow, newAllow, oldDeny, newDeny] = [old.grants, now.grants, old.denies, now.denies].map((g) => permissions(g, universe));
+  const [oldAllow, newAllow, oldDeny, newDeny] = [
+    permissions(old.grants, universe, versions?.old),
+    permissions(now.grants, universe, versions?.new),
+    permissions(old.denies, universe, versions?.old),
+    permissions(now.denies, universe, versions?.new),
+  ];
   const changed = (these: PermissionAtom[], those: PermissionAtom[]) => grouped(uncovered(these, those), universe);
   return {
     settings,
@@ -106,21 +120,31 @@ function diffRole(old: CompiledRole, now: CompiledRole, universe: readonly strin
   };
 }
 
-/** One (kind, pattern, action) on one deployment: a name of `universe`, or OTHER. */
+/** One (kind, pattern, action[, backfill operation]) on one deployment: a name of `universe`, or OTHER. */
 interface PermissionAtom {
   kind: ResourceKind;
   pattern: string;
   action: string;
+  operation?: BackfillOperation;
   deployment: string;
 }
 
-/** Every (kind, pattern, action, deployment) of the grants, once, in policy order. */
-function permissions(grants: readonly CompiledGrant[], universe: readonly string[]): PermissionAtom[] {
+/**
+ * Every (kind, pattern, action, deployment) of the grants, once, in policy order. With `perBackfill` (the version
+ * of a policy compared with one of another version) `backfill` becomes one atom per backfill operation the grant
+ * reaches under that version.
+ */
+function permissions(grants: readonly CompiledGrant[], universe: readonly string[], perBackfill?: PolicyVersion): PermissionAtom[] {
   const seen = new Map<string, PermissionAtom>();
   for (const g of grants) {
+    const add = (a: Omit<PermissionAtom, 'deployment'>) => {
+      for (const deployment of g.deployments ?? [...universe, OTHER]) seen.set(JSON.stringify([a.kind, a.pattern, a.action, a.operation, deployment]), { ...a, deployment });
+    };
     for (const p of g.patterns) {
-      for (const action of g.actions) {
-        for (const deployment of g.deployments ?? [...universe, OTHER]) seen.set(JSON.stringify([g.kind, p.source, action, deployment]), { kind: g.kind, pattern: p.source, action, deployment });
+      for (const action of g.actions) if (!(perBackfill && action === 'backfill')) add({ kind: g.kind, pattern: p.source, action });
+      if (!perBackfill || g.kind !== 'dags') continue;
+      for (const [operation, before] of Object.entries(version1BackfillActions) as Array<[BackfillOperation, string]>) {
+        if (g.actions.has('backfill') || (perBackfill === 1 && g.actions.has(before))) add({ kind: g.kind, pattern: p.source, action: 'backfill', operation });
       }
     }
   }
@@ -131,17 +155,17 @@ function permissions(grants: readonly CompiledGrant[], universe: readonly string
 function uncovered(these: readonly PermissionAtom[], those: readonly PermissionAtom[]): PermissionAtom[] {
   return these.filter((p) => {
     const glob = compileGlob(p.pattern);
-    return !those.some((q) => q.kind === p.kind && q.action === p.action && q.deployment === p.deployment && globCovers(compileGlob(q.pattern), glob));
+    return !those.some((q) => q.kind === p.kind && q.action === p.action && q.operation === p.operation && q.deployment === p.deployment && globCovers(compileGlob(q.pattern), glob));
   });
 }
 
-/** PermissionAtoms back into permissions, one per (kind, pattern, action), with the deployments they change on. */
+/** PermissionAtoms back into permissions, one per (kind, pattern, action, operation), with the deployments they change on. */
 function grouped(atoms: readonly PermissionAtom[], universe: readonly string[]): Permission[] {
   const byPermission = new Map<string, { permission: Permission; on: Set<string> }>();
-  for (const a of atoms) {
-    const key = JSON.stringify([a.kind, a.pattern, a.action]);
-    const entry = byPermission.get(key) ?? { permission: { kind: a.kind, pattern: a.pattern, action: a.action }, on: new Set<string>() };
-    entry.on.add(a.deployment);
+  for (const { deployment, ...permission } of atoms) {
+    const key = JSON.stringify([permission.kind, permission.pattern, permission.action, permission.operation]);
+    const entry = byPermission.get(key) ?? { permission, on: new Set<string>() };
+    entry.on.add(deployment);
     byPermission.set(key, entry);
   }
   return [...byPermission.values()].map(({ permission, on }) => {
@@ -211,17 +235,21 @@ const byKind = (a: Permission, b: Permission) => resourceKinds.indexOf(a.kind) -
 const onDeployments = (d: DeploymentSet | undefined) =>
   !d ? '' : 'only' in d ? ` (on ${d.only.join(', ')})` : ` (on every deployment but ${d.except.join(', ')})`;
 
-/** `dags "etl_*": read, trigger`, one line per kind, pattern and deployments. */
+/** `dags "etl_*": read, trigger, backfill (create_backfill, ...)`, one line per kind, pattern and deployments. */
 function permissionLines(sign: string, effect: string, list: readonly Permission[]): string[] {
-  const groups = new Map<string, { kind: ResourceKind; pattern: string; actions: string[]; on: string }>();
+  const groups = new Map<string, { kind: ResourceKind; pattern: string; actions: string[]; backfills: string[]; on: string }>();
   for (const p of [...list].sort(byKind)) {
     const on = onDeployments(p.deployments);
     const key = JSON.stringify([p.kind, p.pattern, on]);
-    const group = groups.get(key) ?? { kind: p.kind, pattern: p.pattern, actions: [], on };
-    group.actions.push(p.action);
+    const group = groups.get(key) ?? { kind: p.kind, pattern: p.pattern, actions: [], backfills: [], on };
+    if (p.operation) group.backfills.push(p.operation);
+    else group.actions.push(p.action);
     groups.set(key, group);
   }
-  return [...groups.values()].map((g) => `  ${sign} ${effect} ${g.kind} ${JSON.stringify(g.pattern)}: ${g.actions.join(', ')}${g.on}`);
+  return [...groups.values()].map((g) => {
+    const actions = g.backfills.length ? [...g.actions, `backfill (${g.backfills.join(', ')})`] : g.actions;
+    return `  ${sign} ${effect} ${g.kind} ${JSON.stringify(g.pattern)}: ${actions.join(', ')}${g.on}`;
+  });
 }
 
 const show = (s: SettingChange, v: string | boolean | null) =>
@@ -236,6 +264,10 @@ export function formatWhen(conditions: ReadonlyArray<[string, string | readonly 
 /** The diff for a code review: one block per changed role, then bindings, then who gains or loses which role. */
 export function formatPolicyDiff(diff: PolicyDiff): string {
   const lines: string[] = [];
+  if (diff.version) {
+    const meaning = diff.version.new === 2 ? '"trigger" and "edit" no longer cover backfills' : '"trigger" and "edit" cover backfills again';
+    lines.push(`version: ${diff.version.old} -> ${diff.version.new} (${meaning})`);
+  }
   for (const r of diff.roles) {
     lines.push(`role ${r.role} (${r.status})`);
     for (const s of r.settings) lines.push(`  ${s.setting}: ${show(s, s.old)} -> ${show(s, s.new)}`);

@@ -3,7 +3,7 @@ import { parseClaimPointer, pointerTo } from './claim-pointer.js';
 import { globCovers, globsOverlap, type Glob } from './glob.js';
 import { appliesOn, type CompiledGrant, type Policy } from './policy.js';
 import type { PolicyDocument } from './schema.js';
-import { viewIds, type ResourceKind } from './vocabulary.js';
+import { version1BackfillActions, viewIds, type ResourceKind } from './vocabulary.js';
 
 /** The DAG ids a live Airflow deployment has, to check `dags` patterns against (fetched by the caller). */
 export interface LiveDags {
@@ -22,9 +22,11 @@ export interface LiveDags {
  * - an allow grant that covers every resource of its kind (`"*"`, or every view named) in a role some binding
  *   reaches: the widest grant there is deserves a second look, so it names who gets it;
  * - with `live`: a `dags` pattern, of a grant that applies on that deployment, that matches no DAG there;
+ * - a `when.claims` key that cannot mean what it says (see {@link lintBindingClaims});
+ * - a version-1 policy whose `dags` grants `trigger` or `edit`: those also change backfills there, once, on
+ *   `version` (how to move to version 2).
  *
  * Grants limited to deployments count only where they apply (a grant on prod shadows nothing on staging).
- * - a `when.claims` key that cannot mean what it says (see {@link lintBindingClaims}).
  */
 export function lintPolicy(policy: Policy, source: YamlSource, live?: LiveDags): SourceProblem[] {
   const warn = (path: PropertyKey[], message: string, key = false) =>
@@ -68,6 +70,8 @@ export function lintPolicy(policy: Policy, source: YamlSource, live?: LiveDags):
     }
   }
   problems.push(...lintBindingClaims(policy.document, source));
+  const backfillsHidden = version1BackfillWarning(policy);
+  if (backfillsHidden) problems.push(warn(['version'], backfillsHidden, true));
   return problems.sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
@@ -99,6 +103,19 @@ function claimKeyProblem(key: string): string | undefined {
   const dotted = pointer.tokens.length === 1 && DOTTED_PATH.test(pointer.tokens[0]!);
   if (dotted) return `"${key}" reads the top-level claim named "${pointer.tokens[0]}"; for the nested claim write "${pointerTo(pointer.tokens[0]!.split('.'))}"`;
   return undefined;
+}
+
+/** Version 1 lets `trigger` create backfills over any date range and `edit` pause or cancel them: say how to stop that. */
+function version1BackfillWarning(policy: Policy): string | undefined {
+  if (policy.version !== 1) return undefined;
+  const implying: ReadonlySet<string> = new Set(Object.values(version1BackfillActions));
+  const roles = [...policy.roles.values()].filter((r) => r.grants.some((g) => g.kind === 'dags' && [...g.actions].some((a) => implying.has(a))));
+  if (roles.length === 0) return undefined;
+  return (
+    `version 1: "trigger" also creates backfills (over any date range) and "edit" also pauses, unpauses and cancels them ` +
+    `(roles ${roles.map((r) => r.name).join(', ')}); to give backfills their own action write "version: 2" and add "backfill" ` +
+    `to the dags grants that should keep them (policy diff shows what changes)`
+  );
 }
 
 const KIND_NOUNS: Record<ResourceKind, string> = {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { claimAt, claimMatches, parseClaimPointer } from './claim-pointer.js';
 import { compileGlob, type Glob } from './glob.js';
 import { grantKind, type GrantDocument, type PolicyDocument } from './schema.js';
-import type { AirflowRole, ResourceKind } from './vocabulary.js';
+import type { Action, AirflowRole, PolicyVersion, ResourceKind } from './vocabulary.js';
 
 /** What bindings match on: the identity the central directory vouched for. */
 export interface BindingSubject {
@@ -102,6 +102,19 @@ export class Policy {
     this.bindings = document.bindings.map((b) => ({ role: b.role, conditions: compileConditions(b.when) }));
     const pointers = document.bindings.flatMap((b) => Object.keys(b.when.claims ?? {}).map(parseClaimPointer));
     this.claimsRead = new Set(pointers.filter((p) => p !== undefined).map((p) => p.tokens[0]!));
+  }
+
+  /** The policy language version the file declares (`version:`). */
+  get version(): PolicyVersion {
+    return this.document.version;
+  }
+
+  /**
+   * The action this policy accepts for a check besides the check's own: under version 1, the action that covered
+   * it before version 2 gave backfills their own (`trigger` to create one, `edit` to pause, unpause or cancel it).
+   */
+  alsoAccepted(check: { version1Action?: Action }): Action | undefined {
+    return this.document.version === 1 ? check.version1Action : undefined;
   }
 
   static fromDocument(document: PolicyDocument, bytes: string | Buffer): Policy {

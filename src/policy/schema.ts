@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
 import { upstreamName } from '../config/schema.js';
-import { airflowRoles, resourceActions, resourceKinds, viewIds, type ResourceKind } from './vocabulary.js';
+import { airflowRoles, policyVersions, resourceActions, resourceKinds, viewIds, type ResourceKind } from './vocabulary.js';
 
 /**
  * The policy file owned by security admins. Example:
  *
  * ```yaml
- * version: 1
+ * version: 2
  * roles:
  *   etl-operator:
  *     token_ttl: 10m
@@ -139,7 +139,8 @@ const bindingSchema = z.strictObject({
 
 export const policySchema = z
   .strictObject({
-    version: z.literal(1),
+    /** 1 or 2; 2 gives backfills their own dags action `backfill` (version 1: `trigger` and `edit` cover them). */
+    version: z.literal(policyVersions, { error: `Invalid input: expected ${policyVersions.join(' or ')}` }),
     roles: z.record(roleName, roleSchema),
     bindings: z.array(bindingSchema).default([]),
   })

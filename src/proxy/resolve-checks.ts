@@ -38,7 +38,8 @@ export async function resolveChecks(operation: Operation, facts: RequestFacts, l
       return { operation, kind: 'checks', checks: ids.map((id) => ({ resource: operation.resource, action: operation.action, id })), listAll: false };
     }
     const ids = await idsFrom(operation.ids, operation.resource, facts, lookups);
-    const checks: Check[] = ids.map((id) => ({ resource: operation.resource, action: operation.action, id }));
+    const { version1Action } = operation;
+    const checks: Check[] = ids.map((id) => ({ resource: operation.resource, action: operation.action, id, ...(version1Action && { version1Action }) }));
     // Checks Airflow makes on a second resource (e.g. the asset of a DAG's queued event) must pass too.
     for (const extra of operation.also ?? []) {
       for (const id of await idsFrom(extra.ids, extra.resource, facts, lookups)) checks.push({ resource: extra.resource, action: extra.action, id });

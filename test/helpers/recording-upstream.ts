@@ -139,12 +139,13 @@ export interface StandInSetup {
   close(): Promise<void>;
 }
 
-export async function startBrokerBeforeStandIn(credentials: Record<string, unknown> = {}): Promise<StandInSetup> {
+export async function startBrokerBeforeStandIn(credentials: Record<string, unknown> = {}, policyFile?: string): Promise<StandInSetup> {
   const upstream = new RecordingUpstream();
   await upstream.start();
   const directory = await startDirectory();
   process.env.ATB_TEST_STANDIN_PASSWORD = 'stand-in-pass';
   const broker = await startBroker(directory, {
+    policyFile,
     configure: (c) => {
       c.upstreams.prod = {
         audience: PROD_AUDIENCE,

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { BIN, runCli as cli } from '../helpers/run-cli.js';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
@@ -44,6 +44,69 @@ describe('config check', () => {
     expect(res.stdout).toMatch(/policy\.yaml: ok/);
     expect(res.stderr).toContain(`${file}:6:23 warning: directories.kc.claims.groups: "realm_access.roles" is the top-level claim of that name`);
     expect(res.stderr).toContain(`${join(dir, 'policy.yaml')}:5:23 warning: bindings[0].when.claims.realm_access.roles: "realm_access.roles" is not a JSON Pointer, so this condition never matches: did you mean "/realm_access/roles"?`);
+  });
+});
+
+/**
+ * Regression (issue #9, item 5): a trusted-jwks upstream mints per-caller tokens with the caller's `airflow_role`;
+ * a role that grants something but names none (and no `default_airflow_role`) passed both checks, then every call of
+ * a token carrying only that role was refused.
+ */
+describe('trusted-jwks-role-without-airflow-role', () => {
+  const setUp = (credentials: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'atb-cli-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(
+      file,
+      ['issuer: https://broker.example', 'policy_file: ./policy.yaml', 'directories: {}', 'upstreams:', '  prod:', '    audience: https://airflow.prod.example', '    url: http://127.0.0.1:1', `    credentials: ${credentials}`, ''].join('\n'),
+    );
+    writeFileSync(join(dir, 'policy.yaml'), readFileSync('test/fixtures/policy/trusted-jwks.yaml'));
+    return { file, policy: join(dir, 'policy.yaml') };
+  };
+  const refusal = (policy: string) =>
+    `${policy}:13:3 error: roles.reporting-reader: this role grants access but names no airflow_role, and upstream "prod" (trusted-jwks) has no default_airflow_role, ` +
+    'so every call of a token with only this role is refused there: set airflow_role on the role (viewer, user, op or admin), or credentials.default_airflow_role on the upstream';
+
+  it('config check fails naming the role, the upstream and both fixes', async () => {
+    const { file, policy } = setUp('{ mode: trusted-jwks }');
+    const res = await cli(['config', 'check', '--config', file]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(`${policy} is invalid:\n${refusal(policy)}\n`);
+  });
+
+  it('policy check --config fails the same way', async () => {
+    const { file, policy } = setUp('{ mode: trusted-jwks }');
+    const res = await cli(['policy', 'check', policy, '--config', file]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`${refusal(policy)}\n`);
+    expect(res.stdout).toBe('');
+  });
+
+  it('passes with default_airflow_role on the upstream, and in service-account mode', async () => {
+    const withDefault = setUp('{ mode: trusted-jwks, default_airflow_role: viewer }');
+    expect(await cli(['config', 'check', '--config', withDefault.file])).toMatchObject({ code: 0, stderr: '' });
+    expect(await cli(['policy', 'check', withDefault.policy, '--config', withDefault.file])).toMatchObject({ code: 0 });
+    const serviceAccount = setUp('{ mode: service-account, username: proxy, password: "${ATB_TEST_PW}" }');
+    expect(await cli(['config', 'check', '--config', serviceAccount.file], { env: { ATB_TEST_PW: 'x' } })).toMatchObject({ code: 0, stderr: '' });
+  });
+
+  it('a role limited to a service-account deployment is not checked against the trusted-jwks one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atb-cli-'));
+    const file = join(dir, 'config.yaml');
+    const upstream = (name: string, credentials: string) => [`  ${name}:`, `    audience: https://airflow.${name}.example`, '    url: http://127.0.0.1:1', `    credentials: ${credentials}`];
+    writeFileSync(
+      file,
+      ['issuer: https://broker.example', 'policy_file: ./policy.yaml', 'directories: {}', 'upstreams:', ...upstream('prod', '{ mode: trusted-jwks }'), ...upstream('staging', '{ mode: service-account, username: proxy, password: "${ATB_TEST_PW}" }'), ''].join('\n'),
+    );
+    const policy = join(dir, 'policy.yaml');
+    const fixture = readFileSync('test/fixtures/policy/trusted-jwks.yaml', 'utf8');
+    writeFileSync(policy, fixture.replace('  reporting-reader:\n', '  reporting-reader:\n    deployments: [staging]\n'));
+    const env = { env: { ATB_TEST_PW: 'x' } };
+    expect(await cli(['config', 'check', '--config', file], env)).toMatchObject({ code: 0, stderr: '' });
+    writeFileSync(policy, fixture);
+    const unlimited = await cli(['config', 'check', '--config', file], env);
+    expect(unlimited.code).toBe(1);
+    expect(unlimited.stderr).toContain('roles.reporting-reader: this role grants access but names no airflow_role, and upstream "prod" (trusted-jwks)');
   });
 });
 

@@ -10,10 +10,20 @@ import { runCli as cli } from '../helpers/run-cli.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'atb-policy-cli-'));
 
+/** What `policy check` says once about a version-1 policy that grants `trigger` or `edit` on DAGs. */
+const version1Hint = (file: string, line: number, roles: string) =>
+  `${file}:${line}:1 warning: version: version 1: "trigger" also creates backfills (over any date range) and "edit" also pauses, unpauses and cancels them (roles ${roles}); ` +
+  'to give backfills their own action write "version: 2" and add "backfill" to the dags grants that should keep them (policy diff shows what changes)\n';
+
 describe('policy check', () => {
-  it('accepts the example policy', async () => {
+  it('accepts the example policy, saying how to move it to version 2', async () => {
     const res = await cli(['policy', 'check', 'examples/policy.yaml']);
-    expect(res).toEqual({ code: 0, stdout: 'examples/policy.yaml: ok (2 roles, 2 bindings)\n', stderr: '' });
+    expect(res).toEqual({ code: 0, stdout: 'examples/policy.yaml: ok (2 roles, 2 bindings, 1 warning)\n', stderr: version1Hint('examples/policy.yaml', 2, 'etl-operator') });
+  });
+
+  it('backfills-hide-inside-trigger: a version-2 policy has no version warning', async () => {
+    const res = await cli(['policy', 'check', 'test/fixtures/policy/backfill-v2.yaml']);
+    expect(res).toEqual({ code: 0, stdout: 'test/fixtures/policy/backfill-v2.yaml: ok (2 roles, 2 bindings)\n', stderr: '' });
   });
 
   it('lists every error with file:line:column and exits 1', async () => {
@@ -35,8 +45,8 @@ describe('policy check', () => {
   it('warns on a grant of every DAG to a whole group, naming the role, the grant and the bindings', async () => {
     const res = await cli(['policy', 'check', 'test/fixtures/policy/warnings/every-resource.yaml']);
     expect(res.code).toBe(0);
-    expect(res.stdout).toBe('test/fixtures/policy/warnings/every-resource.yaml: ok (2 roles, 3 bindings, 3 warnings)\n');
-    expect(res.stderr.split('\n')[0]).toBe(
+    expect(res.stdout).toBe('test/fixtures/policy/warnings/every-resource.yaml: ok (2 roles, 3 bindings, 4 warnings)\n');
+    expect(res.stderr.split('\n')[1]).toBe(
       'test/fixtures/policy/warnings/every-resource.yaml:6:9 warning: roles.platform-operator.allow[0]: covers every DAG: role platform-operator may read, trigger any DAG, reached by bindings[0] (groups: airflow-platform), bindings[1] (client_id: svc-deploy, svc-ci)',
     );
   });
@@ -126,8 +136,10 @@ describe('policy check', () => {
       const res = await cli(['policy', 'check', 'examples/policy.yaml', '--airflow', 'prod', '--config', config], { env: { ATB_TEST_AIRFLOW_PASSWORD: 'proxy-pass' } });
       expect(res).toEqual({
         code: 0,
-        stdout: 'examples/policy.yaml: ok (2 roles, 2 bindings, DAGs checked against upstream prod, 1 warning)\n',
-        stderr: 'examples/policy.yaml:14:28 warning: roles.reporting-reader.allow[0].dags[1]: "finance_daily" matches no DAG of upstream "prod" (3 DAGs)\n',
+        stdout: 'examples/policy.yaml: ok (2 roles, 2 bindings, DAGs checked against upstream prod, 2 warnings)\n',
+        stderr:
+          version1Hint('examples/policy.yaml', 2, 'etl-operator') +
+          'examples/policy.yaml:14:28 warning: roles.reporting-reader.allow[0].dags[1]: "finance_daily" matches no DAG of upstream "prod" (3 DAGs)\n',
       });
       expect(seen[0]).toBe('POST /auth/token -');
       expect(seen[1]).toMatch(/^GET \/api\/v2\/dags\?limit=100&offset=0 Bearer /);
@@ -201,6 +213,13 @@ describe('policy diff', () => {
     expect(await cli(['policy', 'diff', OLD, NEW])).toEqual({ code: 0, stdout: formatPolicyDiff(expected), stderr: '' });
     const json = await cli(['policy', 'diff', '--json', OLD, NEW]);
     expect(JSON.parse(json.stdout)).toEqual(JSON.parse(JSON.stringify(expected)));
+  });
+
+  it('backfills-hide-inside-trigger: moving the same roles from version 1 to 2 shows the backfill operations they lose', async () => {
+    const [v1, v2] = ['test/fixtures/policy/diff/backfill-v1.yaml', 'test/fixtures/policy/diff/backfill-v2.yaml'];
+    const res = await cli(['policy', 'diff', v1, v2]);
+    expect(res).toEqual({ code: 0, stdout: formatPolicyDiff(diffPolicies(readPolicyFile(v1), readPolicyFile(v2))), stderr: '' });
+    expect(res.stdout).toMatch(/^version: 1 -> 2 .*\n.*\n {2}- allow dags "etl_\*": backfill \(create_backfill, create_backfill_dry_run\)\n/);
   });
 
   it('refuses a broken side with its located problems', async () => {

@@ -167,4 +167,48 @@ describe('policy diff', () => {
       expect(formatPolicyDiff(diffPolicies(limited, limited))).toBe('no effective change\n');
     });
   });
+
+  describe('backfills-hide-inside-trigger: between versions 1 and 2, the backfill operations that change', () => {
+    const V1 = 'test/fixtures/policy/diff/backfill-v1.yaml';
+    const V2 = 'test/fixtures/policy/diff/backfill-v2.yaml';
+
+    test('the same roles in version 2 lose what version 1 gave them through trigger and edit', () => {
+      expect(formatPolicyDiff(diffPolicies(readPolicyFile(V1), readPolicyFile(V2)))).toBe(
+        [
+          'version: 1 -> 2 ("trigger" and "edit" no longer cover backfills)',
+          'role etl-operator (changed)',
+          '  - allow dags "etl_*": backfill (create_backfill, create_backfill_dry_run)',
+          'role platform-operator (changed)',
+          '  - allow dags "*": backfill (create_backfill, create_backfill_dry_run, pause_backfill, unpause_backfill, cancel_backfill)',
+          '',
+        ].join('\n'),
+      );
+      const json = JSON.parse(JSON.stringify(diffPolicies(readPolicyFile(V1), readPolicyFile(V2))));
+      expect(json.version).toEqual({ old: 1, new: 2 });
+      expect(json.roles[0].allow.lost).toEqual([
+        { kind: 'dags', pattern: 'etl_*', action: 'backfill', operation: 'create_backfill' },
+        { kind: 'dags', pattern: 'etl_*', action: 'backfill', operation: 'create_backfill_dry_run' },
+      ]);
+    });
+
+    test('adding backfill while moving to version 2 keeps creating and gains pausing, unpausing and cancelling', () => {
+      const v2 = parsePolicy('v2.yaml', readFileSync(V2, 'utf8').replace('actions: [read, trigger, clear]', 'actions: [read, trigger, clear, backfill]'));
+      expect(formatPolicyDiff(diffPolicies(readPolicyFile(V1), v2))).toBe(
+        [
+          'version: 1 -> 2 ("trigger" and "edit" no longer cover backfills)',
+          'role etl-operator (changed)',
+          '  + allow dags "etl_*": backfill (pause_backfill, unpause_backfill, cancel_backfill)',
+          'role platform-operator (changed)',
+          '  - allow dags "*": backfill (create_backfill, create_backfill_dry_run, pause_backfill, unpause_backfill, cancel_backfill)',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    test('within one version, backfill is an action like any other', () => {
+      const v2 = readPolicyFile(V2);
+      const more = parsePolicy('v2.yaml', readFileSync(V2, 'utf8').replace('actions: [read]', 'actions: [read, backfill]'));
+      expect(formatPolicyDiff(diffPolicies(v2, more))).toBe('role reporting-reader (changed)\n  + allow dags "report_*": backfill\n');
+    });
+  });
 });

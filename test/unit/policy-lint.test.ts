@@ -9,6 +9,10 @@ const warningsOf = (file: string, live?: LiveDags) => {
   return lintPolicy(policy, source, live).map(formatProblem);
 };
 
+const version1Hint = (roles: string) =>
+  `version 1: "trigger" also creates backfills (over any date range) and "edit" also pauses, unpauses and cancels them (roles ${roles}); ` +
+  'to give backfills their own action write "version: 2" and add "backfill" to the dags grants that should keep them (policy diff shows what changes)';
+
 const fixture = (name: string) => `test/fixtures/policy/warnings/${name}`;
 
 describe('policy lint', () => {
@@ -17,6 +21,7 @@ describe('policy lint', () => {
     [
       'shadowed-grant.yaml',
       [
+        `shadowed-grant.yaml:1:1 warning: version: ${version1Hint('etl-operator')}`,
         'shadowed-grant.yaml:8:9 warning: roles.etl-operator.allow[1]: shadowed by allow[0], which already allows every action here on every id it names',
         'shadowed-grant.yaml:11:9 warning: roles.etl-operator.allow[2]: shadowed by allow[0], which already allows every action here on every id it names',
         'shadowed-grant.yaml:20:9 warning: roles.etl-operator.allow[5]: shadowed by allow[4], which already allows every action here on every id it names',
@@ -26,6 +31,7 @@ describe('policy lint', () => {
     [
       'ineffective-deny.yaml',
       [
+        `ineffective-deny.yaml:1:1 warning: version: ${version1Hint('etl-operator')}`,
         'ineffective-deny.yaml:12:9 warning: roles.etl-operator.deny[1]: no role allows any of these actions on these ids, so this deny takes nothing away',
         'ineffective-deny.yaml:15:9 warning: roles.etl-operator.deny[2]: no role allows any of these actions on these ids, so this deny takes nothing away',
         'ineffective-deny.yaml:19:9 warning: roles.auditor.allow[0]: covers every view: role auditor may read any view, reached by bindings[1] (groups: airflow-audit)',
@@ -34,6 +40,7 @@ describe('policy lint', () => {
     [
       'every-resource.yaml',
       [
+        `every-resource.yaml:1:1 warning: version: ${version1Hint('platform-operator')}`,
         'every-resource.yaml:6:9 warning: roles.platform-operator.allow[0]: covers every DAG: role platform-operator may read, trigger any DAG, reached by bindings[0] (groups: airflow-platform), bindings[1] (client_id: svc-deploy, svc-ci)',
         'every-resource.yaml:8:9 warning: roles.platform-operator.allow[1]: covers every pool: role platform-operator may read any pool, reached by bindings[0] (groups: airflow-platform), bindings[1] (client_id: svc-deploy, svc-ci)',
         'every-resource.yaml:20:9 warning: roles.viewer.allow[0]: covers every view: role viewer may read any view, reached by bindings[2] (groups: everyone; subject: alice)',
@@ -60,13 +67,32 @@ describe('policy lint', () => {
     expect(warningsOf(fixture(name)).map((w) => w.replace('test/fixtures/policy/warnings/', ''))).toEqual(expected);
   });
 
-  test('the example policy has nothing to warn about', () => {
-    expect(warningsOf('examples/policy.yaml')).toEqual([]);
+  test('the example policy has nothing to warn about but how to move to policy version 2', () => {
+    expect(warningsOf('examples/policy.yaml')).toEqual([`examples/policy.yaml:2:1 warning: version: ${version1Hint('etl-operator')}`]);
+  });
+
+  describe('backfills-hide-inside-trigger: a version-1 policy says once how to move to version 2', () => {
+    const lint = (text: string) => {
+      const { policy, source } = parsePolicySource('p.yaml', text);
+      return lintPolicy(policy, source).map(formatProblem);
+    };
+    const roles = (version: number, actions: string) =>
+      `version: ${version}\nroles:\n  a:\n    allow:\n      - dags: [x]\n        actions: [${actions}]\n  b:\n    allow:\n      - dags: [y]\n        actions: [read, edit]\n      - dags: [z]\n        actions: [trigger]\nbindings:\n  - { role: a, when: { groups: g } }\n  - { role: b, when: { groups: g } }\n`;
+
+    test('trigger or edit grants in version 1: one warning on `version`, naming the roles', () => {
+      expect(lint(roles(1, 'trigger'))).toEqual([`p.yaml:1:1 warning: version: ${version1Hint('a, b')}`]);
+    });
+
+    test('no warning in version 2, nor in version 1 without trigger or edit on dags', () => {
+      expect(lint(roles(2, 'trigger'))).toEqual([]);
+      expect(lint('version: 1\nroles:\n  a:\n    allow:\n      - dags: [x]\n        actions: [read, clear, backfill]\n      - variables: [x]\n        actions: [write]\nbindings:\n  - { role: a, when: { groups: g } }\n')).toEqual([]);
+    });
   });
 
   test('with the live DAG list, dags patterns that match no DAG are named, in allow and deny grants', () => {
     const live = { upstream: 'prod', dagIds: ['etl_daily', 'etl_hourly', 'payroll_monthly', 'report_weekly'] };
     expect(warningsOf('examples/policy.yaml', live)).toEqual([
+      `examples/policy.yaml:2:1 warning: version: ${version1Hint('etl-operator')}`,
       'examples/policy.yaml:14:28 warning: roles.reporting-reader.allow[0].dags[1]: "finance_daily" matches no DAG of upstream "prod" (4 DAGs)',
     ]);
     expect(warningsOf(fixture('ineffective-deny.yaml'), live)).toContain(

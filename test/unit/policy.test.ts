@@ -144,7 +144,7 @@ describe('a broken policy is refused with every problem located', () => {
   test.each<[string, string[]]>([
     [
       'unknown-action.yaml',
-      ['unknown-action.yaml:6:34 error: roles.etl-operator.allow[0].actions[2]: unknown action "write" for dags (allowed: read, read_logs, read_code, read_xcom, write_xcom, trigger, clear, pause, edit, delete)'],
+      ['unknown-action.yaml:6:34 error: roles.etl-operator.allow[0].actions[2]: unknown action "write" for dags (allowed: read, read_logs, read_code, read_xcom, write_xcom, trigger, backfill, clear, pause, edit, delete)'],
     ],
     [
       'two-resource-kinds.yaml',
@@ -156,7 +156,7 @@ describe('a broken policy is refused with every problem located', () => {
     ],
     ['undefined-role.yaml', ['undefined-role.yaml:10:11 error: bindings[1].role: binding to undefined role "etl-operators"']],
     ['empty-when.yaml', ['empty-when.yaml:9:11 error: bindings[0].when: a binding needs at least one condition']],
-    ['version-2.yaml', ['version-2.yaml:1:10 error: version: Invalid input: expected 1']],
+    ['version-3.yaml', ['version-3.yaml:1:10 error: version: Invalid input: expected 1 or 2']],
     ['bad-token-ttl.yaml', ['bad-token-ttl.yaml:4:16 error: roles.etl-operator.token_ttl: "10 minutes" is not a duration (use e.g. 30s, 10m, 1h)']],
     // Regression: the role check used `in`, so a binding to `toString` passed as if the role existed.
     ['binding-to-prototype-member.yaml', ['binding-to-prototype-member.yaml:9:11 error: bindings[0].role: binding to undefined role "toString"']],
@@ -165,7 +165,7 @@ describe('a broken policy is refused with every problem located', () => {
       'several-problems.yaml',
       [
         'several-problems.yaml:4:16 error: roles.etl-operator.token_ttl: "10 minutes" is not a duration (use e.g. 30s, 10m, 1h)',
-        'several-problems.yaml:7:25 error: roles.etl-operator.allow[0].actions[1]: unknown action "run" for dags (allowed: read, read_logs, read_code, read_xcom, write_xcom, trigger, clear, pause, edit, delete)',
+        'several-problems.yaml:7:25 error: roles.etl-operator.allow[0].actions[1]: unknown action "run" for dags (allowed: read, read_logs, read_code, read_xcom, write_xcom, trigger, backfill, clear, pause, edit, delete)',
         'several-problems.yaml:9:5 error: bindings[0].when: missing required key',
         'several-problems.yaml:10:5 error: bindings[0].wehn: unknown key',
         'several-problems.yaml:11:11 error: bindings[1].role: binding to undefined role "etl-operators"',

@@ -81,6 +81,7 @@ function notes(o: PolicyOperation): string {
   const out: string[] = [];
   if (o.list) out.push(`list: \`${o.list.itemsKey}[].${o.list.idField}\``);
   if (o.batch) out.push(`batch: body \`${o.batch.bodyField}\``);
+  if (o.version1Action) out.push(`policy version 1: \`${o.version1Action}\` also grants it`);
   if (o.bulk) {
     const { field, fallbackPathParam, bareString, actions } = o.bulk;
     const mapped = Object.entries(actions).map(([bulkAction, action]) => `${bulkAction} → \`${action}\``);

@@ -99,6 +99,11 @@ export interface CheckSpec {
   resource: ResourceKind;
   action: Action;
   ids: IdSource;
+  /**
+   * The action a version-1 policy also accepts for this check, where version 2 gave the operation an action of
+   * its own (backfills: `version1BackfillActions` in the policy vocabulary).
+   */
+  version1Action?: Action;
 }
 
 export type Operation =

@@ -1,4 +1,4 @@
-import type { Action, ResourceKind, viewIds } from '../../policy/vocabulary.js';
+import { version1BackfillActions, type Action, type BackfillOperation, type ResourceKind, type viewIds } from '../../policy/vocabulary.js';
 import type { BulkSpec, CheckSpec, HttpMethod, IdSource, ListSpec, Operation, PolicyOperation } from './operation.js';
 
 /**
@@ -95,6 +95,9 @@ function policy(row: Row, main: CheckSpec, extras: Extras = {}): Operation {
 
 const dags = (row: Row, action: Action, ids: IdSource = dagPath, extras?: Extras) => policy(row, check('dags', action, ids), extras);
 const assets = (row: Row, action: Action, ids: IdSource = assetPath, extras?: Extras) => policy(row, check('assets', action, ids), extras);
+/** A backfill change: `backfill` on its DAG, and under a version-1 policy the action that covered it then. */
+const backfill = (name: BackfillOperation, method: HttpMethod, template: string, ids: IdSource) =>
+  policy(route(name, method, template), { ...check('dags', 'backfill', ids), version1Action: version1BackfillActions[name] });
 const view = (row: Row, id: (typeof viewIds)[number]) => policy(row, check('views', 'read', { from: 'fixed', id }));
 const list = (itemsKey: string, idField: string): { list: ListSpec } => ({ list: { itemsKey, idField } });
 const dagList = (itemsKey: string) => list(itemsKey, 'dag_id');
@@ -178,14 +181,14 @@ export const airflowV2Operations: readonly Operation[] = [
     also: [check('assets', 'read', all)],
   }),
 
-  // Backfills: checked as runs of their DAG.
+  // Backfills: checked on their DAG; changing one needs `backfill` (a version-1 policy: `trigger` or `edit`).
   dags(route('list_backfills', 'GET', '/backfills'), 'read', { from: 'query', param: 'dag_id' }, dagList('backfills')),
-  dags(route('create_backfill', 'POST', '/backfills'), 'trigger', { from: 'body', field: 'dag_id' }),
-  dags(route('create_backfill_dry_run', 'POST', '/backfills/dry_run'), 'trigger', { from: 'body', field: 'dag_id' }),
+  backfill('create_backfill', 'POST', '/backfills', { from: 'body', field: 'dag_id' }),
+  backfill('create_backfill_dry_run', 'POST', '/backfills/dry_run', { from: 'body', field: 'dag_id' }),
   dags(route('get_backfill', 'GET', '/backfills/{backfill_id}'), 'read', backfillDag),
-  dags(route('pause_backfill', 'PUT', '/backfills/{backfill_id}/pause'), 'edit', backfillDag),
-  dags(route('unpause_backfill', 'PUT', '/backfills/{backfill_id}/unpause'), 'edit', backfillDag),
-  dags(route('cancel_backfill', 'PUT', '/backfills/{backfill_id}/cancel'), 'edit', backfillDag),
+  backfill('pause_backfill', 'PUT', '/backfills/{backfill_id}/pause', backfillDag),
+  backfill('unpause_backfill', 'PUT', '/backfills/{backfill_id}/unpause', backfillDag),
+  backfill('cancel_backfill', 'PUT', '/backfills/{backfill_id}/cancel', backfillDag),
 
   // Task instances.
   dags(route('get_task_instances', 'GET', `${dagRun}/taskInstances`), 'read', dagPath, dagList('task_instances')),
