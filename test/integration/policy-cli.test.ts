@@ -81,10 +81,18 @@ describe('policy check', () => {
     });
 
     it('without a config the names could not be checked, and the check says so', async () => {
-      const res = await cli(['policy', 'check', FIXTURE, '--config', join(tmp(), 'absent.yaml')]);
+      const res = await cli(['policy', 'check', FIXTURE]);
       expect(res.code).toBe(0);
       expect(res.stdout).toBe(`${FIXTURE}: ok (2 roles, 2 bindings, 2 warnings)\n`);
-      expect(res.stderr.split('\n')[0]).toMatch(/^test\/fixtures\/policy\/deployments\.yaml:10:22 warning: roles\.etl-operator\.allow\[1\]\.deployments: deployment names could not be checked: no config at .*absent\.yaml \(give --config\)$/);
+      expect(res.stderr.split('\n')[0]).toMatch(/^test\/fixtures\/policy\/deployments\.yaml:10:22 warning: roles\.etl-operator\.allow\[1\]\.deployments: deployment names could not be checked: no config at .*config\.yaml \(give --config\)$/);
+    });
+
+    it('a --config that is not there is an error, not a reason to skip the checks', async () => {
+      const absent = join(tmp(), 'absent.yaml');
+      const res = await cli(['policy', 'check', FIXTURE, '--config', absent]);
+      expect(res.code).toBe(1);
+      expect(res.stdout).toBe('');
+      expect(res.stderr).toContain('absent.yaml');
     });
 
     it('config check refuses them too', async () => {
