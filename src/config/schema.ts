@@ -209,6 +209,36 @@ const serviceAccountCredentials = z
   })
   .meta({ description: 'The proxy calls Airflow as one Airflow user; the policy decides what each caller may do.' });
 
+const fabRoleNames = (fabRole: string) =>
+  z.array(z.string().min(1)).min(1).default([fabRole]).meta({
+    description: `FAB roles for callers whose Airflow role is \`${fabRole.toLowerCase()}\`.`,
+  });
+
+const callerIdentity = z
+  .strictObject({
+    auth_manager: z.enum(['simple', 'fab']).default('simple').meta({
+      description:
+        'Airflow\'s auth manager. `fab`: the tokens also carry `fab_username` (the caller\'s subject) and ' +
+        '`fab_roles`, read by the companion auth manager `airflow_token_broker.fab_auth_manager.' +
+        'TokenBrokerFabAuthManager` (companions/), which finds or provisions the FAB user (docs/airflow.md).',
+    }),
+    fab_roles: z
+      .strictObject({
+        viewer: fabRoleNames('Viewer'),
+        user: fabRoleNames('User'),
+        op: fabRoleNames('Op'),
+        admin: fabRoleNames('Admin'),
+      })
+      .prefault({})
+      .meta({
+        description:
+          'With `auth_manager: fab`: the FAB roles (`fab_roles` claim) for the caller\'s Airflow role. Airflow ' +
+          'grants them only to users it provisions, and only those in `[token_broker] fab_provision_roles`.',
+        examples: [{ user: ['User', 'ETL Operators'] }],
+      }),
+  })
+  .meta({ description: 'Who the caller is in Airflow.' });
+
 const trustedJwksCredentials = z
   .strictObject({
     mode: z.literal('trusted-jwks'),
@@ -220,6 +250,7 @@ const trustedJwksCredentials = z
     default_airflow_role: z.enum(['viewer', 'user', 'op', 'admin']).optional().meta({
       description: 'Airflow role for callers whose roles set no `airflow_role` (default: refuse).',
     }),
+    identity: callerIdentity.prefault({}),
   })
   .refine((c) => c.jwt_audience !== 'urn:airflow.apache.org:task', {
     message: 'the Execution API audience is never minted',

@@ -45,6 +45,7 @@ export function buildDeployments(config: Config, airflowKeys: KeyStore, now: () 
             issuer: c.jwt_issuer,
             ttlMs: c.token_ttl,
             defaultRole: c.default_airflow_role,
+            fab: c.identity.auth_manager === 'fab' ? c.identity.fab_roles : undefined,
             now,
           });
     deployments.set(name, { name, api: apiVersions[up.api], audience: up.audience, config: up, client, credentials, maxBodyBytes: bytes(up.max_request_body) });
