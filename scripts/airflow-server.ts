@@ -7,6 +7,8 @@ import { answersOk, spawnServer } from './server-process.js';
 export interface AirflowServer {
   /** Base URL without the API root, e.g. `http://127.0.0.1:28095`. */
   url: string;
+  /** The last lines Airflow wrote (API server and, with `scheduler`, the scheduler), for failure messages. */
+  logTail(): string;
   stop(): Promise<void>;
 }
 
@@ -17,6 +19,19 @@ export interface StartAirflowOptions {
   env?: Record<string, string>;
   /** How long to wait for `/api/v2/monitor/health` to answer 200 (the first run also builds the venv). */
   timeoutMs?: number;
+  /**
+   * Also run `airflow scheduler` (LocalExecutor) in the same process group, so triggered runs really run their
+   * tasks; its workers reach the Task Execution API at this server's `/execution/` unless
+   * `env.AIRFLOW__CORE__EXECUTION_API_SERVER_URL` points elsewhere.
+   */
+  scheduler?: boolean;
+  /** `AIRFLOW_HOME`; default: a fresh one that start.sh creates. */
+  home?: string;
+  /**
+   * Another API server on the database of `home`, which an earlier `startAirflow({ home })` migrated and filled:
+   * no `db migrate`, no `dags reserialize`. Requires `home`.
+   */
+  sharesDatabase?: boolean;
 }
 
 // Relative to the working directory: npm scripts and jest run from the project root.
@@ -29,12 +44,20 @@ const startScript = resolve('scripts/airflow/start.sh');
 export async function startAirflow(opts: StartAirflowOptions = {}): Promise<AirflowServer> {
   const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
-  const server = spawnServer(startScript, [], { ...process.env, ...opts.env, AIRFLOW_PORT: String(port) });
+  if (opts.sharesDatabase && opts.home === undefined) throw new Error('startAirflow: sharesDatabase needs the home to share');
+  const server = spawnServer(startScript, [], {
+    ...process.env,
+    ...opts.env,
+    AIRFLOW_PORT: String(port),
+    ...(opts.home !== undefined && { AIRFLOW_HOME: opts.home }),
+    ...(opts.scheduler && { AIRFLOW_WITH_SCHEDULER: '1' }),
+    ...(opts.sharesDatabase && { AIRFLOW_SKIP_MIGRATE: '1' }),
+  });
   const stop = () => server.stop();
 
   const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
   while (Date.now() < deadline && server.running()) {
-    if (await answersOk(`${url}/api/v2/monitor/health`)) return { url, stop };
+    if (await answersOk(`${url}/api/v2/monitor/health`)) return { url, logTail: () => server.logTail(), stop };
     await new Promise((r) => setTimeout(r, 500));
   }
   const why = server.running() ? `not healthy after ${opts.timeoutMs ?? 180_000} ms` : `start.sh exited (${server.howItEnded()}) before it was healthy`;

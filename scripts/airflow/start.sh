@@ -5,13 +5,20 @@
 #   AIRFLOW_HOME   Airflow home (default: a fresh dir under the cache)
 #   AIRFLOW_SKIP_RESERIALIZE=1  skip `airflow dags reserialize` (DAGs then stay
 #                  invisible to the API, since no dag-processor is running)
+#   AIRFLOW_SKIP_MIGRATE=1  skip `airflow db migrate` and `airflow dags reserialize`:
+#                  a second API server on the AIRFLOW_HOME/database another
+#                  start.sh prepared (pass that AIRFLOW_HOME)
+#   AIRFLOW_WITH_SCHEDULER=1  also run `airflow scheduler` (same environment,
+#                  same process group, stopped with the API server), so
+#                  triggered runs really run their tasks (LocalExecutor)
 #   AIRFLOW__*     any extra Airflow config from the caller; the caller's value
 #                  wins over the defaults set here (except host/port/dags folder)
 #   AIRFLOW_AUTH_MANAGER=fab  the FAB auth manager with the token broker's companion
 #                  (scripts/airflow/fab.sh: AIRFLOW_FAB_USERS); default: SimpleAuthManager
 #
 # Runs `airflow db migrate` and `airflow dags reserialize`, then execs
-# `airflow api-server` in the foreground: kill this process to stop Airflow.
+# `airflow api-server` in the foreground: kill this process's group to stop
+# Airflow (the scheduler, when started, is a child in the same group).
 # All output goes to stderr.
 #
 # Dev credentials (SimpleAuthManager): admin/admin-pass (admin),
@@ -86,27 +93,46 @@ export AIRFLOW__API__PORT="$AIRFLOW_PORT"
 : "${AIRFLOW__API_AUTH__JWT_SECRET:=airflow-token-broker-dev-jwt-secret-not-for-production-0123456789abcdef}"
 : "${AIRFLOW__API__SECRET_KEY:=airflow-token-broker-dev-secret-key-not-for-production}"
 : "${AIRFLOW__API__WORKERS:=1}"
+# Task slots of the LocalExecutor (one forked worker each): the tests run one
+# task at a time on two shared cores.
+: "${AIRFLOW__CORE__PARALLELISM:=2}"
 : "${AIRFLOW__API__BASE_URL:=http://127.0.0.1:${AIRFLOW_PORT}}"
 : "${AIRFLOW__LOGGING__BASE_LOG_FOLDER:=${AIRFLOW_HOME}/logs}"
+# Where workers reach the Task Execution API: this API server unless the caller
+# points them elsewhere (the "dedicated API server for the broker" set-up).
+: "${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:=http://127.0.0.1:${AIRFLOW_PORT}/execution/}"
 export AIRFLOW__CORE__LOAD_EXAMPLES AIRFLOW__CORE__AUTH_MANAGER \
   AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE \
   AIRFLOW__CORE__EXECUTOR AIRFLOW__CORE__FERNET_KEY AIRFLOW__DATABASE__SQL_ALCHEMY_CONN \
-  AIRFLOW__API_AUTH__JWT_SECRET AIRFLOW__API__SECRET_KEY AIRFLOW__API__WORKERS \
-  AIRFLOW__API__BASE_URL AIRFLOW__LOGGING__BASE_LOG_FOLDER
+  AIRFLOW__API_AUTH__JWT_SECRET AIRFLOW__API__SECRET_KEY AIRFLOW__API__WORKERS AIRFLOW__CORE__PARALLELISM \
+  AIRFLOW__API__BASE_URL AIRFLOW__LOGGING__BASE_LOG_FOLDER AIRFLOW__CORE__EXECUTION_API_SERVER_URL
 
-# Only the API server is started (no scheduler, triggerer or dag-processor),
-# so the only listening socket is 127.0.0.1:$AIRFLOW_PORT.
+# By default only the API server is started (no scheduler, triggerer or
+# dag-processor), so the only listening socket is 127.0.0.1:$AIRFLOW_PORT.
 export PATH="${VENV_DIR}/bin:${PATH}"
 
 START=$(date +%s)
-log "airflow db migrate"
-"$AIRFLOW_BIN" db migrate >&2
-[[ "${AIRFLOW_AUTH_MANAGER:-simple}" == "fab" ]] && fab_create_users
-if [[ "${AIRFLOW_SKIP_RESERIALIZE:-0}" == "1" ]]; then
-  log "skipping airflow dags reserialize (AIRFLOW_SKIP_RESERIALIZE=1)"
+if [[ "${AIRFLOW_SKIP_MIGRATE:-0}" == "1" ]]; then
+  log "skipping airflow db migrate and dags reserialize (AIRFLOW_SKIP_MIGRATE=1)"
 else
-  log "airflow dags reserialize (dags folder: $AIRFLOW__CORE__DAGS_FOLDER)"
-  "$AIRFLOW_BIN" dags reserialize >&2
+  log "airflow db migrate"
+  "$AIRFLOW_BIN" db migrate >&2
+  [[ "${AIRFLOW_AUTH_MANAGER:-simple}" == "fab" ]] && fab_create_users
+  if [[ "${AIRFLOW_SKIP_RESERIALIZE:-0}" == "1" ]]; then
+    log "skipping airflow dags reserialize (AIRFLOW_SKIP_RESERIALIZE=1)"
+  else
+    log "airflow dags reserialize (dags folder: $AIRFLOW__CORE__DAGS_FOLDER)"
+    "$AIRFLOW_BIN" dags reserialize >&2
+  fi
+fi
+if [[ "${AIRFLOW_WITH_SCHEDULER:-0}" == "1" ]]; then
+  # A child of this shell, so it stays in the process group that stop() signals;
+  # the exec below keeps this pid, so the API server becomes its parent.
+  log "airflow scheduler (executor ${AIRFLOW__CORE__EXECUTOR}, execution API ${AIRFLOW__CORE__EXECUTION_API_SERVER_URL})"
+  # --skip-serve-logs: the log server would listen on 0.0.0.0:8793 (one port
+  # per machine, so parallel stacks collide); the API server on this host reads
+  # the task logs from the files directly.
+  "$AIRFLOW_BIN" scheduler --skip-serve-logs >&2 &
 fi
 log "prepared in $(( $(date +%s) - START ))s; exec airflow api-server on http://127.0.0.1:${AIRFLOW_PORT}"
 

@@ -8,6 +8,8 @@ import { permittedDagIds } from '../proxy/list-filter.js';
 /** In `trusted-jwks` mode the check calls Airflow as a viewer: listing DAGs needs no more. */
 const viewerPolicy = Policy.fromDocument({ version: 1, roles: { 'policy-check': { admin: false, airflow_role: 'viewer', allow: [], deny: [] } }, bindings: [] }, '');
 
+const checker = 'airflow-token-broker policy check';
+
 /** Every DAG id of one configured upstream, read the way the proxy reads lists (its URL and credentials). */
 export async function fetchLiveDags(configFile: string, upstream: string): Promise<LiveDags> {
   const { config, paths } = loadConfig(configFile);
@@ -19,7 +21,7 @@ export async function fetchLiveDags(configFile: string, upstream: string): Promi
   const deployments = buildDeployments({ ...config, upstreams: { [upstream]: up } }, airflowKeys, Date.now);
   const deployment = deployments.get(upstream)!;
   try {
-    const authorization = await deployment.credentials.authorization({ subject: 'airflow-token-broker policy check', clientId: 'airflow-token-broker', roles: ['policy-check'], policy: viewerPolicy });
+    const authorization = await deployment.credentials.authorization({ subject: checker, clientId: 'airflow-token-broker', roles: ['policy-check'], policy: viewerPolicy, claims: { sub: checker, client_id: 'airflow-token-broker' } });
     const dagIds = await permittedDagIds({ client: deployment.client, apiRoot: deployment.api.root, authorization, scanLimit: up.list_scan_limit }, () => true);
     return { upstream, dagIds };
   } catch (err) {

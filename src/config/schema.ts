@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
 import { parseClaimPointer } from '../policy/claim-pointer.js';
+import { SubjectTemplate } from '../airflow/credentials/subject-template.js';
 
 /**
  * The operator configuration: the single source of truth for every option. `docs/configuration.md` is
@@ -214,13 +215,31 @@ const fabRoleNames = (fabRole: string) =>
     description: `FAB roles for callers whose Airflow role is \`${fabRole.toLowerCase()}\`.`,
   });
 
+/** Who the caller is in Airflow: the `sub` of the minted per-caller token. */
 const callerIdentity = z
   .strictObject({
+    subject: z
+      .string()
+      .default('{sub}')
+      .superRefine((text, ctx) => {
+        const problem = SubjectTemplate.problem(text);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .meta({
+        description:
+          'Template over the caller\'s verified access-token claims (`{sub}`, `{client_id}`, `{iss}`, or any other ' +
+          'claim name in braces; text outside braces is kept): the name Airflow records as the caller. A call whose ' +
+          'token lacks a named claim, or where it is not a non-empty string, is refused (403 ' +
+          '`identity-claim-missing`). Directory claims are not copied into access tokens: only the claims the broker ' +
+          'issues are available.',
+        examples: ['{sub}', '{client_id}', 'broker:{sub}'],
+      }),
     auth_manager: z.enum(['simple', 'fab']).default('simple').meta({
       description:
-        'Airflow\'s auth manager. `fab`: the tokens also carry `fab_username` (the caller\'s subject) and ' +
-        '`fab_roles`, read by the companion auth manager `airflow_token_broker.fab_auth_manager.' +
-        'TokenBrokerFabAuthManager` (companions/), which finds or provisions the FAB user (docs/airflow.md).',
+        'Airflow\'s auth manager: `simple` (SimpleAuthManager: `sub` is the user name, `role` the role), or `fab`: ' +
+        'the tokens also carry `fab_username` (= the subject) and `fab_roles`, read by the companion auth manager ' +
+        '`airflow_token_broker.fab_auth_manager.TokenBrokerFabAuthManager` (companions/), which finds or ' +
+        'provisions the FAB user (docs/airflow.md).',
     }),
     fab_roles: z
       .strictObject({
@@ -237,7 +256,7 @@ const callerIdentity = z
         examples: [{ user: ['User', 'ETL Operators'] }],
       }),
   })
-  .meta({ description: 'Who the caller is in Airflow.' });
+  .meta({ description: 'How the caller is named in Airflow.' });
 
 const trustedJwksCredentials = z
   .strictObject({

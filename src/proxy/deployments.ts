@@ -2,6 +2,7 @@ import type { Config, UpstreamConfig } from '../config/schema.js';
 import { AirflowClient } from '../airflow/airflow-client.js';
 import { ServiceAccountCredentials } from '../airflow/credentials/service-account.js';
 import { TrustedJwksCredentials } from '../airflow/credentials/trusted-jwks.js';
+import { SubjectTemplate } from '../airflow/credentials/subject-template.js';
 import type { UpstreamCredentials } from '../airflow/credentials/upstream-credentials.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { apiVersions, type ApiVersion } from '../airflow/api-versions.js';
@@ -46,6 +47,7 @@ export function buildDeployments(config: Config, airflowKeys: KeyStore, now: () 
             ttlMs: c.token_ttl,
             defaultRole: c.default_airflow_role,
             fab: c.identity.auth_manager === 'fab' ? c.identity.fab_roles : undefined,
+            subject: SubjectTemplate.parse(c.identity.subject),
             now,
           });
     deployments.set(name, { name, api: apiVersions[up.api], audience: up.audience, config: up, client, credentials, maxBodyBytes: bytes(up.max_request_body) });

@@ -102,7 +102,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   trail.policyHash = policy.hash;
   const roles = (trail.roles = claims.scope.split(' '));
   const principal = principalFor(policy, claims.scope, roles, claims.authorization_details);
-  const credentials = callerCredentials(deployment, { subject: claims.sub, clientId: claims.client_id, roles, policy });
+  const credentials = callerCredentials(deployment, { subject: claims.sub, clientId: claims.client_id, roles, policy, claims: { ...claims } });
 
   const call = { method, apiPath, query: target.params, body: body.json };
   const { decision } = await authorizeCall(deployment.api.catalog, principal, call, idLookups(deployment, credentials.current, signal));

@@ -1,8 +1,13 @@
-"""Test DAG for airflow-token-broker integration tests."""
+"""Test DAG for airflow-token-broker integration tests.
+
+`extract` is a real Python task (not an EmptyOperator, which the scheduler marks
+successful without running it): with a scheduler it goes through the executor,
+a worker process and the Task Execution API, and its return value lands in XCom,
+so a test can tell that it really ran.
+"""
 from __future__ import annotations
 
-from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
 
 with DAG(
     dag_id="etl_daily",
@@ -10,4 +15,9 @@ with DAG(
     catchup=False,
     tags=["token-broker-test"],
 ) as dag:
-    EmptyOperator(task_id="extract")
+
+    @task(task_id="extract")
+    def extract() -> str:
+        return "extracted"
+
+    extract()

@@ -5,6 +5,7 @@ import { OAuthError } from '../../errors/oauth-error.js';
 import type { KeyStore } from '../../keys/key-store.js';
 import { airflowRoles, type AirflowRole } from '../../policy/vocabulary.js';
 import { fabClaims, type FabRoleMap } from './fab-identity.js';
+import type { SubjectTemplate } from './subject-template.js';
 import type { Caller, UpstreamCredentials } from './upstream-credentials.js';
 
 export interface TrustedJwksOptions {
@@ -14,6 +15,8 @@ export interface TrustedJwksOptions {
   defaultRole: AirflowRole | undefined;
   /** Set for an Airflow on the FAB companion auth manager (`identity.auth_manager: fab`): its FAB roles. */
   fab: FabRoleMap | undefined;
+  /** `identity.subject`: the minted token's `sub`. */
+  subject: SubjectTemplate;
   now: () => number;
 }
 
@@ -21,7 +24,8 @@ export interface TrustedJwksOptions {
 const EXECUTION_API_AUDIENCE = 'urn:airflow.apache.org:task';
 
 /**
- * `trusted-jwks`: a short-lived Airflow-format JWT per caller (`sub` = the caller, `role` = the Airflow role of
+ * `trusted-jwks`: a short-lived Airflow-format JWT per caller (`sub` = the caller as `identity.subject` names it
+ * from its claims, `role` = the Airflow role of
  * its policy roles), signed with the Airflow key set that Airflow trusts through `trusted_jwks_url`. Airflow's
  * own audit log then names the real caller. Minted tokens are reused until shortly before they expire.
  */
@@ -38,16 +42,17 @@ export class TrustedJwksCredentials implements UpstreamCredentials {
 
   async authorization(caller: Caller): Promise<string> {
     const role = this.airflowRole(caller);
+    const subject = this.options.subject.render(caller.claims);
     const key = this.keys.requireSigningKey();
-    const cacheKey = `${key.kid}\u0000${caller.subject}\u0000${role}`;
+    const cacheKey = `${key.kid}\u0000${subject}\u0000${role}`;
     const now = this.options.now();
     const cached = this.minted.get(cacheKey);
     if (cached && cached.expiresAt - 60_000 > now) return cached.header;
     const iat = Math.floor(now / 1000);
     const exp = iat + Math.floor(this.options.ttlMs / 1000);
-    let jwt = new SignJWT({ role, client_id: caller.clientId, ...this.authManagerClaims(caller, role) })
+    let jwt = new SignJWT({ role, client_id: caller.clientId, ...this.authManagerClaims(subject, role) })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-      .setSubject(caller.subject)
+      .setSubject(subject)
       .setAudience(this.options.audience)
       .setIssuedAt(iat)
       .setNotBefore(iat)
@@ -65,8 +70,8 @@ export class TrustedJwksCredentials implements UpstreamCredentials {
   }
 
   /** What the deployment's auth manager needs beyond SimpleAuthManager's `sub` and `role`. */
-  private authManagerClaims(caller: Caller, role: AirflowRole): Record<string, unknown> {
-    return this.options.fab ? fabClaims(caller.subject, role, this.options.fab) : {};
+  private authManagerClaims(subject: string, role: AirflowRole): Record<string, unknown> {
+    return this.options.fab ? fabClaims(subject, role, this.options.fab) : {};
   }
 
   /** The strongest `airflow_role` among the caller's policy roles; Airflow still enforces it coarsely. */

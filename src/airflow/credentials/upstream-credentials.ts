@@ -6,6 +6,8 @@ export interface Caller {
   clientId: string;
   roles: readonly string[];
   policy: Policy;
+  /** The verified access token's payload: what `identity.subject` templates read. */
+  claims: Readonly<Record<string, unknown>>;
 }
 
 /** How the proxy authenticates to one Airflow deployment: the one extension point for credential modes. */
