@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { configWarnings } from '../config/config-warnings.js';
 import { loadConfig } from '../config/load-config.js';
+import { readPublishedAirflowKeys } from '../keys/published-airflow-keys.js';
 import { InvalidFileError } from '../config/validate-source.js';
 import { formatProblem, YamlSource } from '../config/yaml-source.js';
 import { parsePolicySource } from '../policy/policy-file.js';
@@ -13,6 +14,7 @@ import { lintBindingClaims } from '../policy/policy-lint.js';
 export async function configCheck(options: { config: string }): Promise<void> {
   try {
     const loaded = loadConfig(options.config);
+    await readPublishedAirflowKeys(loaded.paths.airflowPublishAlso, loaded.config.keys.algorithm); // a KeyMaterialError names the file
     const file = loaded.paths.policyFile;
     const { policy, source } = parsePolicySource(file, readFileSync(file, 'utf8'));
     const warnings = [...configWarnings(loaded.config, YamlSource.read(loaded.file)), ...lintBindingClaims(policy.document, source)];

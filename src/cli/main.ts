@@ -26,15 +26,32 @@ program
   .addOption(configOption())
   .action(configCheck);
 
-const keys = program.command('keys').description('signing keys in the keys directory');
-keys.command('generate').description('add a key that signs immediately (first set-up)').addOption(configOption()).action(keysGenerate);
+const keys = program.command('keys').description('signing keys: the broker set (client tokens) or the airflow set (trusted-jwks tokens)');
+const keySetOption = () =>
+  new Option('--set <set>', 'broker: keys.dir (client access tokens); airflow: keys.airflow_dir (per-caller Airflow tokens)')
+    .choices(['broker', 'airflow'])
+    .default('broker');
+keys
+  .command('generate')
+  .description('add a key that signs immediately (first set-up)')
+  .addOption(configOption())
+  .addOption(keySetOption())
+  .action(keysGenerate);
 keys
   .command('rotate')
   .description('add the next key: published now, signing after the pre-publication time')
   .addOption(configOption())
-  .option('--prepublish <duration>', 'override keys.prepublish (e.g. 1h)')
+  .addOption(keySetOption())
+  .option('--prepublish <duration>', 'override keys.prepublish, or keys.airflow_prepublish with --set airflow (e.g. 2h)')
+  .option('--force', 'with --set airflow: accept a pre-publication shorter than Airflow\'s hourly JWKS refresh')
   .action(keysRotate);
-keys.command('list').description('list keys and their state').addOption(configOption()).option('--json', 'JSON output').action(keysList);
+keys
+  .command('list')
+  .description('list keys and their state (--set airflow: also the keys.airflow_publish_also keys, as external)')
+  .addOption(configOption())
+  .addOption(keySetOption())
+  .option('--json', 'JSON output')
+  .action(keysList);
 
 const policy = program.command('policy').description('tools for the security admins who own the policy file');
 policy

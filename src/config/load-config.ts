@@ -7,7 +7,14 @@ export interface LoadedConfig {
   file: string;
   config: Config;
   /** Absolute paths derived from the config's relative ones. */
-  paths: { policyFile: string; keysDir: string; airflowKeysDir: string; revocationDb: string; auditFile: string | undefined };
+  paths: {
+    policyFile: string;
+    keysDir: string;
+    airflowKeysDir: string;
+    airflowPublishAlso: Array<{ file: string; kid?: string | undefined }>;
+    revocationDb: string;
+    auditFile: string | undefined;
+  };
 }
 
 /** Reads and validates the operator config; throws InvalidFileError listing every problem. */
@@ -23,6 +30,7 @@ export function loadConfig(file: string): LoadedConfig {
       policyFile: resolve(base, config.policy_file),
       keysDir: resolve(base, config.keys.dir),
       airflowKeysDir: resolve(base, config.keys.airflow_dir),
+      airflowPublishAlso: config.keys.airflow_publish_also.map((e) => ({ ...e, file: resolve(base, e.file) })),
       revocationDb: resolve(base, config.revocation.sqlite_path),
       auditFile: dest === 'stdout' || dest === 'stderr' ? undefined : resolve(base, dest),
     },

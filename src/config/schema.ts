@@ -423,7 +423,8 @@ export const configSchema = z
         }),
         prepublish: duration().prefault('1h').meta({
           description:
-            'How long `keys rotate` publishes a new key before it signs. Airflow refreshes a trusted JWKS hourly.',
+            'How long `keys rotate` publishes a new broker key before it signs (`/oauth2/jwks` is cacheable for 60 s). ' +
+            'The Airflow key set has its own: `keys.airflow_prepublish`.',
         }),
         reload_interval: duration().prefault('5s').meta({
           description:
@@ -434,6 +435,31 @@ export const configSchema = z
           description:
             'Keys that sign the per-caller Airflow tokens of `trusted-jwks` upstreams: never the client-token keys.',
         }),
+        airflow_prepublish: duration().prefault('75m').meta({
+          description:
+            'How long `keys rotate --set airflow` publishes a new Airflow key before it signs. The default is the sum of ' +
+            "Airflow's JWKS refresh (it refetches `trusted_jwks_url` at most every 3600 s and never on an unknown kid), " +
+            "the cache lifetime of `/airflow/jwks.json` (0: it is sent `Cache-Control: no-store`), and 15 minutes for a " +
+            'Kubernetes Secret update to reach every broker instance (kubelet sync plus its cache, about 2 minutes by ' +
+            'default) and for a failed fetch Airflow retries. `keys rotate --set airflow` refuses less than 1h without `--force`.',
+          examples: ['75m'],
+        }),
+        airflow_publish_also: z
+          .array(z.strictObject({ file: z.string().min(1), kid: z.string().min(1).optional() }))
+          .default([])
+          .meta({
+            description:
+              "Public keys of Airflow's own signing key (`[api_auth] jwt_private_key_path`), published in " +
+              "`/airflow/jwks.json` after the broker's Airflow keys and never used to sign, so one API server trusting " +
+              "the broker's set also accepts the tokens Airflow signs itself (task tokens, UI logins). Each entry: " +
+              '`file`, a PEM public key (SPKI) or a public JWK as JSON (relative to this config file), and `kid`, the kid ' +
+              "Airflow signs with (its `[api_auth] jwt_kid`; default: the JWK's `kid`, else the kid Airflow computes " +
+              'when `jwt_kid` is unset; required for EC keys, for which Airflow computes none). Read at start: a private ' +
+              'key, an unreadable or malformed file, or a key that does not fit `keys.algorithm` (Airflow\'s ' +
+              '`jwt_algorithm` is one value for all its keys) refuses the start and `config check`, naming the file. ' +
+              'Airflow rotated its key? Add the new public key here and restart the broker.',
+            examples: [[{ file: './airflow-jwt-public.pem' }]],
+          }),
       })
       .prefault({}),
     tokens: z

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { OAuthError } from '../errors/oauth-error.js';
 import { readKeyFile, type KeyFile, type KeyProblem, type ReadKey, type SigningAlgorithm, type StoredKey } from './key-file.js';
+import type { PublishedAirflowKey } from './published-airflow-keys.js';
 
 export type { KeyProblem, SigningAlgorithm, StoredKey } from './key-file.js';
 
@@ -26,6 +27,8 @@ export interface KeyStoreOptions {
   /** Tokens signed by a retired key stay verifiable this long after it stopped signing. */
   maxTokenTtlMs: number;
   now?: () => number;
+  /** Public keys of others published after this set's own, never signing (`keys.airflow_publish_also`). */
+  publishAlso?: readonly PublishedAirflowKey[];
 }
 
 /** The key set's state for `/readyz`: `degraded` = serving the last good keys while something is wrong. */
@@ -254,9 +257,14 @@ export class KeyStore {
     return active;
   }
 
-  /** The public JWKS: pending, active, and retired keys until their last token has expired. */
+  /** The public JWKS: pending, active, and retired keys until their last token has expired, then `publishAlso`. */
   publicJwks(): { keys: JWK[] } {
-    return { keys: this.status().filter((s) => s.published).map((s) => this.keys.find((k) => k.kid === s.kid)!.publicJwk) };
+    const own = this.status().filter((s) => s.published).map((s) => this.keys.find((k) => k.kid === s.kid)!.publicJwk);
+    return { keys: [...own, ...this.publishedAlso.map((k) => k.publicJwk)] };
+  }
+
+  get publishedAlso(): readonly PublishedAirflowKey[] {
+    return this.options.publishAlso ?? [];
   }
 
   publicKey(kid: string): StoredKey | undefined {

@@ -2,6 +2,12 @@ import type { LoadedConfig } from '../config/load-config.js';
 import type { Logger } from '../observability/logger.js';
 import { KeyMaterialError, type KeyProblem } from './key-file.js';
 import { KeyStore } from './key-store.js';
+import { readPublishedAirflowKeys, type PublishedAirflowKey } from './published-airflow-keys.js';
+
+/** The two key sets: `broker` signs client access tokens, `airflow` the per-caller tokens of `trusted-jwks` upstreams. */
+export type KeySetName = 'broker' | 'airflow';
+
+export const generateCommand = (set: KeySetName) => `airflow-token-broker keys generate${set === 'broker' ? '' : ` --set ${set}`}`;
 
 /**
  * Opens the client-token key store and the Airflow key store, creating a first key where the config allows it.
@@ -10,12 +16,12 @@ import { KeyStore } from './key-store.js';
  */
 export async function openKeyStores(loaded: LoadedConfig, logger: Logger, now: () => number): Promise<{ keys: KeyStore; airflowKeys: KeyStore }> {
   const { config, paths } = loaded;
-  const open = async (dir: string, needed: boolean, what: string) => {
-    const store = new KeyStore({ dir, algorithm: config.keys.algorithm, maxTokenTtlMs: config.tokens.max_ttl, now });
+  const open = async (dir: string, needed: boolean, what: string, set: KeySetName, publishAlso?: readonly PublishedAirflowKey[]) => {
+    const store = new KeyStore({ dir, algorithm: config.keys.algorithm, maxTokenTtlMs: config.tokens.max_ttl, now, ...(publishAlso ? { publishAlso } : {}) });
     const problems = await store.load();
     if (problems.length > 0) throw new KeyMaterialError(problems);
     if (needed && !store.signingKey()) {
-      if (!config.keys.generate_if_missing) throw new Error(`no active ${what} in ${dir} (run: airflow-token-broker keys generate)`);
+      if (!config.keys.generate_if_missing) throw new Error(`no active ${what} in ${dir} (run: ${generateCommand(set)})`);
       const key = await store.generate();
       logger.warn({ kid: key.kid, dir }, `generated a ${what} (development default: keys.generate_if_missing)`);
     }
@@ -23,8 +29,8 @@ export async function openKeyStores(loaded: LoadedConfig, logger: Logger, now: (
   };
   const usesTrustedJwks = Object.values(config.upstreams).some((u) => u.credentials?.mode === 'trusted-jwks');
   return {
-    keys: await open(paths.keysDir, true, 'signing key'),
-    airflowKeys: await open(paths.airflowKeysDir, usesTrustedJwks, 'Airflow signing key'),
+    keys: await open(paths.keysDir, true, 'signing key', 'broker'),
+    airflowKeys: await open(paths.airflowKeysDir, usesTrustedJwks, 'Airflow signing key', 'airflow', await readPublishedAirflowKeys(paths.airflowPublishAlso, config.keys.algorithm)),
   };
 }
 

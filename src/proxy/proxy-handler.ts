@@ -244,7 +244,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function serveAirflowJwks(s: ProxyServices, res: ServerResponse): void {
-  res.setHeader('Cache-Control', 'public, max-age=300');
+  // Airflow already holds the set up to an hour; no cache in between may add to that, nor serve a withdrawn key
+  // to an API server restarted in an emergency (docs/operations.md).
+  res.setHeader('Cache-Control', 'no-store');
   sendJson(res, 200, s.airflowKeys.publicJwks());
 }
 

@@ -37,3 +37,47 @@ export async function waitForRunSuccess(airflow: AirflowServer, wait: RunWait): 
   }
   throw new Error(`run ${wait.dagId}/${wait.runId} did not succeed within ${timeoutMs} ms (${last}); Airflow's log:\n${airflow.logTail()}`);
 }
+
+/** Airflow's own login (`POST /auth/token`; SimpleAuthManager's dev users of start.sh). */
+export function airflowLogin(airflow: AirflowServer, username: string, password: string): Promise<Response> {
+  return fetch(`${airflow.url}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+}
+
+/** `PATCH /dags/{id}` `is_paused: false`; resolves with the HTTP status. */
+export async function unpauseDag(airflow: AirflowServer, authorization: string, dagId: string): Promise<number> {
+  const res = await fetch(`${airflow.url}/api/v2/dags/${encodeURIComponent(dagId)}`, {
+    method: 'PATCH',
+    headers: { authorization, 'content-type': 'application/json' },
+    body: JSON.stringify({ is_paused: false }),
+  });
+  await res.body?.cancel();
+  return res.status;
+}
+
+export interface EventLogEntry {
+  event: string;
+  owner: string;
+  run_id: string | null;
+}
+
+export interface FinishedRun {
+  run: Record<string, unknown>;
+  /** XCom `return_value` of `taskId`: present only when the task really ran (an EmptyOperator pushes none). */
+  returnValue: unknown;
+  /** Airflow's event log (audit) of the DAG, newest first. */
+  eventLogs: EventLogEntry[];
+}
+
+/** Waits for the run to succeed (see waitForRunSuccess), then reads what shows who did what and that the task ran. */
+export async function finishedRun(airflow: AirflowServer, wait: RunWait & { taskId: string }): Promise<FinishedRun> {
+  const run = await waitForRunSuccess(airflow, wait);
+  const read = async (path: string) => {
+    const res = await fetch(`${airflow.url}/api/v2${path}`, { headers: { authorization: wait.authorization } });
+    if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as Record<string, unknown>;
+  };
+  const dag = encodeURIComponent(wait.dagId);
+  const xcom = await read(`/dags/${dag}/dagRuns/${encodeURIComponent(wait.runId)}/taskInstances/${encodeURIComponent(wait.taskId)}/xcomEntries/return_value`);
+  const logs = await read(`/eventLogs?dag_id=${dag}&limit=100&order_by=-id`);
+  return { run, returnValue: xcom.value, eventLogs: logs.event_logs as EventLogEntry[] };
+}

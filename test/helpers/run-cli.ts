@@ -22,3 +22,26 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
     child.stdin.end(options.input ?? '');
   });
 }
+
+/** Runs the real `serve`; resolves with its exit code, or `started` when it listened (then stops it). */
+export function serveUntilListening(config: string): Promise<{ code: number | 'started'; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', config]);
+    let out = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.stdout.on('data', (c) => {
+      out += c;
+      if (out.includes('airflow-token-broker listening')) {
+        child.kill('SIGKILL');
+        clearTimeout(timer);
+        done({ code: 'started', stderr });
+      }
+    });
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      done({ code: code ?? -1, stderr });
+    });
+  });
+}

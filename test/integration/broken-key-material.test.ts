@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyStore } from '../../src/keys/key-store.js';
-import { BIN, runCli } from '../helpers/run-cli.js';
+import { runCli, serveUntilListening as serve } from '../helpers/run-cli.js';
 
 /**
  * Item 7 of issue 7: broken key material refuses to start (`serve` exits 1 naming the file and the problem)
@@ -34,29 +33,6 @@ async function goodKey(keysDir: string): Promise<string> {
   const store = new KeyStore({ dir: keysDir, algorithm: 'ES256', maxTokenTtlMs: 3_600_000 });
   const key = await store.generate();
   return join(keysDir, `${key.kid}.json`);
-}
-
-/** Runs the real `serve`; resolves with its exit code, or `started` when it listened (then stops it). */
-function serve(config: string): Promise<{ code: number | 'started'; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--config', config]);
-    let out = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.stdout.on('data', (c) => {
-      out += c;
-      if (out.includes('airflow-token-broker listening')) {
-        child.kill('SIGKILL');
-        clearTimeout(timer);
-        done({ code: 'started', stderr });
-      }
-    });
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      done({ code: code ?? -1, stderr });
-    });
-  });
 }
 
 describe('serve refuses broken key material', () => {

@@ -31,6 +31,7 @@ describe('a valid config', () => {
       policyFile: fixture('policy.yaml'),
       keysDir: fixture('keys'),
       airflowKeysDir: fixture('keys/airflow'),
+      airflowPublishAlso: [],
       revocationDb: fixture('data/revocations.sqlite'),
       auditFile: undefined,
     });
