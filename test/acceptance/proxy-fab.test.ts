@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SignJWT, type JWTPayload } from 'jose';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
-import { freePort, startAirflow, waitForRunSuccess, type AirflowServer } from '../helpers/airflow-server.js';
+import { finishedRun, freePort, startAirflow, unpauseDag, type AirflowServer } from '../helpers/airflow-server.js';
 import { basic, PROD_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 
 /**
@@ -114,26 +114,17 @@ it('tokens without fab_username go to FAB unchanged: FAB user id 1 is the admin'
 it('fab-caller-provisioned-and-recorded: demo-etl becomes a FAB User, triggers etl_daily, Airflow audits demo-etl, the task runs', async () => {
   expect(await fabRoles('demo-etl')).toBe(404);
   const admin = await asFabAdmin();
-  const unpause = await fetch(`${brokerFacing.url}/api/v2/dags/etl_daily`, {
-    method: 'PATCH',
-    headers: { authorization: admin, 'content-type': 'application/json' },
-    body: JSON.stringify({ is_paused: false }),
-  });
-  expect(unpause.status).toBe(200);
+  expect(await unpauseDag(brokerFacing, admin, 'etl_daily')).toBe(200);
 
   const res = await viaProxy('demo-etl', 'demo-etl-secret', 'POST', '/dags/etl_daily/dagRuns', { logical_date: null, dag_run_id: 'fab-1' });
   expect(res.status).toBe(200);
   expect(res.body).toMatchObject({ dag_run_id: 'fab-1', triggering_user_name: 'demo-etl' });
   expect(await fabRoles('demo-etl')).toEqual(['User']);
 
-  const events = await airflowGet(brokerFacing, '/api/v2/eventLogs?event=trigger_dag_run&run_id=fab-1', admin);
-  expect(events.status).toBe(200);
-  expect((events.body.event_logs as Array<{ owner: string }>).map((e) => e.owner)).toEqual(['demo-etl']);
-
-  const run = await waitForRunSuccess(brokerFacing, { dagId: 'etl_daily', runId: 'fab-1', authorization: admin, timeoutMs: 180_000 });
+  const { run, returnValue, eventLogs } = await finishedRun(brokerFacing, { dagId: 'etl_daily', runId: 'fab-1', taskId: 'extract', authorization: admin, timeoutMs: 180_000 });
   expect(run).toMatchObject({ state: 'success', triggering_user_name: 'demo-etl' });
-  const xcom = await airflowGet(brokerFacing, '/api/v2/dags/etl_daily/dagRuns/fab-1/taskInstances/extract/xcomEntries/return_value', admin);
-  expect(xcom).toMatchObject({ status: 200, body: { value: 'extracted' } });
+  expect(returnValue).toBe('extracted'); // the task ran on the workers' API server's scheduler
+  expect(eventLogs.filter((e) => e.event === 'trigger_dag_run' && e.run_id === 'fab-1').map((e) => e.owner)).toEqual(['demo-etl']);
 }, timeout);
 
 it('fab-permissions-beneath-policy: svc-reporting may trigger by policy, its FAB user is only a Viewer: Airflow refuses, roles unchanged', async () => {

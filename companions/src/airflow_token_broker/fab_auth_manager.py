@@ -46,6 +46,9 @@ class TokenBrokerFabAuthManager(FabAuthManager):
     Then a first-seen username becomes an active FAB user without a usable password, with the roles of the
     claim ``fab_roles`` that the allow-list contains (others are dropped and logged; none left: refused). Users
     that already exist keep the roles FAB's admins gave them: FAB stays authoritative beneath the broker's policy.
+
+    The name must keep ``FabAuthManager`` in it: Airflow core tests ``"FabAuthManager" in [core] auth_manager`` to
+    sync per-DAG permissions (``access_control``) when DAGs are serialized, and in ``airflow db clean``.
     """
 
     broker_users: TTLCache[str, User] = TTLCache(maxsize=1024, ttl=CACHE_TTL)
