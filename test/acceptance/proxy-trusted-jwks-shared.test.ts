@@ -76,7 +76,7 @@ it('the broker publishes Airflow\'s own public key beside its own Airflow key, n
   expect(jwks.keys.some((k) => 'd' in k)).toBe(false);
 });
 
-it('Airflow\'s own login works again: POST /auth/token signs with Airflow\'s key, and the API server accepts that token', async () => {
+it('own-login-500-with-trusted-jwks: Airflow\'s own login works again: POST /auth/token signs with Airflow\'s key, and the API server accepts that token', async () => {
   const res = await airflowLogin(airflow, 'viewer', 'viewer-pass');
   expect(res.status).toBe(201);
   const jwt = ((await res.json()) as { access_token: string }).access_token;
@@ -98,7 +98,7 @@ it('publishing is what makes Airflow\'s own tokens pass: the same key under a ki
   expect(res.status).toBe(403);
 });
 
-it('a task triggered through the proxy runs to success on the same API server, recorded as demo-etl', async () => {
+it('runs-stay-running-with-trusted-jwks: a task triggered through the proxy runs to success on the same API server, recorded as demo-etl', async () => {
   const triggered = await fetch(`${broker.url}/airflow/prod/api/v2/dags/etl_daily/dagRuns`, {
     method: 'POST',
     headers: { authorization: `Bearer ${await token('demo-etl', 'demo-etl-secret')}`, 'content-type': 'application/json' },

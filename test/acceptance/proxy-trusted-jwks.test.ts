@@ -170,7 +170,7 @@ it('identity-claim-missing: a template naming a claim the token lacks is a 403 n
 });
 
 // Last: it stops server 2.
-it('a task triggered through the proxy runs to success on the scheduler and workers of server 1, recorded as demo-etl; workers never need server 2', async () => {
+it('runs-stay-running-with-trusted-jwks: a task triggered through the proxy runs to success on the scheduler and workers of server 1, recorded as demo-etl; workers never need server 2', async () => {
   // New DAGs are paused: the run waits, queued, until server 2 is gone.
   expect((await trigger('task-1', await token('demo-etl', 'demo-etl-secret'))).status).toBe(200);
   await airflow.stop();
