@@ -13,6 +13,8 @@
 #                  triggered runs really run their tasks (LocalExecutor)
 #   AIRFLOW__*     any extra Airflow config from the caller; the caller's value
 #                  wins over the defaults set here (except host/port/dags folder)
+#   AIRFLOW_AUTH_MANAGER=fab  the FAB auth manager with the token broker's companion
+#                  (scripts/airflow/fab.sh: AIRFLOW_FAB_USERS); default: SimpleAuthManager
 #
 # Runs `airflow db migrate` and `airflow dags reserialize`, then execs
 # `airflow api-server` in the foreground: kill this process's group to stop
@@ -80,6 +82,7 @@ export AIRFLOW__API__HOST="127.0.0.1"
 export AIRFLOW__API__PORT="$AIRFLOW_PORT"
 
 # --- Defaults (caller-provided AIRFLOW__* values win) -------------------------
+[[ "${AIRFLOW_AUTH_MANAGER:-simple}" == "fab" ]] && source "${SCRIPT_DIR}/fab.sh"
 : "${AIRFLOW__CORE__LOAD_EXAMPLES:=False}"
 : "${AIRFLOW__CORE__AUTH_MANAGER:=airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager}"
 : "${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:=admin:admin,proxy:op,viewer:viewer}"
@@ -114,6 +117,7 @@ if [[ "${AIRFLOW_SKIP_MIGRATE:-0}" == "1" ]]; then
 else
   log "airflow db migrate"
   "$AIRFLOW_BIN" db migrate >&2
+  [[ "${AIRFLOW_AUTH_MANAGER:-simple}" == "fab" ]] && fab_create_users
   if [[ "${AIRFLOW_SKIP_RESERIALIZE:-0}" == "1" ]]; then
     log "skipping airflow dags reserialize (AIRFLOW_SKIP_RESERIALIZE=1)"
   else

@@ -212,6 +212,11 @@ const serviceAccountCredentials = z
   })
   .meta({ description: 'The proxy calls Airflow as one Airflow user; the policy decides what each caller may do.' });
 
+const fabRoleNames = (fabRole: string) =>
+  z.array(z.string().min(1)).min(1).default([fabRole]).meta({
+    description: `FAB roles for callers whose Airflow role is \`${fabRole.toLowerCase()}\`.`,
+  });
+
 /** Who the caller is in Airflow: the `sub` of the minted per-caller token. */
 const callerIdentity = z
   .strictObject({
@@ -231,9 +236,27 @@ const callerIdentity = z
           'issues are available.',
         examples: ['{sub}', '{client_id}', 'broker:{sub}'],
       }),
-    auth_manager: z.enum(['simple']).default('simple').meta({
-      description: 'Airflow\'s auth manager: `simple` (SimpleAuthManager: `sub` is the user name, `role` the role).',
+    auth_manager: z.enum(['simple', 'fab']).default('simple').meta({
+      description:
+        'Airflow\'s auth manager: `simple` (SimpleAuthManager: `sub` is the user name, `role` the role), or `fab`: ' +
+        'the tokens also carry `fab_username` (= the subject) and `fab_roles`, read by the companion auth manager ' +
+        '`airflow_token_broker.fab_auth_manager.TokenBrokerFabAuthManager` (companions/), which finds or ' +
+        'provisions the FAB user (docs/airflow.md).',
     }),
+    fab_roles: z
+      .strictObject({
+        viewer: fabRoleNames('Viewer'),
+        user: fabRoleNames('User'),
+        op: fabRoleNames('Op'),
+        admin: fabRoleNames('Admin'),
+      })
+      .prefault({})
+      .meta({
+        description:
+          'With `auth_manager: fab`: the FAB roles (`fab_roles` claim) for the caller\'s Airflow role. Airflow ' +
+          'grants them only to users it provisions, and only those in `[token_broker] fab_provision_roles`.',
+        examples: [{ user: ['User', 'ETL Operators'] }],
+      }),
   })
   .meta({ description: 'How the caller is named in Airflow.' });
 

@@ -46,6 +46,7 @@ export function buildDeployments(config: Config, airflowKeys: KeyStore, now: () 
             issuer: c.jwt_issuer,
             ttlMs: c.token_ttl,
             defaultRole: c.default_airflow_role,
+            fab: c.identity.auth_manager === 'fab' ? c.identity.fab_roles : undefined,
             subject: SubjectTemplate.parse(c.identity.subject),
             now,
           });

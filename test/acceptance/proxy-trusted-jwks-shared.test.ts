@@ -1,9 +1,8 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { decodeProtectedHeader, importPKCS8, SignJWT, type JSONWebKeySet } from 'jose';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
+import { writeAirflowOwnKey } from '../helpers/airflow-own-key.js';
 import { airflowLogin, finishedRun, freePort, startAirflow, unpauseDag, type AirflowServer } from '../helpers/airflow-server.js';
 import { basic, PROD_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 
@@ -24,11 +23,9 @@ let secrets: string;
 let airflowPrivatePem: string;
 
 beforeAll(async () => {
-  secrets = mkdtempSync(join(tmpdir(), 'atb-airflow-own-key-'));
-  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  airflowPrivatePem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  writeFileSync(join(secrets, 'airflow-jwt-private.pem'), airflowPrivatePem, { mode: 0o600 });
-  writeFileSync(join(secrets, 'airflow-jwt-public.pem'), pair.publicKey.export({ type: 'spki', format: 'pem' }));
+  const ownKey = writeAirflowOwnKey();
+  secrets = ownKey.dir;
+  airflowPrivatePem = ownKey.privatePem;
 
   directory = await startDirectory();
   const airflowPort = await freePort();

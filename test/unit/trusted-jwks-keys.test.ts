@@ -8,7 +8,7 @@ import { KeyStore } from '../../src/keys/key-store.js';
 import type { Policy } from '../../src/policy/policy.js';
 
 const caller = { subject: 'demo-etl', clientId: 'demo-etl', roles: [], policy: { roles: new Map() } as unknown as Policy, claims: { sub: 'demo-etl', client_id: 'demo-etl' } };
-const options = { audience: 'apache-airflow', issuer: undefined, ttlMs: 600_000, defaultRole: 'viewer' as const, subject: SubjectTemplate.parse('{sub}'), now: Date.now };
+const options = { audience: 'apache-airflow', issuer: undefined, ttlMs: 600_000, defaultRole: 'viewer' as const, subject: SubjectTemplate.parse('{sub}'), fab: undefined, now: Date.now };
 
 describe('trusted-jwks minting without an Airflow signing key', () => {
   it('no-airflow-signing-key: 503 temporarily_unavailable with Retry-After, never server_error', async () => {

@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { OAuthError } from '../../errors/oauth-error.js';
 import type { KeyStore } from '../../keys/key-store.js';
 import { airflowRoles, type AirflowRole } from '../../policy/vocabulary.js';
+import { fabClaims, type FabRoleMap } from './fab-identity.js';
 import type { SubjectTemplate } from './subject-template.js';
 import type { Caller, UpstreamCredentials } from './upstream-credentials.js';
 
@@ -12,6 +13,8 @@ export interface TrustedJwksOptions {
   issuer: string | undefined;
   ttlMs: number;
   defaultRole: AirflowRole | undefined;
+  /** Set for an Airflow on the FAB companion auth manager (`identity.auth_manager: fab`): its FAB roles. */
+  fab: FabRoleMap | undefined;
   /** `identity.subject`: the minted token's `sub`. */
   subject: SubjectTemplate;
   now: () => number;
@@ -47,7 +50,7 @@ export class TrustedJwksCredentials implements UpstreamCredentials {
     if (cached && cached.expiresAt - 60_000 > now) return cached.header;
     const iat = Math.floor(now / 1000);
     const exp = iat + Math.floor(this.options.ttlMs / 1000);
-    let jwt = new SignJWT({ role, client_id: caller.clientId })
+    let jwt = new SignJWT({ role, client_id: caller.clientId, ...this.authManagerClaims(subject, role) })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
       .setSubject(subject)
       .setAudience(this.options.audience)
@@ -64,6 +67,11 @@ export class TrustedJwksCredentials implements UpstreamCredentials {
   invalidate(): boolean {
     this.minted.clear();
     return false;
+  }
+
+  /** What the deployment's auth manager needs beyond SimpleAuthManager's `sub` and `role`. */
+  private authManagerClaims(subject: string, role: AirflowRole): Record<string, unknown> {
+    return this.options.fab ? fabClaims(subject, role, this.options.fab) : {};
   }
 
   /** The strongest `airflow_role` among the caller's policy roles; Airflow still enforces it coarsely. */
