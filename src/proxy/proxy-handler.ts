@@ -187,18 +187,37 @@ async function forward(deployment: Deployment, call: UpstreamRequest, credential
   const send = (authorization: string) => deployment.client.request({ ...call, headers: { ...call.headers, authorization } });
   let authorization = await credentials.current();
   let upstream = await send(authorization);
-  if (upstream.statusCode === 401 && deployment.credentials.invalidate(authorization)) {
-    await upstream.body.dump();
+  let answer = await readRefusal(upstream);
+  if (answer.refused && deployment.credentials.invalidate(authorization)) {
     upstream = await send((authorization = await credentials.fresh()));
+    answer = await readRefusal(upstream);
     // Refused again: the fresh credentials are no better, which the credential mode may remember.
-    if (upstream.statusCode === 401) deployment.credentials.invalidate(authorization);
+    if (answer.refused) deployment.credentials.invalidate(authorization);
   }
+  // The caller's token was fine (we checked it); Airflow refused what the proxy sent on its behalf.
+  if (answer.refused) throw new OAuthError('upstream_error', deployment.credentials.mode === 'trusted-jwks' ? MINTED_TOKEN_REFUSED : "Airflow refused the proxy's credentials");
+  await relay(upstream, res, call.signal, answer.body);
+}
+
+const MINTED_TOKEN_REFUSED =
+  "Airflow did not accept the per-caller token the proxy minted: its trusted key set, audience or user mapping does not match the broker's";
+
+/** Airflow 3's answer to a token it cannot verify or turn into a user (any other invalid token than an expired one). */
+const INVALID_JWT = Buffer.from('{"detail":"Invalid JWT token"}');
+
+/**
+ * Did Airflow refuse the credentials the proxy sent? 401, or 403 "Invalid JWT token" (a bad signature, an unknown
+ * `kid`, an unknown user), as opposed to 403 "Forbidden", a permission Airflow refuses the caller. Only small 403
+ * bodies are read to tell: the bytes read are handed on for the relay.
+ */
+async function readRefusal(upstream: Dispatcher.ResponseData): Promise<{ refused: boolean; body?: Buffer }> {
   if (upstream.statusCode === 401) {
-    // The caller's token was fine (we checked it); Airflow refused the proxy's own credentials.
     await upstream.body.dump();
-    throw new OAuthError('upstream_error', 'Airflow refused the proxy\'s credentials');
+    return { refused: true };
   }
-  await relay(upstream, res, call.signal);
+  if (upstream.statusCode !== 403 || !(Number(upstream.headers['content-length']) <= 256)) return { refused: false };
+  const body = Buffer.from(await readUpstream(upstream.body.arrayBuffer()));
+  return { refused: body.equals(INVALID_JWT), body };
 }
 
 const SMALL_BODY = 64 * 1024;
@@ -208,16 +227,16 @@ const SMALL_BODY = 64 * 1024;
  * body that stalls before its first byte still becomes a 504 `upstream_timeout`; after that, a stall can only
  * cut the connection.
  */
-async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, signal: AbortSignal | undefined): Promise<void> {
+async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, signal: AbortSignal | undefined, read?: Buffer): Promise<void> {
   const headers: OutgoingHttpHeaders = {};
   for (const name of FORWARDED_RESPONSE_HEADERS) {
     const value = upstream.headers[name];
     if (value !== undefined) headers[name] = value;
   }
   const length = Number(upstream.headers['content-length']);
-  if (length <= SMALL_BODY) {
+  if (read || length <= SMALL_BODY) {
     // Small bodies in one write: cheaper than a stream pipeline per request on the hot path.
-    const data = Buffer.from(await readUpstream(upstream.body.arrayBuffer()));
+    const data = read ?? Buffer.from(await readUpstream(upstream.body.arrayBuffer()));
     res.writeHead(upstream.statusCode, headers).end(data);
     return;
   }

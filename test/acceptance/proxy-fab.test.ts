@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { SignJWT, type JWTPayload } from 'jose';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { finishedRun, freePort, startAirflow, unpauseDag, type AirflowServer } from '../helpers/airflow-server.js';
-import { basic, PROD_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
+import { basic, PROD_AUDIENCE, STAGING_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 
 /**
  * `trusted-jwks` on a real Airflow 3 with the FAB auth manager, extended by the companion
@@ -36,6 +36,12 @@ beforeAll(async () => {
         audience: PROD_AUDIENCE,
         url: `http://127.0.0.1:${brokerFacingPort}`,
         credentials: { mode: 'trusted-jwks', jwt_audience: 'apache-airflow', identity: { auth_manager: 'fab' } },
+      };
+      // The same Airflow, misconfigured: its callers map to FAB users that Airflow may not create (Admin is not allow-listed).
+      c.upstreams.staging = {
+        audience: STAGING_AUDIENCE,
+        url: `http://127.0.0.1:${brokerFacingPort}`,
+        credentials: { mode: 'trusted-jwks', jwt_audience: 'apache-airflow', identity: { auth_manager: 'fab', subject: 'unprovisioned-{client_id}', fab_roles: { user: ['Admin'] } } },
       };
     },
   });
@@ -156,4 +162,16 @@ it('fab-unknown-user-without-provisioning: Airflow answers 403 "Invalid JWT toke
     .sign(new TextEncoder().encode(DEV_JWT_SECRET));
   expect(await airflowGet(workers, '/api/v2/dags', `Bearer ${jwt}`)).toEqual({ status: 403, body: { detail: 'Invalid JWT token' } });
   expect(await fabRoles('stranger')).toBe(404);
+});
+
+it('minted-token-refused: Airflow cannot turn the per-caller token into a user: 502 saying so, never Airflow\'s 403 as if the caller were forbidden', async () => {
+  const res = await tokenRequest(broker, { grant_type: 'client_credentials', resource: STAGING_AUDIENCE }, { authorization: basic('demo-etl', 'demo-etl-secret') });
+  expect(res.status).toBe(200);
+  const call = await fetch(`${broker.url}/airflow/staging/api/v2/dags/etl_daily`, { headers: { authorization: `Bearer ${res.body.access_token as string}` } });
+  expect(call.status).toBe(502);
+  expect(await call.json()).toEqual({
+    error: 'upstream_error',
+    error_description: "Airflow did not accept the per-caller token the proxy minted: its trusted key set, audience or user mapping does not match the broker's",
+  });
+  expect(await fabRoles('unprovisioned-demo-etl')).toBe(404);
 });

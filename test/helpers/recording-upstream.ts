@@ -25,8 +25,10 @@ export type UpstreamMode =
   | 'late'
   /** Closes the connection. */
   | 'drop'
-  /** Answers 401 to every API call. */
+  /** Answers 401 (or `refusal`) to every API call. */
   | 'reject-token'
+  /** Answers 403 "Forbidden" to every API call: Airflow's permission refusal, relayed as is. */
+  | 'forbid'
   /** Sends 200 headers with `content-length: 100`, then nothing. */
   | 'stall-sized-body'
   /** Sends 200 headers of a chunked body, then nothing. */
@@ -41,6 +43,8 @@ export class RecordingUpstream {
   logins = 0;
   /** API calls carrying a token of login number <= this answer 401 (set to `logins` to expire every token so far). */
   refuseTokensUpTo = 0;
+  /** How a refused token is answered: 401, or Airflow 3's 403 "Invalid JWT token" (a signature it cannot verify). */
+  refusal: 401 | 403 = 401;
   readonly seen: SeenRequest[] = [];
   readonly #sockets = new Set<Socket>();
   readonly #server: Server = createServer((req, res) => {
@@ -71,6 +75,7 @@ export class RecordingUpstream {
     this.mode = 'ok';
     this.loginStatus = 201;
     this.refuseTokensUpTo = 0;
+    this.refusal = 401;
     this.seen.length = 0;
   }
 
@@ -120,8 +125,14 @@ export class RecordingUpstream {
     }
     const login = Number(/-(\d+)$/.exec(authorization ?? '')?.[1] ?? 0);
     if (this.mode === 'reject-token' || login <= this.refuseTokensUpTo) {
-      res.writeHead(401, { 'content-type': 'application/json' });
-      res.end('{"detail":"Not authenticated"}');
+      const body = this.refusal === 401 ? '{"detail":"Not authenticated"}' : '{"detail":"Invalid JWT token"}';
+      res.writeHead(this.refusal, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    if (this.mode === 'forbid') {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end('{"detail":"Forbidden"}');
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': '_token=upstream-secret', server: 'uvicorn', location: 'http://internal/x' });

@@ -151,6 +151,37 @@ describe('the proxy\'s Airflow login', () => {
     expect(upstream.logins).toBe(before + 1);
   });
 
+  it('upstream-secret-changed: Airflow 3 answers 403 "Invalid JWT token" to the held token: logs in again once and retries', async () => {
+    expect((await get()).status).toBe(200);
+    await backoffPassed();
+    upstream.refusal = 403; // Airflow restarted with another jwt_secret: it cannot verify the token it issued before
+    upstream.refuseTokensUpTo = upstream.logins;
+    const before = upstream.logins;
+    const res = await get();
+    expect(res.status).toBe(200);
+    expect(upstream.logins).toBe(before + 1);
+  });
+
+  it('upstream-refuses-proxy-credentials-with-403: 502 saying so, not Airflow\'s 403 as if the caller were forbidden', async () => {
+    await backoffPassed();
+    upstream.mode = 'reject-token';
+    upstream.refusal = 403;
+    const res = await get();
+    expect(res.status).toBe(502);
+    expect((await res.json()) as Record<string, unknown>).toMatchObject({ error: 'upstream_error', error_description: "Airflow refused the proxy's credentials" });
+  });
+
+  it('upstream-forbids: Airflow\'s own permission refusal (403 "Forbidden") reaches the caller as is, without a new login', async () => {
+    await backoffPassed();
+    expect((await get()).status).toBe(200); // logged in
+    upstream.mode = 'forbid';
+    const before = upstream.logins;
+    const res = await get();
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({ detail: 'Forbidden' });
+    expect(upstream.logins).toBe(before);
+  });
+
   it('upstream-refuses-proxy-credentials: 502, not the upstream 401', async () => {
     await backoffPassed();
     upstream.mode = 'reject-token';
