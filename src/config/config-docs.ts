@@ -11,6 +11,8 @@ interface SchemaNode {
   pattern?: string;
   enum?: unknown[];
   anyOf?: SchemaNode[];
+  oneOf?: SchemaNode[];
+  const?: unknown;
   items?: SchemaNode;
   minItems?: number;
   minimum?: number;
@@ -32,6 +34,8 @@ interface Option {
   required: boolean;
   /** Closest optional section above this option: a required option is only required inside it. */
   within: string | undefined;
+  /** For an option of one branch of a section chosen by `mode` (upstream credentials): that `mode`. */
+  mode?: string;
 }
 
 const intro = `# Configuration
@@ -64,20 +68,35 @@ export function renderConfigDocs(exampleConfig = readFileSync(resolve('examples/
   return [intro, ...sections, example].join('\n');
 }
 
-function collectOptions(node: SchemaNode, path: string, required: boolean, within: string | undefined): Option[] {
-  const options: Option[] = [{ path, node, required, within }];
+function collectOptions(node: SchemaNode, path: string, required: boolean, within: string | undefined, mode?: string): Option[] {
+  const options: Option[] = [{ path, node, required, within, mode }];
   const inner = required ? within : path;
   for (const [key, child] of Object.entries(node.properties ?? {})) {
-    options.push(...collectOptions(child, `${path}.${key}`, node.required?.includes(key) ?? false, inner));
+    options.push(...collectOptions(child, `${path}.${key}`, node.required?.includes(key) ?? false, inner, mode));
   }
   if (typeof node.additionalProperties === 'object') {
-    options.push(...collectOptions(node.additionalProperties, `${path}.<name>`, false, inner));
+    options.push(...collectOptions(node.additionalProperties, `${path}.<name>`, false, inner, mode));
+  }
+  // A section whose shape is chosen by `mode` (a discriminated union): `mode` first, then each branch's options.
+  const branches = modeBranches(node);
+  if (branches.length > 0) {
+    const description = branches.map(([m, b]) => `- \`${m}\`: ${b.description ?? ''}`).join('\n');
+    options.push({ path: `${path}.mode`, node: { enum: branches.map(([m]) => m), description }, required: true, within: path });
+  }
+  for (const [branchMode, branch] of branches) {
+    for (const [key, child] of Object.entries(branch.properties ?? {})) {
+      if (key !== 'mode') options.push(...collectOptions(child, `${path}.${key}`, branch.required?.includes(key) ?? false, path, branchMode));
+    }
   }
   return options;
 }
 
-function renderOption({ path, node, required, within }: Option, heading: string): string {
-  const lines = [`${heading} \`${path}\``, ''];
+function modeBranches(node: SchemaNode): Array<[string, SchemaNode]> {
+  return (node.oneOf ?? []).flatMap((b) => (typeof b.properties?.mode?.const === 'string' ? [[b.properties.mode.const, b] as [string, SchemaNode]] : []));
+}
+
+function renderOption({ path, node, required, within, mode }: Option, heading: string): string {
+  const lines = [`${heading} \`${path}\`${mode ? ` (mode \`${mode}\`)` : ''}`, ''];
   if (node.description) lines.push(node.description, '');
   lines.push(`- Type: ${describeType(node)}`);
   if (node.propertyNames?.pattern) lines.push(`- Names: matching \`${node.propertyNames.pattern}\``);
@@ -89,6 +108,8 @@ function renderOption({ path, node, required, within }: Option, heading: string)
 
 function describeType(node: SchemaNode): string {
   if (node['x-format'] === 'duration') return 'duration';
+  const branches = modeBranches(node);
+  if (branches.length > 0) return `section, by \`mode\`: ${listOf(branches.map(([m]) => inlineValue(m)))}`;
   if (node.anyOf) return listOf(node.anyOf.map(describeType));
   if (node.enum) return `one of ${node.enum.map(inlineValue).join(', ')}`;
   if (Array.isArray(node.type)) return listOf(node.type);

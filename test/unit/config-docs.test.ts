@@ -15,3 +15,18 @@ test('every option of the schema appears with its dotted path', () => {
   }
   expect(docs).toContain('```yaml\nissuer: https://example.com\n```');
 });
+
+test('credentials-modes-undocumented: every option of each credentials mode appears, under its mode', () => {
+  const docs = renderConfigDocs('issuer: https://example.com\n');
+  expect(docs).toContain('### `upstreams.<name>.credentials.mode`\n');
+  expect(docs).toContain('- Type: one of `service-account`, `trusted-jwks`');
+  for (const [option, mode] of [
+    ['username', 'service-account'],
+    ['login_backoff', 'service-account'],
+    ['jwt_audience', 'trusted-jwks'],
+    ['identity.subject', 'trusted-jwks'],
+    ['identity.fab_roles.admin', 'trusted-jwks'],
+  ]) {
+    expect(docs).toContain(`### \`upstreams.<name>.credentials.${option}\` (mode \`${mode}\`)\n`);
+  }
+});
