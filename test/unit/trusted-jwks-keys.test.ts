@@ -34,6 +34,15 @@ describe('trusted-jwks minting without an Airflow signing key', () => {
     expect([decodeJwt(a.slice(7)).sub, decodeJwt(b.slice(7)).sub]).toEqual(['svc:etl-a', 'svc:etl-b']);
   });
 
+  it('minted-token-reused-for-another-client: two clients Airflow knows by one name still get tokens naming their own client_id', async () => {
+    const keys = new KeyStore({ dir: mkdtempSync(join(tmpdir(), 'atb-tj-')), algorithm: 'ES256', maxTokenTtlMs: 3_600_000 });
+    await keys.generate();
+    const credentials = new TrustedJwksCredentials(keys, { ...options, subject: SubjectTemplate.parse('{sub}') });
+    const a = await credentials.authorization({ ...caller, clientId: 'etl-a', claims: { sub: 'guid-1', client_id: 'etl-a' } });
+    const b = await credentials.authorization({ ...caller, clientId: 'etl-b', claims: { sub: 'guid-1', client_id: 'etl-b' } });
+    expect([decodeJwt(a.slice(7)).client_id, decodeJwt(b.slice(7)).client_id]).toEqual(['etl-a', 'etl-b']);
+  });
+
   it('identity-claim-missing: a claim the template names that the token lacks is a 403 naming it, never a 500', async () => {
     const keys = new KeyStore({ dir: mkdtempSync(join(tmpdir(), 'atb-tj-')), algorithm: 'ES256', maxTokenTtlMs: 3_600_000 });
     await keys.generate();

@@ -25,9 +25,9 @@ const EXECUTION_API_AUDIENCE = 'urn:airflow.apache.org:task';
 
 /**
  * `trusted-jwks`: a short-lived Airflow-format JWT per caller (`sub` = the caller as `identity.subject` names it
- * from its claims, `role` = the Airflow role of
- * its policy roles), signed with the Airflow key set that Airflow trusts through `trusted_jwks_url`. Airflow's
- * own audit log then names the real caller. Minted tokens are reused until shortly before they expire.
+ * from its claims, `role` = the Airflow role of its policy roles), signed with the Airflow key set that Airflow
+ * trusts through `trusted_jwks_url`. Airflow's own audit log then names the real caller. Minted tokens are reused
+ * until shortly before they expire.
  */
 export class TrustedJwksCredentials implements UpstreamCredentials {
   readonly mode = 'trusted-jwks';
@@ -44,7 +44,8 @@ export class TrustedJwksCredentials implements UpstreamCredentials {
     const role = this.airflowRole(caller);
     const subject = this.options.subject.render(caller.claims);
     const key = this.keys.requireSigningKey();
-    const cacheKey = `${key.kid}\u0000${subject}\u0000${role}`;
+    // Everything the token says about the caller is in the key: a reused token never names another client.
+    const cacheKey = `${key.kid}\u0000${subject}\u0000${role}\u0000${caller.clientId}`;
     const now = this.options.now();
     const cached = this.minted.get(cacheKey);
     if (cached && cached.expiresAt - 60_000 > now) return cached.header;
