@@ -115,7 +115,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const upstreamPath = '/' + rest.join('/') + (target.query ? `?${target.query}` : '');
   const filter = decision.filter;
   if (!filter) return forward(deployment, upstreamCall(req, res, upstreamPath, body.raw, signal), credentials, res);
-  const scan = { client: deployment.client, apiRoot: deployment.api.root, authorization: await credentials.current(), scanLimit: deployment.config.list_scan_limit, signal };
+  const scan = { client: deployment.client, apiRoot: deployment.api.root, authorization: await credentials.current(), scanLimit: deployment.config.list_scan_limit, paging: deployment.api.paging, signal };
   if (filter.operation.batch) {
     const ids = await permittedDagIds(scan, (id) => permits(principal, filter.operation, id));
     if (ids.length === 0) return sendJson(res, 200, { [filter.list?.itemsKey ?? 'items']: [], total_entries: 0 });
