@@ -145,53 +145,6 @@ describe('v1 list and batch semantics on the example policy (etl-operator: read,
   });
 });
 
-describe('attacks on the v1 catalog', () => {
-  it('dag-stats-comma-list-smuggles-another-dag', async () => {
-    // `etl_*` matches the joined string "etl_daily,payroll_monthly"; Airflow splits it on commas.
-    expect(await verdict(example, etl, 'GET', '/dagStats?dag_ids=etl_daily,payroll_monthly')).toBe('deny');
-    expect(await verdict(example, etl, 'GET', '/dagStats?dag_ids=etl_daily,etl_hourly')).toBe('allow');
-  });
-
-  it.each([
-    ['include_subdags', { include_subdags: true }],
-    ['include_parentdag', { include_parentdag: true }],
-    ['include_subdags spelled as a string', { include_subdags: 'yes' }],
-    ['include_subdags as a number', { include_subdags: 1 }],
-  ])('clear-task-instances-reaches-other-dags-through-%s', async (_, flags) => {
-    expect(await verdict(example, etl, 'POST', '/dags/etl_daily/clearTaskInstances', { dry_run: false, ...flags })).toBe('deny');
-  });
-
-  it('clear-task-instances-within-the-dag-is-allowed', async () => {
-    const body = { dry_run: false, dag_run_id: 'r1', include_upstream: true, include_downstream: true, include_subdags: false, include_parentdag: false };
-    expect(await verdict(example, etl, 'POST', '/dags/etl_daily/clearTaskInstances', body)).toBe('allow');
-    expect(await verdict(example, etl, 'POST', '/dags/etl_daily/clearTaskInstances', { dry_run: true })).toBe('allow');
-  });
-
-  it('clear-dag-run-follows-external-task-markers', async () => {
-    // Airflow 2 clears a run with include_subdags and include_parentdag always on.
-    expect(await verdict(example, etl, 'POST', '/dags/etl_daily/dagRuns/r1/clear', { dry_run: true })).toBe('deny');
-    const everyDag = parsePolicy('test.yaml', 'version: 2\nroles:\n  clearer:\n    allow:\n      - { dags: ["*"], actions: [clear] }\n');
-    expect(await verdict(everyDag, ['clearer'], 'POST', '/dags/etl_daily/dagRuns/r1/clear', { dry_run: false })).toBe('allow');
-  });
-
-  it.each([
-    ['POST', '/dags/etl_daily/updateTaskInstancesState'],
-    ['PATCH', '/dags/etl_daily/dagRuns/r1/taskInstances/t1'],
-    ['PATCH', '/dags/etl_daily/dagRuns/r1/taskInstances/t1/0'],
-  ])('committed-task-state-clears-other-dags-downstream (%s %s)', async (method, path) => {
-    const editor = parsePolicy('test.yaml', 'version: 2\nroles:\n  editor:\n    allow:\n      - { dags: ["etl_*"], actions: [edit, clear] }\n');
-    expect(await verdict(editor, ['editor'], method, path, { dry_run: false, new_state: 'success' })).toBe('deny');
-    expect(await verdict(editor, ['editor'], method, path, { dry_run: 'false', new_state: 'success' })).toBe('deny');
-    expect(await verdict(editor, ['editor'], method, path, { dry_run: true, new_state: 'success' })).toBe('allow');
-    expect(await verdict(editor, ['editor'], method, path, { new_state: 'success' })).toBe('allow');
-  });
-
-  it('dataset-uri-is-not-an-asset-id', async () => {
-    const someAssets = parsePolicy('test.yaml', 'version: 2\nroles:\n  a:\n    allow:\n      - { assets: ["s3*"], actions: [read] }\n');
-    expect(await verdict(someAssets, ['a'], 'GET', '/datasets/s3://bucket/key')).toBe('deny');
-  });
-});
-
 describe('FAB users, roles and permissions', () => {
   const fab = parsePolicy(
     'fab.yaml',
