@@ -115,3 +115,20 @@ def broker_claims(**overrides: Any) -> dict[str, Any]:
 
 def mint(key: SigningKey, claims: dict[str, Any] | None = None, *, typ: str = "JWT", kid: str | None = None) -> str:
     return jwt.encode(claims or broker_claims(), key.private, algorithm="ES256", headers={"kid": kid or key.kid, "typ": typ})
+
+
+# npm test runs this suite from jest (test/integration/companion-pytest.test.ts), which reads each test's outcome
+# from the JSON file named by ATB_PYTEST_RESULTS: one jest test per pytest test, failures with pytest's report.
+_results: list[dict[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or report.outcome != "passed":
+        _results.append({"test": report.nodeid, "phase": report.when, "outcome": report.outcome, "report": report.longreprtext})
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    target = os.environ.get("ATB_PYTEST_RESULTS")
+    if target:
+        with open(target, "w", encoding="utf-8") as out:
+            json.dump(_results, out)
