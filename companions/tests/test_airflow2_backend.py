@@ -117,7 +117,7 @@ def test_no_bearer_falls_through_to_the_next_backend(api: Api) -> None:
     assert api.next_backend.tried == 1
 
 
-def test_no_credentials_at_all_is_airflows_own_401(api: Api) -> None:
+def test_no_credentials_at_all_asks_the_next_backend(api: Api) -> None:
     answer = api.get()
     assert answer.status_code == 401
     assert api.next_backend.tried == 1
