@@ -1,5 +1,5 @@
-import { startAirflow2 } from '../helpers/airflow2-server.js';
 import { freePort, type AirflowServer } from '../helpers/airflow-server.js';
+import { companionAirflow2Timeout as timeout, startCompanionAirflow2, triggerOwners, v1 as call } from '../helpers/companion-airflow2.js';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { basic, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 
@@ -10,7 +10,6 @@ import { basic, startBroker, startDirectory, tokenRequest, type Broker } from '.
  * turns it into a FAB user. The proxy's v1 routes themselves are tested by the proxy's own acceptance tests.
  */
 
-const timeout = 300_000;
 const JWT_ISSUER = 'https://broker.example/airflow';
 const JWT_AUDIENCE = 'apache-airflow';
 let airflow: AirflowServer;
@@ -35,18 +34,10 @@ beforeAll(async () => {
       };
     },
   });
-  airflow = await startAirflow2({
-    port,
-    companion: true,
-    timeoutMs: timeout,
-    env: {
-      AIRFLOW__TOKEN_BROKER__JWKS_URL: `${broker.url}/airflow/jwks.json`,
-      AIRFLOW__TOKEN_BROKER__ISSUER: JWT_ISSUER,
-      AIRFLOW__TOKEN_BROKER__AUDIENCE: JWT_AUDIENCE,
-      AIRFLOW__TOKEN_BROKER__FAB_PROVISION: 'True',
-      AIRFLOW__TOKEN_BROKER__FAB_PROVISION_ROLES: 'Viewer, User',
-    },
-  });
+  airflow = await startCompanionAirflow2(
+    { jwks_url: `${broker.url}/airflow/jwks.json`, issuer: JWT_ISSUER, audience: JWT_AUDIENCE, fab_provision: 'True', fab_provision_roles: 'Viewer, User' },
+    { port },
+  );
 }, timeout);
 
 afterAll(async () => {
@@ -62,7 +53,7 @@ async function perCallerAuthorization(subject: string): Promise<string> {
 }
 
 function v1(path: string, authorization: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${airflow.url}/api/v1${path}`, { ...init, headers: { authorization, ...(init.body ? { 'content-type': 'application/json' } : {}) } });
+  return call(airflow, path, authorization, init);
 }
 
 describe('Airflow 2.11 trusting the broker\'s per-caller tokens through the companion backend', () => {
@@ -78,9 +69,7 @@ describe('Airflow 2.11 trusting the broker\'s per-caller tokens through the comp
     const user = await v1('/users/demo-etl', admin);
     expect(user.status).toBe(200);
     expect(((await user.json()) as { roles: { name: string }[] }).roles.map((r) => r.name)).toEqual(['User']);
-    const logs = await v1('/eventLogs?dag_id=etl_daily&limit=100', admin);
-    const events = ((await logs.json()) as { event_logs: { event: string; owner: string }[] }).event_logs;
-    expect(events.filter((e) => e.event.includes('post_dag_run')).map((e) => e.owner)).toContain('demo-etl');
+    expect(await triggerOwners(airflow, 'etl_daily')).toContain('demo-etl');
   });
 
   it("a client's broker access token is refused where per-caller tokens are expected (typ at+jwt, other key set)", async () => {

@@ -1,5 +1,5 @@
-import { startAirflow2 } from '../helpers/airflow2-server.js';
 import type { AirflowServer } from '../helpers/airflow-server.js';
+import { companionAirflow2Timeout as timeout, startCompanionAirflow2, triggerOwners, v1 as call } from '../helpers/companion-airflow2.js';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { basic, PROD_AUDIENCE, STAGING_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 
@@ -11,7 +11,6 @@ import { basic, PROD_AUDIENCE, STAGING_AUDIENCE, startBroker, startDirectory, to
  * stay after the companion in `[api] auth_backends`.
  */
 
-const timeout = 300_000;
 let airflow: AirflowServer;
 let directory: DevDirectory;
 let broker: Broker;
@@ -19,19 +18,11 @@ let broker: Broker;
 beforeAll(async () => {
   directory = await startDirectory();
   broker = await startBroker(directory);
-  airflow = await startAirflow2({
-    companion: true,
-    timeoutMs: timeout,
-    env: {
-      // demo-etl is a FAB User; svc-reporting (also a client of the directory) has no FAB user.
-      AIRFLOW_FAB_USERS: 'admin:Admin,proxy:Op,viewer:Viewer,demo-etl:User',
-      AIRFLOW__TOKEN_BROKER__JWKS_URL: `${broker.url}/oauth2/jwks`,
-      AIRFLOW__TOKEN_BROKER__ISSUER: broker.url,
-      AIRFLOW__TOKEN_BROKER__AUDIENCE: PROD_AUDIENCE,
-      AIRFLOW__TOKEN_BROKER__TOKEN_TYPE: 'at+jwt',
-      AIRFLOW__TOKEN_BROKER__USERNAME_CLAIM: 'sub',
-    },
-  });
+  airflow = await startCompanionAirflow2(
+    { jwks_url: `${broker.url}/oauth2/jwks`, issuer: broker.url, audience: PROD_AUDIENCE, token_type: 'at+jwt', username_claim: 'sub' },
+    // demo-etl is a FAB User; svc-reporting (also a client of the directory) has no FAB user.
+    { fabUsers: 'admin:Admin,proxy:Op,viewer:Viewer,demo-etl:User' },
+  );
 }, timeout);
 
 afterAll(async () => {
@@ -47,10 +38,7 @@ async function accessToken(clientId: string, secret: string): Promise<string> {
 }
 
 function v1(path: string, authorization?: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${airflow.url}/api/v1${path}`, {
-    ...init,
-    headers: { ...(authorization ? { authorization } : {}), ...(init.body ? { 'content-type': 'application/json' } : {}) },
-  });
+  return call(airflow, path, authorization, init);
 }
 
 async function dagIds(res: Response): Promise<string[]> {
@@ -71,13 +59,7 @@ describe('Airflow 2.11 trusting broker access tokens through the companion backe
     const runId = `companion-${Date.now()}`;
     const trigger = await v1('/dags/etl_daily/dagRuns', `Bearer ${token}`, { method: 'POST', body: JSON.stringify({ dag_run_id: runId }) });
     expect(trigger.status).toBe(200);
-    const admin = basic('admin', 'admin-pass');
-    const logs = await v1(`/eventLogs?dag_id=etl_daily&limit=100`, admin);
-    expect(logs.status).toBe(200);
-    const events = ((await logs.json()) as { event_logs: { event: string; owner: string; run_id: string | null; extra: string | null }[] }).event_logs;
-    const triggered = events.filter((e) => e.event.includes('post_dag_run'));
-    expect(triggered.length).toBeGreaterThan(0);
-    expect(triggered.map((e) => e.owner)).toContain('demo-etl');
+    expect(await triggerOwners(airflow, 'etl_daily')).toContain('demo-etl');
   });
 
   it('a caller without a FAB user is refused with 403 insufficient_scope (provisioning is off)', async () => {
