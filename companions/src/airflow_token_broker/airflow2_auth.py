@@ -16,7 +16,8 @@ Airflow 2 calls ``requires_authentication(Response)()`` of each backend in turn 
 - no ``Authorization: Bearer``: a plain 401, and Airflow asks the next backend (basic_auth, session);
 - a bearer token that fails verification: 401 ``invalid_token`` with ``WWW-Authenticate: Bearer``, answered at
   once (Flask ``abort``): the next backend would only replace the challenge with its own;
-- the broker's key set cannot be fetched: 503 ``temporarily_unavailable``, the caller's token is not at fault;
+- the broker's key set cannot be fetched, or FAB's user lookup fails in the database: 503
+  ``temporarily_unavailable``, the caller's token is not at fault;
 - a verified caller without an active FAB user (and no provisioning): 403 ``insufficient_scope``;
 - otherwise the FAB user is set for this request only, as Airflow's own token backends do (the login manager's
   request context and ``g.user``), with no ``login_user``: nothing is written to a session.
@@ -33,6 +34,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, abort, current_app, g, json, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from airflow_token_broker.bearer_verifier import (
     BrokerTokenVerifier,
@@ -102,6 +104,9 @@ class BearerBackend:
         except (UnknownCaller, ValueError) as refused:
             log.info("token broker caller %r refused: %s", caller.username, refused)
             abort(error_response(403, "insufficient_scope", "the caller has no active user in this Airflow"))
+        except SQLAlchemyError as outage:
+            log.warning("token broker caller %r: FAB user lookup failed: %s", caller.username, outage)
+            abort(error_response(503, "temporarily_unavailable", "Airflow's metadata database is unavailable"))
         if user is None or not getattr(user, "is_active", False):
             log.info("token broker caller %r refused: FAB user is not active", caller.username)
             abort(error_response(403, "insufficient_scope", "the caller has no active user in this Airflow"))
