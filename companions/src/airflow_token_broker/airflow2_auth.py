@@ -56,10 +56,6 @@ RETRY_AFTER = 5
 T = TypeVar("T", bound=Callable[..., Any])
 
 
-class UnknownCaller(Exception):
-    """The verified caller has no FAB user this Airflow may use (unknown and not provisioned, or inactive)."""
-
-
 @dataclass(frozen=True)
 class BackendSettings:
     verifier: VerifierSettings
@@ -72,7 +68,8 @@ class BearerBackend:
     """
     Authenticates one request: bearer token -> verified caller -> FAB user -> the request's current user.
 
-    ``resolve_user`` maps a verified caller to its user or raises ``UnknownCaller`` (or ``ValueError``);
+    ``resolve_user`` maps a verified caller to its user, or raises ``ValueError`` when it has none this Airflow may
+    use (unknown and not provisioned, or inactive);
     ``set_user`` makes that user the request's current user.
     """
 
@@ -101,15 +98,14 @@ class BearerBackend:
             abort(error_response(503, "temporarily_unavailable", "the token broker's key set is unavailable"))
         try:
             user = self.resolve_user(caller)
-        except (UnknownCaller, ValueError) as refused:
+            if not getattr(user, "is_active", False):
+                raise ValueError(f"FAB user {caller.username!r} is not active")
+        except ValueError as refused:
             log.info("token broker caller %r refused: %s", caller.username, refused)
             abort(error_response(403, "insufficient_scope", "the caller has no active user in this Airflow"))
         except SQLAlchemyError as outage:
             log.warning("token broker caller %r: FAB user lookup failed: %s", caller.username, outage)
             abort(error_response(503, "temporarily_unavailable", "Airflow's metadata database is unavailable"))
-        if user is None or not getattr(user, "is_active", False):
-            log.info("token broker caller %r refused: FAB user is not active", caller.username)
-            abort(error_response(403, "insufficient_scope", "the caller has no active user in this Airflow"))
         self.set_user(user)
         return True
 
