@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
-import type { AirflowClient } from '../airflow/airflow-client.js';
+import { refusedCredentials, type AirflowClient } from '../airflow/airflow-client.js';
 import type { ListSpec } from '../airflow/catalog/operation.js';
 
 /** Airflow's default page size (`[api] fallback_page_limit`) and the page size of our scans (its maximum). */
@@ -15,6 +15,18 @@ export interface ScanContext {
   scanLimit: number;
   /** Aborted when the caller goes away: no further page is read. */
   signal?: AbortSignal;
+  /** Airflow answered 401 to `authorization` (the scan then fails with a 502): the credential mode may remember it. */
+  refused?: (authorization: string) => void;
+}
+
+/** One JSON call of a scan; a 401 is about the proxy's credentials, never relayed as the caller's. */
+async function scanCall(ctx: ScanContext, method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const res = await ctx.client.json(method, path, ctx.authorization, body, ctx.signal);
+  if (res.status === 401) {
+    ctx.refused?.(ctx.authorization);
+    throw refusedCredentials();
+  }
+  return res;
 }
 
 function nonNegativeInt(value: string | null, name: string, fallback: number): number {
@@ -43,7 +55,7 @@ async function scan(ctx: ScanContext, apiPath: string, query: URLSearchParams, s
       q.set('offset', String(offset));
     }
     const qs = q.toString();
-    const res = await ctx.client.json('GET', qs ? `${apiPath}?${qs}` : apiPath, ctx.authorization, undefined, ctx.signal);
+    const res = await scanCall(ctx, 'GET', qs ? `${apiPath}?${qs}` : apiPath);
     if (res.status !== 200) return { status: res.status, body: res.body, kept: undefined };
     const page = res.body as Record<string, unknown>;
     first ??= page;
@@ -111,7 +123,7 @@ export async function applyToEach(
   for (const item of page[spec.itemsKey] as unknown[]) {
     const id = itemId(item, spec.idField)!;
     const path = `${ctx.apiRoot}${spec.each!.replace('{id}', encodeURIComponent(id))}${perItem.size ? `?${perItem.toString()}` : ''}`;
-    const res = await ctx.client.json(method, path, ctx.authorization, body, ctx.signal);
+    const res = await scanCall(ctx, method, path, body);
     if (res.status !== 200) return { status: res.status, body: res.body };
     changed.push(res.body);
   }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
-import { readUpstream, upstreamFailure, type UpstreamRequest } from '../airflow/airflow-client.js';
+import { readUpstream, refusedCredentials, upstreamFailure, type UpstreamRequest } from '../airflow/airflow-client.js';
 import type { Caller } from '../airflow/credentials/upstream-credentials.js';
 import { requestIdFrom } from '../http/request-context.js';
 import { writeError } from '../http/write-error.js';
@@ -115,7 +115,14 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const upstreamPath = '/' + rest.join('/') + (target.query ? `?${target.query}` : '');
   const filter = decision.filter;
   if (!filter) return forward(deployment, upstreamCall(req, res, upstreamPath, body.raw, signal), credentials, res);
-  const scan = { client: deployment.client, apiRoot: deployment.api.root, authorization: await credentials.current(), scanLimit: deployment.config.list_scan_limit, signal };
+  const scan = {
+    client: deployment.client,
+    apiRoot: deployment.api.root,
+    authorization: await credentials.current(),
+    scanLimit: deployment.config.list_scan_limit,
+    signal,
+    refused: (authorization: string) => void deployment.credentials.invalidate(authorization),
+  };
   if (filter.operation.batch) {
     const ids = await permittedDagIds(scan, (id) => permits(principal, filter.operation, id));
     if (ids.length === 0) return sendJson(res, 200, { [filter.list?.itemsKey ?? 'items']: [], total_entries: 0 });
@@ -196,7 +203,7 @@ async function forward(deployment: Deployment, call: UpstreamRequest, credential
   if (upstream.statusCode === 401) {
     // The caller's token was fine (we checked it); Airflow refused the proxy's own credentials.
     await upstream.body.dump();
-    throw new OAuthError('upstream_error', 'Airflow refused the proxy\'s credentials');
+    throw refusedCredentials();
   }
   await relay(upstream, res, call.signal);
 }
