@@ -1,12 +1,21 @@
 import { RouteCatalog } from './catalog/route-catalog.js';
+import { airflowV1Operations } from './catalog/v1-operations.js';
 import { airflowV2Operations } from './catalog/v2-operations.js';
 
+/** How an API version pages a list the caller did not bound. */
+export interface ListPaging {
+  /** Airflow's page size without `limit` (`[api] fallback_page_limit`: 50 in Airflow 3, 100 in Airflow 2). */
+  defaultLimit: number;
+  /** Airflow 2 reads `limit=0` as "the default page size", Airflow 3 as zero items. */
+  zeroLimitIsDefault: boolean;
+}
+
 /**
- * An Airflow REST API version the proxy fronts: where it is mounted and its operation catalog. Airflow 2's
- * `/api/v1` becomes a second entry with its own table; nothing else in the proxy names a version.
+ * An Airflow REST API version the proxy fronts: where it is mounted, its operation catalog and how it pages
+ * lists. Airflow 3's `/api/v2` and Airflow 2's `/api/v1`; nothing else in the proxy names a version.
  */
 export interface ApiVersion {
-  name: 'v2';
+  name: 'v1' | 'v2';
   /** Path segments of the API root below a deployment, e.g. `['api', 'v2']`. */
   rootSegments: readonly string[];
   /** The same as a path prefix, e.g. `/api/v2`. */
@@ -14,9 +23,26 @@ export interface ApiVersion {
   /** Airflow's health endpoint below the deployment's URL, public (no credentials): the reachability probe. */
   health: string;
   catalog: RouteCatalog;
+  paging: ListPaging;
 }
 
-const v2: ApiVersion = { name: 'v2', rootSegments: ['api', 'v2'], root: '/api/v2', health: '/api/v2/monitor/health', catalog: new RouteCatalog(airflowV2Operations) };
+const v1: ApiVersion = {
+  name: 'v1',
+  rootSegments: ['api', 'v1'],
+  root: '/api/v1',
+  health: '/api/v1/health',
+  catalog: new RouteCatalog(airflowV1Operations),
+  paging: { defaultLimit: 100, zeroLimitIsDefault: true },
+};
 
-export const apiVersions = { v2 } as const;
+const v2: ApiVersion = {
+  name: 'v2',
+  rootSegments: ['api', 'v2'],
+  root: '/api/v2',
+  health: '/api/v2/monitor/health',
+  catalog: new RouteCatalog(airflowV2Operations),
+  paging: { defaultLimit: 50, zeroLimitIsDefault: false },
+};
+
+export const apiVersions = { v1, v2 } as const;
 export type ApiVersionName = keyof typeof apiVersions;

@@ -15,6 +15,8 @@ const detailSchema = z
     connections: idList.optional(),
     pools: idList.optional(),
     assets: idList.optional(),
+    users: idList.optional(),
+    roles: idList.optional(),
     views: idList.optional(),
   })
   .superRefine((d, ctx) => {

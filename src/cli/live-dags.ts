@@ -49,7 +49,7 @@ export async function fetchLiveDags(loaded: LoadedConfig, upstream: string, cred
 
 async function listWith(upstream: string, client: AirflowClient, authorization: () => Promise<string>, up: { api: keyof typeof apiVersions; list_scan_limit: number }): Promise<LiveDags> {
   try {
-    const dagIds = await permittedDagIds({ client, apiRoot: apiVersions[up.api].root, authorization: await authorization(), scanLimit: up.list_scan_limit }, () => true);
+    const dagIds = await permittedDagIds({ client, apiRoot: apiVersions[up.api].root, authorization: await authorization(), scanLimit: up.list_scan_limit, paging: apiVersions[up.api].paging }, () => true);
     return { upstream, dagIds };
   } catch (err) {
     throw new Error(`--airflow: could not list the DAGs of upstream "${upstream}": ${(err as Error).message}`, { cause: err });

@@ -295,8 +295,12 @@ const upstream = z
       description: 'Base URL of the Airflow API server (without the API root). Without it, no proxy route is served.',
       examples: ['http://airflow-api:8080'],
     }),
-    api: z.enum(['v2']).default('v2').meta({
-      description: 'The Airflow REST API the proxy serves for this deployment: `v2` (Airflow 3, `/api/v2`).',
+    api: z.enum(['v1', 'v2']).default('v2').meta({
+      description:
+        'The Airflow REST API the proxy serves for this deployment: `v2` (Airflow 3, `/api/v2`) or `v1` ' +
+        '(Airflow 2, `/api/v1`). Only that root is proxied (`<path_prefix>/<upstream>/api/v1/...` for `v1`); the ' +
+        'other answers 404. One policy file governs both.',
+      examples: ['v1'],
     }),
     credentials: z
       .discriminatedUnion('mode', [serviceAccountCredentials, trustedJwksCredentials])
@@ -392,7 +396,7 @@ export const configSchema = z
               .prefault({})
               .meta({
                 description:
-                  'Reachability of each proxied deployment: `GET <url>/api/v2/monitor/health` without credentials, ' +
+                  'Reachability of each proxied deployment: `GET <url>/api/v2/monitor/health` (`/api/v1/health` for a `v1` upstream) without credentials, ' +
                   'shown in `/readyz` and `atb_upstream_up`. An unreachable Airflow does not make the broker unready.',
               }),
           })
@@ -483,7 +487,7 @@ export const configSchema = z
           .string()
           .regex(/^\/[a-z0-9-]+$/, 'one path segment such as /airflow')
           .default('/airflow')
-          .meta({ description: 'Deployments are served under `<path_prefix>/<upstream>/api/v2/...`.' }),
+          .meta({ description: 'Deployments are served under `<path_prefix>/<upstream>/api/v2/...` (`/api/v1/...` for a `v1` upstream).' }),
         token_cache_size: z.number().int().positive().default(50_000).meta({
           description: 'Verified tokens kept in memory (bounded LRU); revocation is still checked on every request.',
         }),

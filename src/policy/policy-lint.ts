@@ -125,6 +125,8 @@ const KIND_NOUNS: Record<ResourceKind, string> = {
   pools: 'pool',
   assets: 'asset',
   views: 'view',
+  users: 'user',
+  roles: 'role',
 };
 
 /** A pattern matching every id, or (views being a closed list) every view id named. */

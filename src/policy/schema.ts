@@ -61,6 +61,8 @@ const grantSchema = z
     connections: z.array(glob).min(1).optional(),
     pools: z.array(glob).min(1).optional(),
     assets: z.array(glob).min(1).optional(),
+    users: z.array(glob).min(1).optional(),
+    roles: z.array(glob).min(1).optional(),
     views: z
       .array(z.enum([...viewIds, '*'], { error: `unknown view (known: ${viewIds.join(', ')}, or "*")` }))
       .min(1)

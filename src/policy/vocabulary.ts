@@ -14,6 +14,13 @@ export const resourceActions = {
   assets: ['read', 'write', 'delete'],
   /** Deployment-wide views, named by the ids in `viewIds`. */
   views: ['read'],
+  /**
+   * Airflow 2's FAB user accounts (`/api/v1/users`), by username: list and read, create and change (`write`),
+   * delete. Whoever may write a user may give it any FAB role, so grant it only to roles that administer Airflow.
+   */
+  users: ['read', 'write', 'delete'],
+  /** Airflow 2's FAB roles (`/api/v1/roles`), by role name; listing FAB's permissions is `read` on every role. */
+  roles: ['read', 'write', 'delete'],
 } as const;
 
 /** The versions of the policy language: 2 gave backfills their own action. */

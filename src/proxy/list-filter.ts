@@ -1,10 +1,10 @@
 import type { Dispatcher } from 'undici';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import { refusedCredentials, type AirflowClient } from '../airflow/airflow-client.js';
+import type { ListPaging } from '../airflow/api-versions.js';
 import type { ListSpec } from '../airflow/catalog/operation.js';
 
-/** Airflow's default page size (`[api] fallback_page_limit`) and the page size of our scans (its maximum). */
-const DEFAULT_LIMIT = 50;
+/** The page size of our scans (the maximum page size of Airflow 2 and 3). */
 const SCAN_PAGE = 100;
 
 export interface ScanContext {
@@ -13,6 +13,7 @@ export interface ScanContext {
   apiRoot: string;
   authorization: string;
   scanLimit: number;
+  paging: ListPaging;
   /** Aborted when the caller goes away: no further page is read. */
   signal?: AbortSignal;
   /** Airflow answered 401 to `authorization` (the scan then fails with a 502): the credential mode may remember it. */
@@ -79,8 +80,13 @@ async function scan(ctx: ScanContext, apiPath: string, query: URLSearchParams, s
 export async function filteredList(ctx: ScanContext, apiPath: string, rawQuery: string, spec: ListSpec, keep: (id: string) => boolean) {
   const query = new URLSearchParams(rawQuery);
   if (query.has('cursor')) throw invalidRequest('cursor pagination is not available to DAG-restricted tokens; use limit and offset');
-  const limit = nonNegativeInt(query.get('limit'), 'limit', DEFAULT_LIMIT);
+  const asked = nonNegativeInt(query.get('limit'), 'limit', ctx.paging.defaultLimit);
+  const limit = asked === 0 && ctx.paging.zeroLimitIsDefault ? ctx.paging.defaultLimit : asked;
   const offset = nonNegativeInt(query.get('offset'), 'offset', 0);
+  // Airflow 2's `fields` trims the items; without their id the proxy could not tell which ones to keep.
+  const fields = query.getAll('fields');
+  const idKey = spec.idField.split('.')[0]!;
+  if (fields.length > 0 && !fields.some((f) => f.split(',').includes(idKey))) throw invalidRequest(`fields must include ${idKey} for this token`);
   query.delete('limit');
   query.delete('offset');
   const result = await scan(ctx, apiPath, query, spec, keep);
@@ -113,6 +119,12 @@ export async function applyToEach(
   body: unknown,
 ) {
   const query = new URLSearchParams(rawQuery);
+  if (spec.selector) {
+    // Airflow requires the selector; `all` means every item, which the listing shows without it.
+    const selected = query.get(spec.selector.param);
+    if (selected === null) throw invalidRequest(`${spec.selector.param} is required`);
+    if (selected === spec.selector.all) query.delete(spec.selector.param);
+  }
   const perItem = new URLSearchParams();
   for (const mask of query.getAll('update_mask')) perItem.append('update_mask', mask);
   query.delete('update_mask');

@@ -120,6 +120,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
     apiRoot: deployment.api.root,
     authorization: await credentials.current(),
     scanLimit: deployment.config.list_scan_limit,
+    paging: deployment.api.paging,
     signal,
     refused: (authorization: string) => void deployment.credentials.invalidate(authorization),
   };

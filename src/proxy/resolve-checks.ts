@@ -1,4 +1,4 @@
-import type { IdSource, Operation, PolicyOperation } from '../airflow/catalog/operation.js';
+import type { BodyFlag, IdSource, Operation, PolicyOperation } from '../airflow/catalog/operation.js';
 import { ALL, type Check } from '../policy/evaluator.js';
 import type { Action, ResourceKind } from '../policy/vocabulary.js';
 
@@ -42,6 +42,7 @@ export async function resolveChecks(operation: Operation, facts: RequestFacts, l
     const checks: Check[] = ids.map((id) => ({ resource: operation.resource, action: operation.action, id, ...(version1Action && { version1Action }) }));
     // Checks Airflow makes on a second resource (e.g. the asset of a DAG's queued event) must pass too.
     for (const extra of operation.also ?? []) {
+      if (extra.when && !extra.when.some((flag) => flagHolds(flag, facts.body))) continue;
       for (const id of await idsFrom(extra.ids, extra.resource, facts, lookups)) checks.push({ resource: extra.resource, action: extra.action, id });
     }
     return { operation, kind: 'checks', checks, listAll: operation.list !== undefined && ids.length === 1 && ids[0] === ALL };
@@ -53,6 +54,13 @@ export async function resolveChecks(operation: Operation, facts: RequestFacts, l
 
 class Unresolved extends Error {}
 
+/** Only an exact boolean is taken at its word; anything else Airflow might read as either, so the flag holds. */
+function flagHolds(flag: BodyFlag, body: unknown): boolean {
+  const value = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)[flag.field] : undefined;
+  if (value === undefined) return flag.default === flag.is;
+  return typeof value !== 'boolean' || value === flag.is;
+}
+
 async function idsFrom(source: IdSource, resource: ResourceKind, facts: RequestFacts, lookups: IdLookups): Promise<string[]> {
   switch (source.from) {
     case 'path': {
@@ -61,7 +69,8 @@ async function idsFrom(source: IdSource, resource: ResourceKind, facts: RequestF
       return [resource === 'dags' && value === '~' ? ALL : value];
     }
     case 'query': {
-      const values = facts.query.getAll(source.param);
+      const given = facts.query.getAll(source.param);
+      const values = source.separator ? given.flatMap((v) => v.split(source.separator!)) : given;
       return values.length === 0 || values.includes('~') ? [ALL] : values;
     }
     case 'body': {

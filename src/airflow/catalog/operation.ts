@@ -14,7 +14,15 @@ export type IdSource =
    * is an id: list parameters repeat (`?dag_ids=a&dag_ids=b`), and for a scalar one Airflow reads the *last*
    * occurrence while `URLSearchParams.get` returns the first, so checking only one would be a bypass.
    */
-  | { from: 'query'; param: string }
+  | {
+      from: 'query';
+      param: string;
+      /**
+       * The parameter is one string holding a list (Airflow 2's `?dag_ids=a,b`): every item is an id, so a glob
+       * can never match the joined string (`etl_*` would match `etl_a,payroll`).
+       */
+      separator?: ',';
+    }
   /**
    * A field of the JSON body: a string, or an integer taken as its decimal string (asset ids). A missing field
    * or any other type leaves the id unresolved.
@@ -62,6 +70,11 @@ export interface ListSpec {
    * may change, and sends the request to each one's own path, `each` with `{id}` replaced.
    */
   each?: string;
+  /**
+   * The query parameter that selects what `each` changes, where Airflow requires it: absent is refused, and
+   * `all` (Airflow 2's `dag_id_pattern=~`) selects every item, so it is left out of the listing.
+   */
+  selector?: { param: string; all: string };
 }
 
 /** Batch list whose body carries `dag_ids` (empty, null or absent = all DAGs): rewritten to permitted DAGs. */
@@ -106,6 +119,23 @@ export interface CheckSpec {
   version1Action?: Action;
 }
 
+/**
+ * A flag of the JSON body under which an extra check applies. `default` is what Airflow assumes when the field
+ * is absent. Airflow (marshmallow) also reads strings such as `"yes"` or `1` as booleans: any value other than
+ * `true` or `false` counts as making the condition hold, so an unusual spelling can only add the check.
+ */
+export interface BodyFlag {
+  field: string;
+  /** The condition holds when the flag has this value. */
+  is: boolean;
+  default: boolean;
+}
+
+/** A further check; with `when`, only if one of those body flags holds (otherwise always). */
+export interface ExtraCheck extends CheckSpec {
+  when?: readonly BodyFlag[];
+}
+
 export type Operation =
   /** No policy check: any valid token may call it (health, version). */
   | (OperationBase & { access: 'public' })
@@ -122,7 +152,7 @@ export type Operation =
          * Further checks that must all pass as well, where Airflow itself checks two resources (a DAG and an
          * asset). They are plain checks: `list`, `batch` and `bulk` apply to the main check only.
          */
-        also?: readonly CheckSpec[];
+        also?: readonly ExtraCheck[];
       });
 
 export type PolicyOperation = Extract<Operation, { access: 'policy' }>;
