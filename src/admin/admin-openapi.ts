@@ -133,11 +133,15 @@ export const adminOpenApi = {
         required: ['method', 'path'],
         properties: {
           method: { type: 'string', examples: ['POST'] },
-          path: { type: 'string', examples: ['/api/v2/dags/etl_daily/dagRuns'] },
+          path: {
+            type: 'string',
+            description: 'Below the API root, with it (`/api/v2/...`, `/api/v1/...` for an Airflow 2 upstream), or the proxy path',
+            examples: ['/api/v2/dags/etl_daily/dagRuns'],
+          },
           body: { description: 'The JSON body of the call, when it carries resource ids' },
           deployment: {
             type: 'string',
-            description: 'The upstream to decide on, when the path does not name it (`/airflow/<upstream>/api/v2/...`): grants limited to deployments apply only there',
+            description: 'The upstream to decide on, when the path does not name it (`/airflow/<upstream>/api/v2/...`); a bare path is read with its API version (`upstreams.<name>.api`): grants limited to deployments apply only there',
           },
           token: { type: 'string', description: 'A broker access token (decoded, its signature is not checked here)' },
           claims: {

@@ -2,7 +2,7 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import { z } from 'zod';
 import { auditRejectedToken } from '../broker/http/audit-rejected-token.js';
 import { adminAudience } from '../broker/target.js';
-import { explainCall, UnexplainableCall } from './explain-call.js';
+import { explainCall, UnexplainableCall, upstreamApis } from './explain-call.js';
 import { principalFromClaimValues, principalFromToken } from './principal-input.js';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import { errorMiddleware } from '../http/error-middleware.js';
@@ -115,7 +115,7 @@ export function adminRouter(s: Services): Router {
       if (input.deployment !== undefined && !Object.hasOwn(s.config.upstreams, input.deployment)) throw invalidRequest(`deployment: no upstream "${input.deployment}"`);
       const policy = s.policies.current();
       try {
-        res.json(await explainCall(policy, principalFor(policy, input), { method: input.method, path: input.path, body: input.body, deployment: input.deployment }));
+        res.json(await explainCall(policy, principalFor(policy, input), { method: input.method, path: input.path, body: input.body, deployment: input.deployment }, upstreamApis(s.config.upstreams)));
       } catch (err) {
         if (err instanceof UnexplainableCall) throw invalidRequest(err.message);
         throw err;

@@ -1,4 +1,4 @@
-import { apiVersions } from '../airflow/api-versions.js';
+import { apiVersions, routeApiPath, type ApiVersion, type ApiVersionName } from '../airflow/api-versions.js';
 import { ALL, compilePrincipal, matchesElsewhere, ruleRef, type Check, type Principal, type Reason, type RuleRef } from '../policy/evaluator.js';
 import type { Policy } from '../policy/policy.js';
 import { OAuthError } from '../errors/oauth-error.js';
@@ -6,7 +6,10 @@ import { authorizeCall } from '../proxy/authorize-call.js';
 import { parseRequestTarget } from '../proxy/request-target.js';
 import type { IdLookups } from '../proxy/resolve-checks.js';
 
-/** A call as an admin writes it: the path below `/api/v2`, with `/api/v2`, or the proxy's whole path. */
+/**
+ * A call as an admin writes it: the path below the API root, with the root (`/api/v2/...`, `/api/v1/...`), or the
+ * proxy's whole path (`/airflow/<upstream>/api/v1/...`).
+ */
 export interface CallToExplain {
   method: string;
   path: string;
@@ -50,7 +53,7 @@ export interface OperationReport {
 
 export interface Explanation {
   /** `upstream`: the deployment decided on (from the path or the call's `deployment`), `null` when none is named. */
-  request: { method: string; apiPath: string; query: string; upstream: string | null };
+  request: { method: string; apiPath: string; query: string; upstream: string | null; api: ApiVersionName };
   roles: string[];
   verdict: Verdict;
   decision: { allowed: boolean; filtered: boolean; reason: Reason; rule: RuleReport | null };
@@ -62,8 +65,12 @@ export interface Explanation {
 /** Thrown for a path the proxy would refuse before any decision (400/404), or a path that is not an API path. */
 export class UnexplainableCall extends Error {}
 
-/** The very catalog the proxy matches with. */
-const catalog = apiVersions.v2.catalog;
+/** The API version of each configured upstream (`upstreams.<name>.api`); an upstream not named is `v2`. */
+export type UpstreamApis = Readonly<Record<string, ApiVersionName>>;
+
+/** The API versions of a config's upstreams, for `explainCall`. */
+export const upstreamApis = (upstreams: Readonly<Record<string, { api: ApiVersionName }>>): UpstreamApis =>
+  Object.fromEntries(Object.entries(upstreams).map(([name, up]) => [name, up.api]));
 
 /** Offline there is no Airflow to ask, so a lookup finds nothing, as when Airflow does not know the id. */
 function offlineLookups(asked: string[]): IdLookups {
@@ -77,9 +84,10 @@ function offlineLookups(asked: string[]): IdLookups {
 
 /**
  * Normalises an admin's path to what the proxy's decision sees: `/dags/x`, `/api/v2/dags/x` and
- * `/airflow/prod/api/v2/dags/x` all mean `/dags/x`. The whole target is validated as the proxy validates it.
+ * `/airflow/prod/api/v2/dags/x` all mean `/dags/x`, routed as the proxy routes (`routeApiPath`); `version` is
+ * the API root the path names, `null` for a bare path. The whole target is validated as the proxy validates it.
  */
-export function apiPathOf(path: string): { apiPath: string; query: string; upstream: string | null } {
+export function apiPathOf(path: string): { apiPath: string; query: string; upstream: string | null; version: ApiVersionName | null } {
   let target;
   try {
     target = parseRequestTarget(path.replace(/^https?:\/\/[^/?#]+/i, ''));
@@ -87,26 +95,42 @@ export function apiPathOf(path: string): { apiPath: string; query: string; upstr
     throw new UnexplainableCall(`the proxy refuses this path: ${(err as Error).message}`);
   }
   const s = target.segments;
-  const at = s[0] === 'api' && s[1] === 'v2' ? 0 : s[2] === 'api' && s[3] === 'v2' ? 2 : -1;
-  const rest = at < 0 ? s : s.slice(at + 2);
-  if (rest.length === 0) throw new UnexplainableCall('no API path below /api/v2');
-  return { apiPath: '/' + rest.join('/'), query: target.query, upstream: at === 2 ? s[1]! : null };
+  const direct = routeApiPath(s);
+  const proxied = direct ? undefined : routeApiPath(s.slice(2));
+  const routed = direct ?? proxied;
+  if (routed?.apiPath === '') throw new UnexplainableCall(`no API path below ${routed.api.root}`);
+  return {
+    apiPath: routed ? routed.apiPath : `/${s.join('/')}`,
+    query: target.query,
+    upstream: proxied ? s[1]! : null,
+    version: routed ? routed.api.name : null,
+  };
+}
+
+/** The API version the proxy would serve the call with: the one the path names must be the upstream's. */
+function versionFor(named: ApiVersionName | null, upstream: string | null, apis: UpstreamApis): ApiVersion {
+  const configured = upstream === null ? undefined : apis[upstream];
+  if (named && configured && named !== configured) {
+    throw new UnexplainableCall(`upstream ${upstream} serves ${apiVersions[configured].root}: the proxy answers 404 for ${apiVersions[named].root}`);
+  }
+  return apiVersions[named ?? configured ?? 'v2'];
 }
 
 /**
  * What the proxy decides for this principal and call, through the proxy's own decision path (`authorizeCall`)
  * with the same catalog. The only difference is offline id lookups: those stay unresolved, which is said.
  */
-export async function explainCall(policy: Policy, principal: Principal, call: CallToExplain): Promise<Explanation> {
-  const { apiPath, query, upstream: named } = apiPathOf(call.path);
+export async function explainCall(policy: Policy, principal: Principal, call: CallToExplain, apis: UpstreamApis = {}): Promise<Explanation> {
+  const { apiPath, query, upstream: named, version: namedVersion } = apiPathOf(call.path);
   if (named !== null && call.deployment !== undefined && named !== call.deployment) {
     throw new UnexplainableCall(`the path names upstream ${named}, the deployment option ${call.deployment}`);
   }
   const upstream = named ?? call.deployment ?? null;
+  const api = versionFor(namedVersion, upstream, apis);
   const method = call.method.toUpperCase();
   const asked: string[] = [];
   const compiled = compilePrincipal(policy, principal, upstream ?? undefined);
-  const decided = await authorizeCall(catalog, compiled, { method, apiPath, query: new URLSearchParams(query), body: call.body }, offlineLookups(asked)).catch(
+  const decided = await authorizeCall(api.catalog, compiled, { method, apiPath, query: new URLSearchParams(query), body: call.body }, offlineLookups(asked)).catch(
     (err: unknown) => {
       // The proxy's input check (a repeated scalar, a body where none is taken): refused before any decision.
       if (err instanceof OAuthError && err.code === 'invalid_request') throw new UnexplainableCall(`the proxy refuses this call: ${err.description}`);
@@ -145,7 +169,7 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
   const idle = compiled.elsewhere.filter((g) => decision.verdicts.some((v) => matchesElsewhere(g, v.check))).map((g) => formatRule(rule(ruleRef(g))!));
   if (idle.length && upstream) notes.push(`on deployment ${upstream} these grants do not apply (limited to other deployments): ${idle.join('; ')}`);
   if (idle.length && !upstream) {
-    notes.push(`no deployment named (a /airflow/<upstream>/api/v2 path or the deployment option): grants limited to deployments do not apply: ${idle.join('; ')}`);
+    notes.push(`no deployment named (a /airflow/<upstream>/api/... path or the deployment option): grants limited to deployments do not apply: ${idle.join('; ')}`);
   }
   const filter = decision.filter;
   if (filter) {
@@ -154,7 +178,7 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
     notes.push(`the proxy reads the whole list from Airflow and answers only the ${resource} this token may ${action}, through ${through.join('; ')}`);
   }
   return {
-    request: { method, apiPath, query, upstream },
+    request: { method, apiPath, query, upstream, api: api.name },
     roles: [...principal.roles],
     verdict: !decision.allowed ? 'deny' : filter ? 'filter' : 'allow',
     decision: { allowed: decision.allowed, filtered: filter !== undefined, reason: decision.reason, rule: rule(decision.rule) },
@@ -181,7 +205,7 @@ export function formatRule(r: RuleReport): string {
 
 /** The explanation for a human: request, roles, operations, verdict with the deciding rule, each check, notes. */
 export function formatExplanation(e: Explanation): string {
-  const lines = [`request:   ${e.request.method} /api/v2${e.request.apiPath}${e.request.query ? `?${e.request.query}` : ''}${e.request.upstream ? ` (upstream ${e.request.upstream})` : ''}`];
+  const lines = [`request:   ${e.request.method} ${apiVersions[e.request.api].root}${e.request.apiPath}${e.request.query ? `?${e.request.query}` : ''}${e.request.upstream ? ` (upstream ${e.request.upstream})` : ''}`];
   lines.push(`roles:     ${e.roles.length ? e.roles.join(', ') : '(none)'}`);
   for (const op of e.operations) {
     const what =

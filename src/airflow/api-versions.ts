@@ -46,3 +46,19 @@ const v2: ApiVersion = {
 
 export const apiVersions = { v1, v2 } as const;
 export type ApiVersionName = keyof typeof apiVersions;
+
+/**
+ * The API version whose root begins `segments` (raw path segments below a deployment, e.g. `['api', 'v1',
+ * 'dags']`) and the path below that root (`/dags`; `''` for the root itself), or undefined when no version's
+ * root begins them. The proxy and `explain` both route with this.
+ */
+export function routeApiPath(segments: readonly string[]): { api: ApiVersion; apiPath: string } | undefined {
+  for (const api of Object.values(apiVersions)) {
+    const root = api.rootSegments;
+    if (segments.length >= root.length && root.every((segment, i) => segments[i] === segment)) {
+      const below = segments.slice(root.length);
+      return { api, apiPath: below.length ? `/${below.join('/')}` : '' };
+    }
+  }
+  return undefined;
+}

@@ -2,6 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import { readUpstream, refusedCredentials, upstreamFailure, type UpstreamRequest } from '../airflow/airflow-client.js';
+import { routeApiPath } from '../airflow/api-versions.js';
 import type { Caller } from '../airflow/credentials/upstream-credentials.js';
 import { requestIdFrom } from '../http/request-context.js';
 import { writeError } from '../http/write-error.js';
@@ -83,11 +84,12 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const deployment = name === undefined ? undefined : s.deployments.get(name);
   if (!deployment) throw new OAuthError('invalid_request', 'no such deployment', { status: 404 });
   trail.deployment = deployment.name;
-  const root = deployment.api.rootSegments;
-  if (rest.length <= root.length || root.some((segment, i) => rest[i] !== segment)) {
+  const routed = routeApiPath(rest);
+  // A deployment serves its own API version only: `/api/v2` on an Airflow 2 upstream is not found, and vice versa.
+  if (!routed || routed.api !== deployment.api || routed.apiPath === '') {
     throw new OAuthError('invalid_request', `only ${deployment.api.root} is proxied`, { status: 404 });
   }
-  const apiPath = '/' + rest.slice(root.length).join('/');
+  const { apiPath } = routed;
   trail.path = apiPath;
   checkBodyFraming(method, req.headers);
   // The caller going away aborts whatever the proxy is still asking Airflow on its behalf.
