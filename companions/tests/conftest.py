@@ -22,10 +22,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-# Airflow reads AIRFLOW_HOME when it is first imported (by the backend's tests): never the developer's own.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="atb-companion-airflow-home-"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+# Airflow reads its home and database when it is first imported: always a fresh one, never the developer's own
+# (test_fab_users creates FAB users in it).
+_HOME = tempfile.mkdtemp(prefix="atb-companion-airflow-home-")
+os.environ["AIRFLOW_HOME"] = _HOME
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 
 ISSUER = "https://broker.example"
 AUDIENCE = "https://airflow.prod.example"
