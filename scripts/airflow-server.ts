@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { answersOk, spawnServer } from './server-process.js';
+import { spawnServer, waitUntilHealthy } from './server-process.js';
 
 /** A real Airflow API server started by `scripts/airflow/start.sh` (see scripts/airflow/README.md). */
 export interface AirflowServer {
@@ -53,16 +53,8 @@ export async function startAirflow(opts: StartAirflowOptions = {}): Promise<Airf
     ...(opts.scheduler && { AIRFLOW_WITH_SCHEDULER: '1' }),
     ...(opts.sharesDatabase && { AIRFLOW_SKIP_MIGRATE: '1' }),
   });
-  const stop = () => server.stop();
-
-  const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
-  while (Date.now() < deadline && server.running()) {
-    if (await answersOk(`${url}/api/v2/monitor/health`)) return { url, logTail: () => server.logTail(), stop };
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  const why = server.running() ? `not healthy after ${opts.timeoutMs ?? 180_000} ms` : `start.sh exited (${server.howItEnded()}) before it was healthy`;
-  await stop();
-  throw new Error(`Airflow on ${url}: ${why}; last output:\n${server.logTail()}`);
+  await waitUntilHealthy(server, `${url}/api/v2/monitor/health`, opts.timeoutMs ?? 180_000, `Airflow on ${url}`);
+  return { url, logTail: () => server.logTail(), stop: () => server.stop() };
 }
 
 export async function freePort(): Promise<number> {

@@ -67,3 +67,18 @@ export async function answersOk(url: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Polls `healthUrl` every 500 ms until it answers 200. If the server exits first or `timeoutMs` passes, stops it
+ * and throws with its last output (`what` names it in the message, e.g. `Airflow on http://127.0.0.1:28095`).
+ */
+export async function waitUntilHealthy(server: ServerProcess, healthUrl: string, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && server.running()) {
+    if (await answersOk(healthUrl)) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const why = server.running() ? `not healthy after ${timeoutMs} ms` : `its start script exited (${server.howItEnded()}) before it was healthy`;
+  await server.stop();
+  throw new Error(`${what}: ${why}; last output:\n${server.logTail()}`);
+}

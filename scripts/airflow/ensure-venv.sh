@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Idempotently create a Python virtualenv with a pinned Apache Airflow for
 # integration tests. The venv lives in a cache directory outside the repo,
-# keyed by the hash of requirements.txt, and is reused when complete.
+# keyed by the hash of the requirements file, and is reused when complete.
+#
+#   ensure-venv.sh [REQUIREMENTS [VENV_PREFIX [PYTHON_VERSIONS]]]
+#
+# Defaults: this directory's requirements.txt (Airflow 3), prefix airflow-venv
+# (so the venv is <cache>/airflow-venv-<hash>), Python "3.10 3.11 3.12 3.13".
+# scripts/airflow2/ensure-venv.sh calls it with Airflow 2.11's pins.
 #
 # stdout: only the venv path (last and only line). Everything else -> stderr.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REQ_FILE="${SCRIPT_DIR}/requirements.txt"
+REQ_FILE="${1:-${SCRIPT_DIR}/requirements.txt}"
+VENV_PREFIX="${2:-airflow-venv}"
+read -ra PYTHON_VERSIONS <<< "${3:-3.10 3.11 3.12 3.13}"
 CACHE_ROOT="${AIRFLOW_TOKEN_BROKER_CACHE:-${HOME:-/tmp}/.cache/airflow-token-broker}"
 
 log() { printf '[ensure-venv] %s\n' "$*" >&2; }
@@ -29,7 +37,7 @@ sha256_of() {
 
 REQ_HASH="$(sha256_of "$REQ_FILE")"
 REQ_HASH="${REQ_HASH:0:12}"
-VENV_DIR="${CACHE_ROOT}/airflow-venv-${REQ_HASH}"
+VENV_DIR="${CACHE_ROOT}/${VENV_PREFIX}-${REQ_HASH}"
 
 # Fast path: already installed.
 if [[ -f "${VENV_DIR}/.complete" && -x "${VENV_DIR}/bin/airflow" ]]; then
@@ -37,30 +45,32 @@ if [[ -f "${VENV_DIR}/.complete" && -x "${VENV_DIR}/bin/airflow" ]]; then
   exit 0
 fi
 
-# Pick a supported interpreter (Airflow 3.3 supports CPython 3.10-3.13).
+# Pick a supported interpreter (Airflow 3.3 supports CPython 3.10-3.13; the
+# Airflow 2.11 pins are a Python 3.11 freeze).
 pick_python() {
-  local candidates=()
+  local candidates=() v
   [[ -n "${AIRFLOW_PYTHON:-}" ]] && candidates+=("$AIRFLOW_PYTHON")
-  candidates+=(python3 python3.13 python3.12 python3.11 python3.10)
+  candidates+=(python3)
+  for v in "${PYTHON_VERSIONS[@]}"; do candidates+=("python$v"); done
   local py ver
   for py in "${candidates[@]}"; do
     command -v "$py" >/dev/null 2>&1 || continue
     ver="$("$py" -c 'import sys;print("%d.%d"%sys.version_info[:2])' 2>/dev/null)" || continue
-    case "$ver" in
-      3.10|3.11|3.12|3.13) printf '%s\n' "$py"; return 0 ;;
-    esac
-    log "skipping $py (Python $ver not in 3.10-3.13)"
+    for v in "${PYTHON_VERSIONS[@]}"; do
+      [[ "$ver" == "$v" ]] && { printf '%s\n' "$py"; return 0; }
+    done
+    log "skipping $py (Python $ver not in ${PYTHON_VERSIONS[*]})"
   done
   return 1
 }
 
-PYTHON="$(pick_python)" || { log "no python3 in 3.10-3.13 found (set AIRFLOW_PYTHON)"; exit 1; }
+PYTHON="$(pick_python)" || { log "no python3 in ${PYTHON_VERSIONS[*]} found (set AIRFLOW_PYTHON)"; exit 1; }
 log "using $(command -v "$PYTHON") ($("$PYTHON" --version 2>&1))"
 
 mkdir -p "$CACHE_ROOT"
 
 # Serialize concurrent callers (e.g. parallel test workers) if flock exists.
-LOCK_FILE="${CACHE_ROOT}/.airflow-venv-${REQ_HASH}.lock"
+LOCK_FILE="${CACHE_ROOT}/.${VENV_PREFIX}-${REQ_HASH}.lock"
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$LOCK_FILE"
   log "waiting for lock $LOCK_FILE"

@@ -29,44 +29,12 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE_ROOT="${AIRFLOW_TOKEN_BROKER_CACHE:-${HOME:-/tmp}/.cache/airflow-token-broker}"
 
 log() { printf '[airflow-start] %s\n' "$*" >&2; }
+source "${SCRIPT_DIR}/lib.sh"
 
 AIRFLOW_PORT="${AIRFLOW_PORT:-28080}"
-if ! [[ "$AIRFLOW_PORT" =~ ^[0-9]+$ ]]; then
-  log "AIRFLOW_PORT must be a number, got '$AIRFLOW_PORT'"
-  exit 2
-fi
+use_venv_and_port "${SCRIPT_DIR}/ensure-venv.sh"
 
-VENV_DIR="$("${SCRIPT_DIR}/ensure-venv.sh" | tail -n 1)"
-AIRFLOW_BIN="${VENV_DIR}/bin/airflow"
-PYTHON_BIN="${VENV_DIR}/bin/python"
-
-# Fail fast if the port is taken (uvicorn would otherwise die after startup).
-if ! "$PYTHON_BIN" - "$AIRFLOW_PORT" <<'PY'
-import socket, sys
-s = socket.socket()
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError as e:
-    sys.stderr.write(f"port {sys.argv[1]} on 127.0.0.1 is not free: {e}\n")
-    sys.exit(1)
-finally:
-    s.close()
-PY
-then
-  exit 1
-fi
-
-if [[ -z "${AIRFLOW_HOME:-}" ]]; then
-  HOMES_DIR="${CACHE_ROOT}/airflow-homes"
-  mkdir -p "$HOMES_DIR"
-  # Prune homes left behind by runs more than a day old.
-  find "$HOMES_DIR" -mindepth 1 -maxdepth 1 -type d -mtime +1 -exec rm -rf {} + 2>/dev/null || true
-  AIRFLOW_HOME="$(mktemp -d "${HOMES_DIR}/home-XXXXXXXX")"
-fi
-mkdir -p "$AIRFLOW_HOME"
-AIRFLOW_HOME="$(cd "$AIRFLOW_HOME" && pwd)"
-export AIRFLOW_HOME
-log "AIRFLOW_HOME=$AIRFLOW_HOME"
+use_airflow_home airflow-homes
 
 # Fixed dev passwords, written before Airflow starts so SimpleAuthManager does
 # not generate random ones. Users listed in SIMPLE_AUTH_MANAGER_USERS but not

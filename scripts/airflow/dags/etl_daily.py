@@ -7,7 +7,11 @@ so a test can tell that it really ran.
 """
 from __future__ import annotations
 
-from airflow.sdk import DAG, task
+try:  # Airflow 3's Task SDK
+    from airflow.sdk import DAG, task
+except ImportError:  # Airflow 2 (scripts/airflow2/): the same DAG id for the /api/v1 tests
+    from airflow import DAG
+    from airflow.decorators import task
 
 with DAG(
     dag_id="etl_daily",
