@@ -169,7 +169,7 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
   const idle = compiled.elsewhere.filter((g) => decision.verdicts.some((v) => matchesElsewhere(g, v.check))).map((g) => formatRule(rule(ruleRef(g))!));
   if (idle.length && upstream) notes.push(`on deployment ${upstream} these grants do not apply (limited to other deployments): ${idle.join('; ')}`);
   if (idle.length && !upstream) {
-    notes.push(`no deployment named (a /airflow/<upstream>/api/... path or the deployment option): grants limited to deployments do not apply: ${idle.join('; ')}`);
+    notes.push(`no deployment named (a /airflow/<upstream>/api/v2 path or the deployment option): grants limited to deployments do not apply: ${idle.join('; ')}`);
   }
   const filter = decision.filter;
   if (filter) {

@@ -4,7 +4,7 @@ import { withClientSecretOptions } from './client-secret.js';
 import { configCheck } from './config-check.js';
 import { directoryCheck } from './directory-check.js';
 import { keysGenerate, keysList, keysRotate } from './keys-commands.js';
-import { policyCheck, policyDiff, policyExplain, policyTest, type PolicyCheckOptions } from './policy-commands.js';
+import { policyCheck, policyDiff, policyExplain, policyTest, type ExplainOptions, type PolicyCheckOptions } from './policy-commands.js';
 import { serve } from './serve.js';
 import { token } from './token-command.js';
 
@@ -67,14 +67,17 @@ policy
   .command('explain')
   .description('what the proxy decides for a call, and why; exit 0 allowed (also filtered), 3 denied')
   .argument('<method>', 'HTTP method')
-  .argument('<path>', '/dags/..., /api/v2/dags/... or the proxy path /airflow/<upstream>/api/v2/...')
+  .argument('<path>', '/dags/..., /api/v2/dags/... (/api/v1/... for Airflow 2) or the proxy path /airflow/<upstream>/api/v2/...')
   .requiredOption('--policy <file>', 'policy file')
   .option('--token <jwt>', 'a broker access token, decoded without verifying its signature; "-" reads it from stdin')
   .option('--claims <file>', 'JSON or YAML: scope [+ authorization_details], or identity claims client_id, sub, groups, directory')
   .option('--body <file>', 'the JSON request body')
   .option('--deployment <upstream>', 'the deployment to decide on when the path does not name it (grants limited to deployments apply only there)')
   .option('--json', 'JSON output')
-  .action(policyExplain);
+  .addOption(configOption())
+  .action((method: string, path: string, opts: Omit<ExplainOptions, 'configGiven'>, cmd: Command) =>
+    policyExplain(method, path, { ...opts, configGiven: cmd.getOptionValueSource('config') !== 'default' }),
+  );
 policy
   .command('diff')
   .description('the effective change between two policy versions, per role and per binding')
@@ -87,7 +90,8 @@ policy
   .description('check an expectation file ("<who> may|may not <METHOD> <PATH>") against a policy; exit 1 on any mismatch')
   .argument('<expectations>', 'expectation file')
   .requiredOption('--policy <file>', 'policy file')
-  .action(policyTest);
+  .addOption(configOption())
+  .action((file: string, opts: { policy: string; config: string }, cmd: Command) => policyTest(file, { ...opts, configGiven: cmd.getOptionValueSource('config') !== 'default' }));
 
 const directory = program.command('directory').description('the central directories of the config');
 withClientSecretOptions(

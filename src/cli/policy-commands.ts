@@ -9,7 +9,7 @@ import { parsePolicySource } from '../policy/policy-file.js';
 import type { PolicyDocument } from '../policy/schema.js';
 import { lintPolicy } from '../policy/policy-lint.js';
 import { parseJsonBody } from '../proxy/request-body.js';
-import { explainCall, formatExplanation } from '../admin/explain-call.js';
+import { explainCall, formatExplanation, upstreamApis, type UpstreamApis } from '../admin/explain-call.js';
 import { airflowRoleProblems } from './airflow-role-problems.js';
 import { fetchLiveDags, type LiveDagsCredential } from './live-dags.js';
 import { parseExpectations, runExpectations } from './policy-expectations.js';
@@ -88,6 +88,9 @@ function liveDagsCredential(options: PolicyCheckOptions): LiveDagsCredential {
   return { kind: kind as 'airflow-token' | 'broker-token', token };
 }
 
+/** The API version of each upstream, from the config when one was named (else every bare path is `/api/v2`). */
+const apisOf = (options: { config: string; configGiven?: boolean }): UpstreamApis => (options.configGiven ? upstreamApis(configOrExit(options.config).config.upstreams) : {});
+
 function configOrExit(file: string) {
   try {
     return loadConfig(file);
@@ -98,8 +101,11 @@ function configOrExit(file: string) {
   }
 }
 
-interface ExplainOptions {
+export interface ExplainOptions {
   policy: string;
+  config: string;
+  /** `--config` was given (or set in the environment): bare paths are read with each upstream's API version. */
+  configGiven?: boolean;
   token?: string;
   claims?: string;
   body?: string;
@@ -115,7 +121,7 @@ export async function policyExplain(method: string, path: string, options: Expla
       ? principalFromToken(options.token === '-' ? readFileSync(0, 'utf8') : options.token)
       : principalFromClaims(policy, options.claims!, readFileSync(options.claims!, 'utf8'));
   const body = options.body === undefined ? undefined : parseJsonBody(readFileSync(options.body), 'application/json').json;
-  const explanation = await explainCall(policy, who.principal, { method, path, body, deployment: options.deployment });
+  const explanation = await explainCall(policy, who.principal, { method, path, body, deployment: options.deployment }, apisOf(options));
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ principal: { source: who.source, token: who.token, details: who.principal.details ?? null }, ...explanation }, null, 2)}\n`);
   } else {
@@ -130,11 +136,11 @@ export function policyDiff(oldFile: string, newFile: string, options: { json?: b
 }
 
 /** Runs an expectation file; every mismatch is printed with file:line, exit 1 when any fails. */
-export async function policyTest(file: string, options: { policy: string }): Promise<void> {
+export async function policyTest(file: string, options: { policy: string; config: string; configGiven?: boolean }): Promise<void> {
   const { policy } = policyOrExit(options.policy);
   const { expectations, problems } = parseExpectations(file, readFileSync(file, 'utf8'));
   for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
-  const results = await runExpectations(policy, expectations);
+  const results = await runExpectations(policy, expectations, apisOf(options));
   const failed = results.filter((r) => !r.passed);
   for (const r of failed) {
     const e = r.expectation;

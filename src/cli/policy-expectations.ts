@@ -1,7 +1,7 @@
 import type { SourceProblem } from '../config/yaml-source.js';
 import { parseClaimPointer, type ClaimPointer } from '../policy/claim-pointer.js';
 import type { BindingSubject, Policy } from '../policy/policy.js';
-import { explainCall, UnexplainableCall, type Explanation, type Verdict } from '../admin/explain-call.js';
+import { explainCall, UnexplainableCall, type Explanation, type UpstreamApis, type Verdict } from '../admin/explain-call.js';
 
 /**
  * Expectation files for `policy test`: one expectation per line,
@@ -17,7 +17,7 @@ import { explainCall, UnexplainableCall, type Explanation, type Verdict } from '
  * `claim:/realm_access/roles=airflow-etl`), or a bare word (a client id): the identity the directory would vouch
  * for, given roles through the policy's bindings. `role:<name>` (repeatable) names the token's roles directly instead. `may` holds for an allowed
  * call, filtered or not; `(filtered)` requires a list filtered to what the token may see, `(unfiltered)` the
- * whole answer. `<PATH>` is below `/api/v2`, starts with `/api/v2`, or is the proxy's whole path.
+ * whole answer. `<PATH>` is below the API root, starts with it (`/api/v2`, `/api/v1` for Airflow 2), or is the proxy's whole path.
  */
 export interface Expectation {
   line: number;
@@ -116,12 +116,12 @@ const holds = (expect: Expectation['expect'], verdict: Verdict) =>
   expect === 'may' ? verdict !== 'deny' : expect === 'filtered' ? verdict === 'filter' : expect === 'unfiltered' ? verdict === 'allow' : verdict === 'deny';
 
 /** Runs each expectation through bindings (or the named roles) and the proxy's decision path. */
-export async function runExpectations(policy: Policy, expectations: readonly Expectation[]): Promise<ExpectationResult[]> {
+export async function runExpectations(policy: Policy, expectations: readonly Expectation[], apis: UpstreamApis = {}): Promise<ExpectationResult[]> {
   const results: ExpectationResult[] = [];
   for (const expectation of expectations) {
     const roles = expectation.roles ?? policy.rolesFor(expectation.identity);
     try {
-      const explanation = await explainCall(policy, { roles, details: undefined }, expectation);
+      const explanation = await explainCall(policy, { roles, details: undefined }, expectation, apis);
       results.push({ expectation, passed: holds(expectation.expect, explanation.verdict), explanation, error: undefined });
     } catch (err) {
       if (!(err instanceof UnexplainableCall)) throw err;

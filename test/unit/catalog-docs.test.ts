@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { renderCatalogDocs } from '../../src/airflow/catalog/catalog-docs.js';
+import type { Operation } from '../../src/airflow/catalog/operation.js';
+import { renderCatalogDocs, renderCatalogTables } from '../../src/airflow/catalog/catalog-docs.js';
+import { airflowV1Operations } from '../../src/airflow/catalog/v1-operations.js';
 import { airflowV2Operations } from '../../src/airflow/catalog/v2-operations.js';
 
 test('docs/airflow-catalog.md is generated from the current catalog', () => {
@@ -9,8 +11,19 @@ test('docs/airflow-catalog.md is generated from the current catalog', () => {
   }
 });
 
-test('every operation appears once, in a table row', () => {
-  const rows = renderCatalogDocs().split('\n').filter((line) => line.startsWith('| `'));
-  expect(rows).toHaveLength(airflowV2Operations.length);
-  for (const op of airflowV2Operations) expect(rows.filter((r) => r.startsWith(`| \`${op.name}\` |`))).toHaveLength(1);
+test.each([
+  ['v2', airflowV2Operations],
+  ['v1', airflowV1Operations],
+] as Array<[string, readonly Operation[]]>)('every %s operation appears once, in a table row', (_, operations) => {
+  const rows = renderCatalogTables(operations).split('\n').filter((line) => line.startsWith('| `'));
+  expect(rows).toHaveLength(operations.length);
+  for (const op of operations) expect(rows.filter((r) => r.startsWith(`| \`${op.name}\` |`))).toHaveLength(1);
+});
+
+test('the document holds both tables, v2 first', () => {
+  const doc = renderCatalogDocs();
+  const v2 = doc.indexOf(renderCatalogTables(airflowV2Operations));
+  const v1 = doc.indexOf(renderCatalogTables(airflowV1Operations));
+  expect(v2).toBeGreaterThan(0);
+  expect(v1).toBeGreaterThan(v2);
 });

@@ -12,7 +12,9 @@ describe('paths as admins write them', () => {
   });
 
   test('the query and the upstream are kept', () => {
-    expect(apiPathOf('/airflow/prod/api/v2/dags?dag_id_pattern=etl')).toEqual({ apiPath: '/dags', query: 'dag_id_pattern=etl', upstream: 'prod' });
+    expect(apiPathOf('/airflow/prod/api/v2/dags?dag_id_pattern=etl')).toEqual({ apiPath: '/dags', query: 'dag_id_pattern=etl', upstream: 'prod', version: 'v2' });
+    expect(apiPathOf('/airflow/old/api/v1/dags?dag_id_pattern=etl')).toEqual({ apiPath: '/dags', query: 'dag_id_pattern=etl', upstream: 'old', version: 'v1' });
+    expect(apiPathOf('/dags')).toEqual({ apiPath: '/dags', query: '', upstream: null, version: null });
   });
 
   test.each([
@@ -201,5 +203,37 @@ describe('explain on a deployment', () => {
   test('a deployment option contradicting the path is refused', async () => {
     await expect(trigger('/airflow/prod/api/v2/dags/etl_daily/dagRuns', 'staging')).rejects.toThrow(UnexplainableCall);
     await expect(trigger('/airflow/prod/api/v2/dags/etl_daily/dagRuns', 'staging')).rejects.toThrow('the path names upstream prod, the deployment option staging');
+  });
+});
+
+describe('explain on an Airflow 2 deployment (/api/v1)', () => {
+  const apis = { old: 'v1', prod: 'v2' } as const;
+
+  test.each(['/api/v1/dags/etl_daily/dagRuns', '/airflow/old/api/v1/dags/etl_daily/dagRuns'])('%s is decided with the v1 catalog', async (path) => {
+    const e = await explainCall(example, etl, { method: 'POST', path, body: {} }, apis);
+    expect(e.operations.map((o) => o.operationId)).toEqual(['post_dag_run']);
+    expect(e.request.api).toBe('v1');
+    expect(e.verdict).toBe('allow');
+    expect(formatExplanation(e).split('\n')[0]).toMatch(/^request: {3}POST \/api\/v1\/dags\/etl_daily\/dagRuns/);
+  });
+
+  test('a bare path on a deployment configured as v1 is read as v1', async () => {
+    const e = await explainCall(example, etl, { method: 'GET', path: '/dagSources/some-token', deployment: 'old' }, apis);
+    expect(e.operations.map((o) => o.operationId)).toEqual(['get_dag_source']);
+    expect(e.verdict).toBe('deny');
+  });
+
+  test.each([
+    ['/airflow/old/api/v2/dags', undefined, /upstream old serves \/api\/v1: the proxy answers 404 for \/api\/v2/],
+    ['/api/v1/dags', 'prod', /upstream prod serves \/api\/v2: the proxy answers 404 for \/api\/v1/],
+    ['/api/v1', undefined, /no API path below \/api\/v1/],
+  ])('%s (deployment %s) is refused as the proxy refuses it', async (path, deployment, message) => {
+    await expect(explainCall(example, etl, { method: 'GET', path, deployment }, apis)).rejects.toThrow(message);
+  });
+
+  test('a v1-only operation is unknown on v2', async () => {
+    const e = await explainCall(example, etl, { method: 'PATCH', path: '/api/v2/dags/etl_daily/dagRuns/r/setNote', body: {} });
+    expect(e.operations).toEqual([]);
+    expect(e.verdict).toBe('deny');
   });
 });

@@ -148,11 +148,11 @@ describe('a broken policy is refused with every problem located', () => {
     ],
     [
       'two-resource-kinds.yaml',
-      ['two-resource-kinds.yaml:5:9 error: roles.etl-operator.allow[0]: a grant names exactly one of dags, variables, connections, pools, assets, views (found dags, variables)'],
+      ['two-resource-kinds.yaml:5:9 error: roles.etl-operator.allow[0]: a grant names exactly one of dags, variables, connections, pools, assets, views, users, roles (found dags, variables)'],
     ],
     [
       'no-resource-kind.yaml',
-      ['no-resource-kind.yaml:5:9 error: roles.etl-operator.allow[0]: a grant names exactly one of dags, variables, connections, pools, assets, views (found none)'],
+      ['no-resource-kind.yaml:5:9 error: roles.etl-operator.allow[0]: a grant names exactly one of dags, variables, connections, pools, assets, views, users, roles (found none)'],
     ],
     ['undefined-role.yaml', ['undefined-role.yaml:10:11 error: bindings[1].role: binding to undefined role "etl-operators"']],
     ['empty-when.yaml', ['empty-when.yaml:9:11 error: bindings[0].when: a binding needs at least one condition']],
