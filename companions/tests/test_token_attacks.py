@@ -201,3 +201,13 @@ def test_jwks_outage_after_a_fetch_keeps_the_cached_keys(jwks_server: JwksServer
     verifier.verify(mint(signing_key))
     jwks_server.status = 503
     assert verifier.verify(mint(signing_key)).username == "demo-etl"
+
+
+def test_jku_header_pointing_to_the_attackers_key_set(jwks_server: JwksServer, signing_key: SigningKey) -> None:
+    # Keys come only from [token_broker] jwks_url: a key set named by the token itself is never fetched.
+    attacker = SigningKey(kid="attacker")
+    token = jwt.encode(
+        broker_claims(), attacker.private, algorithm="ES256",
+        headers={"kid": "attacker", "typ": "JWT", "jku": "http://127.0.0.1:9/evil.json", "jwk": attacker.jwk()},
+    )
+    assert rejected(verifier_for(jwks_server.url), token) == "unknown_key"

@@ -44,7 +44,10 @@ def grantable_roles(username: str, claimed: object, allowed: Iterable[str]) -> l
 def find_user(username: str) -> User | None:
     """The FAB user with this username, compared case-insensitively like FAB's own login."""
     with create_session() as session:
-        return session.scalars(select(User).where(func.lower(User.username) == func.lower(username))).one_or_none()
+        user: User | None = session.scalars(
+            select(User).where(func.lower(User.username) == func.lower(username))
+        ).one_or_none()
+        return user
 
 
 def provision_user(username: str, role_names: Sequence[str]) -> None:
