@@ -18,15 +18,18 @@ export interface ScanContext {
   signal?: AbortSignal;
   /** Airflow answered 401 to `authorization` (the scan then fails with a 502): the credential mode may remember it. */
   refused?: (authorization: string) => void;
+  /** Airflow answered 403 to `authorization`: true when the proxy's credentials are to blame (see `UpstreamCredentials`). */
+  forbidden?: (authorization: string) => Promise<boolean>;
 }
 
-/** One JSON call of a scan; a 401 is about the proxy's credentials, never relayed as the caller's. */
+/** One JSON call of a scan; a 401 (or a 403 the credential mode pins on itself) is about the proxy's credentials, never relayed as the caller's. */
 async function scanCall(ctx: ScanContext, method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
   const res = await ctx.client.json(method, path, ctx.authorization, body, ctx.signal);
   if (res.status === 401) {
     ctx.refused?.(ctx.authorization);
     throw refusedCredentials();
   }
+  if (res.status === 403 && (await ctx.forbidden?.(ctx.authorization))) throw refusedCredentials();
   return res;
 }
 

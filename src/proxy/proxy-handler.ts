@@ -125,6 +125,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
     paging: deployment.api.paging,
     signal,
     refused: (authorization: string) => void deployment.credentials.invalidate(authorization),
+    forbidden: (authorization: string) => proxyForbidden(deployment, authorization),
   };
   if (filter.operation.batch) {
     const ids = await permittedDagIds(scan, (id) => permits(principal, filter.operation, id));
@@ -203,12 +204,17 @@ async function forward(deployment: Deployment, call: UpstreamRequest, credential
     // Refused again: the fresh credentials are no better, which the credential mode may remember.
     if (upstream.statusCode === 401) deployment.credentials.invalidate(authorization);
   }
-  if (upstream.statusCode === 401) {
-    // The caller's token was fine (we checked it); Airflow refused the proxy's own credentials.
+  // The caller's token was fine (we checked it): a 401, or a 403 the credential mode pins on itself, refused the proxy.
+  if (upstream.statusCode === 401 || (upstream.statusCode === 403 && (await proxyForbidden(deployment, authorization)))) {
     await upstream.body.dump();
     throw refusedCredentials();
   }
   await relay(upstream, res, call.signal);
+}
+
+/** Whether Airflow's 403 to `authorization` is the proxy's credentials failing (Airflow 2's anonymous fallback). */
+function proxyForbidden(deployment: Deployment, authorization: string): Promise<boolean> {
+  return deployment.credentials.forbidden?.(authorization) ?? Promise.resolve(false);
 }
 
 const SMALL_BODY = 64 * 1024;

@@ -18,6 +18,8 @@ import { basic, PROD_AUDIENCE, startBroker, startDirectory, STAGING_AUDIENCE, to
 
 const timeout = 300_000;
 const ADMIN_AUDIENCE = 'https://airflow2-admin.example';
+const WRONG_PASSWORD_AUDIENCE = 'https://airflow2-wrong-password.example';
+const WRONG_AUDIENCE_AUDIENCE = 'https://airflow2-wrong-audience.example';
 const ACCOUNTS = [...DEMO_ACCOUNTS, { clientId: 'svc-admin', secret: 'svc-admin-secret', groups: ['airflow-admins'] }];
 let airflow: AirflowServer;
 let directory: DevDirectory;
@@ -32,12 +34,21 @@ beforeAll(async () => {
   const url = `http://127.0.0.1:${port}`;
   process.env.ATB_TEST_AIRFLOW2_PROXY_PASSWORD = 'proxy-pass';
   process.env.ATB_TEST_AIRFLOW2_ADMIN_PASSWORD = 'admin-pass';
+  process.env.ATB_TEST_AIRFLOW2_WRONG_PASSWORD = 'not-the-proxy-pass';
   broker = await startBroker(directory, {
     policyFile: resolve('test/fixtures/policy/airflow2.yaml'),
     configure: (c) => {
       c.upstreams.prod = { audience: PROD_AUDIENCE, url, api: 'v1', credentials: serviceAccount('proxy', 'ATB_TEST_AIRFLOW2_PROXY_PASSWORD') };
       c.upstreams.staging = { audience: STAGING_AUDIENCE, url, api: 'v1', credentials: { mode: 'trusted-jwks', identity: { auth_manager: 'fab' } } };
       c.upstreams['prod-admin'] = { audience: ADMIN_AUDIENCE, url, api: 'v1', credentials: serviceAccount('admin', 'ATB_TEST_AIRFLOW2_ADMIN_PASSWORD') };
+      // Misconfigured on purpose: a wrong password, and per-caller tokens for an audience the companion does not accept.
+      c.upstreams['wrong-password'] = { audience: WRONG_PASSWORD_AUDIENCE, url, api: 'v1', credentials: { ...serviceAccount('proxy', 'ATB_TEST_AIRFLOW2_WRONG_PASSWORD'), login_backoff: '30s' } };
+      c.upstreams['wrong-audience'] = {
+        audience: WRONG_AUDIENCE_AUDIENCE,
+        url,
+        api: 'v1',
+        credentials: { mode: 'trusted-jwks', jwt_audience: 'another-airflow', identity: { auth_manager: 'fab' } },
+      };
     },
   });
   airflow = await startAirflow2({
@@ -61,7 +72,13 @@ afterAll(async () => {
   await airflow?.stop();
 }, timeout);
 
-const audienceOf: Record<string, string> = { prod: PROD_AUDIENCE, staging: STAGING_AUDIENCE, 'prod-admin': ADMIN_AUDIENCE };
+const audienceOf: Record<string, string> = {
+  prod: PROD_AUDIENCE,
+  staging: STAGING_AUDIENCE,
+  'prod-admin': ADMIN_AUDIENCE,
+  'wrong-password': WRONG_PASSWORD_AUDIENCE,
+  'wrong-audience': WRONG_AUDIENCE_AUDIENCE,
+};
 
 async function tokenFor(client: string, deployment: string): Promise<string> {
   const key = `${client} ${deployment}`;
@@ -224,6 +241,26 @@ describe('user management through the proxy', () => {
     expect(res.status).toBe(200);
     expect((res.body!.users as Array<{ username: string }>).map((u) => u.username)).toContain('svc-admin');
     expect((await call('staging', 'demo-etl', 'GET', '/users')).status).toBe(403);
+  });
+});
+
+describe('Airflow 2 refusing the proxy\'s credentials', () => {
+  it('airflow2-refuses-proxy-password: Airflow 2\'s 401 is a 502 about the proxy, never the caller\'s; then Retry-After', async () => {
+    const first = await call('wrong-password', 'demo-etl', 'GET', '/dags/etl_daily');
+    expect(first.status).toBe(502);
+    expect(first.headers.get('www-authenticate')).toBeNull();
+    expect(first.body).toMatchObject({ error: 'upstream_error', error_description: expect.stringContaining('the proxy\'s credentials') });
+    expect(broker.audit.decisions.at(-1)).toMatchObject({ decision: 'allow', upstream_status: 502 });
+    const next = await call('wrong-password', 'demo-etl', 'GET', '/dags/etl_daily');
+    expect(next.status).toBe(502);
+    expect(Number(next.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('companion-refuses-proxy-token: a per-caller token the companion refuses (wrong aud) is a 502 too', async () => {
+    const res = await call('wrong-audience', 'demo-etl', 'GET', '/dags/etl_daily');
+    expect(res.status).toBe(502);
+    expect(res.headers.get('www-authenticate')).toBeNull();
+    expect(res.body).toMatchObject({ error: 'upstream_error' });
   });
 });
 

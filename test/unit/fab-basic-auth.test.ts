@@ -1,11 +1,24 @@
+import type { AirflowClient } from '../../src/airflow/airflow-client.js';
 import { FabBasicAuthCredentials } from '../../src/airflow/credentials/fab-basic-auth.js';
 import { OAuthError } from '../../src/errors/oauth-error.js';
 import type { Caller, UpstreamCredentials } from '../../src/airflow/credentials/upstream-credentials.js';
 
 const caller = {} as Caller; // one FAB user for every caller: who calls does not change the header
 
-function credentials(clock: { now: number }, password = 'p'): UpstreamCredentials {
-  return new FabBasicAuthCredentials({ username: 'proxy', password, refusalBackoffMs: 5_000, now: () => clock.now });
+/** Airflow 2's answer to the proxy's probe (`GET /api/v1/dags?limit=1`), counting probes. */
+function probedAirflow(status: number) {
+  const airflow = { status, probes: [] as string[] };
+  const client = {
+    async json(_method: string, path: string) {
+      airflow.probes.push(path);
+      return { status: airflow.status, body: {} };
+    },
+  } as unknown as AirflowClient;
+  return { airflow, client };
+}
+
+function credentials(clock: { now: number }, password = 'p', client = probedAirflow(200).client): UpstreamCredentials {
+  return new FabBasicAuthCredentials(client, { username: 'proxy', password, apiRoot: '/api/v1', refusalBackoffMs: 5_000, now: () => clock.now });
 }
 
 const decoded = (header: string) => Buffer.from(header.replace(/^Basic /, ''), 'base64').toString('utf8');
@@ -54,5 +67,37 @@ describe('service-account on Airflow 2 (HTTP Basic to FAB)', () => {
     await expect(creds.authorization(caller)).rejects.toMatchObject({ code: 'upstream_error', retryAfter: 1 });
     clock.now = 10_002;
     await expect(creds.authorization(caller)).resolves.toBe(header);
+  });
+
+  it('airflow2-anonymous-fallback: a 403 the probe confirms is the proxy\'s own (Airflow 2 reads a wrong password as AUTH_ROLE_PUBLIC), then back-off', async () => {
+    const { airflow, client } = probedAirflow(403);
+    const clock = { now: 0 };
+    const creds = credentials(clock, 'p', client);
+    const header = await creds.authorization(caller);
+    expect(await creds.forbidden!(header)).toBe(true);
+    expect(airflow.probes).toEqual(['/api/v1/dags?limit=1']);
+    await expect(creds.authorization(caller)).rejects.toMatchObject({ code: 'upstream_error', retryAfter: 5 });
+  });
+
+  it('a 403 for a permission the FAB user lacks is relayed: the probe passes, and is asked again only after the back-off', async () => {
+    const { airflow, client } = probedAirflow(200);
+    const clock = { now: 0 };
+    const creds = credentials(clock, 'p', client);
+    const header = await creds.authorization(caller);
+    for (let i = 0; i < 5; i++) expect(await creds.forbidden!(header)).toBe(false);
+    expect(airflow.probes).toHaveLength(1);
+    clock.now = 5_001;
+    airflow.status = 403; // the password was changed at Airflow meanwhile
+    expect(await creds.forbidden!(header)).toBe(true);
+    expect(airflow.probes).toHaveLength(2);
+  });
+
+  it('a probe that fails (5xx, no answer) blames nobody: the 403 is relayed', async () => {
+    const { client } = probedAirflow(503);
+    const creds = credentials({ now: 0 }, 'p', client);
+    expect(await creds.forbidden!(await creds.authorization(caller))).toBe(false);
+    const failing = { json: () => Promise.reject(new Error('ECONNREFUSED')) } as unknown as AirflowClient;
+    const creds2 = credentials({ now: 0 }, 'p', failing);
+    expect(await creds2.forbidden!(await creds2.authorization(caller))).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import type { UpstreamConfig } from '../../config/schema.js';
 import type { KeyStore } from '../../keys/key-store.js';
 import type { AirflowClient } from '../airflow-client.js';
-import type { ApiVersionName } from '../api-versions.js';
+import { apiVersions, type ApiVersionName } from '../api-versions.js';
 import { FabBasicAuthCredentials } from './fab-basic-auth.js';
 import { ServiceAccountCredentials } from './service-account.js';
 import { SubjectTemplate } from './subject-template.js';
@@ -28,7 +28,7 @@ export function credentialsForUpstream(api: ApiVersionName, c: NonNullable<Upstr
   const { now } = ctx;
   if (c.mode === 'service-account') {
     return api === 'v1'
-      ? new FabBasicAuthCredentials({ username: c.username, password: c.password, refusalBackoffMs: c.login_backoff, now })
+      ? new FabBasicAuthCredentials(ctx.client, { username: c.username, password: c.password, apiRoot: apiVersions.v1.root, refusalBackoffMs: c.login_backoff, now })
       : new ServiceAccountCredentials(ctx.client, { username: c.username, password: c.password, refreshBeforeMs: c.refresh_before, loginBackoffMs: c.login_backoff, now });
   }
   return new TrustedJwksCredentials(ctx.airflowKeys, {
