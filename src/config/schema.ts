@@ -212,8 +212,9 @@ const serviceAccountCredentials = z
         'After a failed login (refused, an error, no answer, or a token Airflow refuses this soon after ' +
         'issuing it), calls answer 502 `upstream_error` with ' +
         '`Retry-After` for this long without logging in again: a broken credential costs Airflow one login per ' +
-        'interval, not one per request. On Airflow 2 (HTTP Basic) a 401 starts the same back-off: no call reaches ' +
-        'Airflow until it has passed.',
+        'interval, not one per request. On Airflow 2 (HTTP Basic) a 401, or a 403 that a probe (`GET ' +
+        '/api/v1/dags?limit=1`) pins on the password, starts the same back-off: no call reaches Airflow until it ' +
+        'has passed.',
     }),
   })
   .meta({ description: 'The proxy calls Airflow as one Airflow user; the policy decides what each caller may do.' });
