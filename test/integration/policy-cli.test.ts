@@ -207,6 +207,23 @@ describe('policy explain', () => {
     expect((await cli([...args, '--deployment', 'prod'])).code).toBe(0);
   });
 
+  it('decides an /api/v1 path with the Airflow 2 catalog; --config reads a bare path with its upstream\'s API version', async () => {
+    const who = claims('scope: etl-operator\n');
+    const v1 = await cli(['policy', 'explain', '--policy', 'examples/policy.yaml', '--claims', who, 'GET', '/api/v1/dagStats?dag_ids=etl_daily,payroll_monthly']);
+    expect(v1.code).toBe(3);
+    expect(v1.stdout).toContain('request:   GET /api/v1/dagStats?dag_ids=etl_daily,payroll_monthly\n');
+    expect(v1.stdout).toContain('operation: get_dag_stats (GET /dagStats): read on dags "etl_daily", dags "payroll_monthly"\n');
+    const dir = tmp();
+    const config = join(dir, 'config.yaml');
+    writeFileSync(config, `${readFileSync('test/fixtures/config/valid-minimal.yaml', 'utf8')}  old:\n    audience: https://airflow2.example.com\n    api: v1\n`);
+    const bare = ['policy', 'explain', '--policy', 'examples/policy.yaml', '--claims', who, '--config', config, '--deployment', 'old', 'GET', '/dagSources/some-token'];
+    const onV1 = await cli(bare);
+    expect(onV1.stdout).toContain('request:   GET /api/v1/dagSources/some-token (upstream old)\n');
+    expect(onV1.stdout).toContain('operation: get_dag_source (GET /dagSources/{file_token}): read_code on all dags\n');
+    const wrongRoot = await cli(['policy', 'explain', '--policy', 'examples/policy.yaml', '--claims', who, '--config', config, 'GET', '/airflow/old/api/v2/dags']);
+    expect(wrongRoot).toMatchObject({ code: 1, stderr: 'error: upstream old serves /api/v1: the proxy answers 404 for /api/v2\n' });
+  });
+
   it('refuses a path the proxy would refuse, with exit 1', async () => {
     const res = await cli(['policy', 'explain', '--policy', 'examples/policy.yaml', '--claims', claims('scope: etl-operator\n'), 'GET', '/api/v2/dags/..']);
     expect(res).toMatchObject({ code: 1, stderr: 'error: the proxy refuses this path: dot segment in path\n' });
