@@ -210,3 +210,17 @@ def test_missing_setting_fails_at_start(monkeypatch: pytest.MonkeyPatch, missing
     monkeypatch.delenv(f"AIRFLOW__TOKEN_BROKER__{missing}", raising=False)
     with pytest.raises(AirflowConfigException, match=missing.lower()):
         airflow2_auth.init_app(Flask(__name__))
+
+
+def test_metadata_database_outage_is_503(api: Api, signing_key: SigningKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def database_down(_: VerifiedCaller) -> FabUser:
+        raise OperationalError("SELECT ab_user", {}, Exception("database is locked"))
+
+    backend = api.client.application.extensions[airflow2_auth.EXTENSION]
+    monkeypatch.setattr(backend, "resolve_user", database_down)
+    answer = api.get(bearer(mint(signing_key)))
+    assert answer.status_code == 503
+    assert json.loads(answer.data)["error"] == "temporarily_unavailable"
+    assert "database is locked" not in answer.get_data(as_text=True)

@@ -16,7 +16,8 @@ Airflow 2 calls ``requires_authentication(Response)()`` of each backend in turn 
 - no ``Authorization: Bearer``: a plain 401, and Airflow asks the next backend (basic_auth, session);
 - a bearer token that fails verification: 401 ``invalid_token`` with ``WWW-Authenticate: Bearer``, answered at
   once (Flask ``abort``): the next backend would only replace the challenge with its own;
-- the broker's key set cannot be fetched: 503 ``temporarily_unavailable``, the caller's token is not at fault;
+- the broker's key set cannot be fetched, or FAB's user lookup fails in the database: 503
+  ``temporarily_unavailable``, the caller's token is not at fault;
 - a verified caller without an active FAB user (and no provisioning): 403 ``insufficient_scope``;
 - otherwise the FAB user is set for this request only, as Airflow's own token backends do (the login manager's
   request context and ``g.user``), with no ``login_user``: nothing is written to a session.
@@ -33,6 +34,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, abort, current_app, g, json, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from airflow_token_broker.bearer_verifier import (
     BrokerTokenVerifier,
@@ -54,10 +56,6 @@ RETRY_AFTER = 5
 T = TypeVar("T", bound=Callable[..., Any])
 
 
-class UnknownCaller(Exception):
-    """The verified caller has no FAB user this Airflow may use (unknown and not provisioned, or inactive)."""
-
-
 @dataclass(frozen=True)
 class BackendSettings:
     verifier: VerifierSettings
@@ -70,7 +68,8 @@ class BearerBackend:
     """
     Authenticates one request: bearer token -> verified caller -> FAB user -> the request's current user.
 
-    ``resolve_user`` maps a verified caller to its user or raises ``UnknownCaller`` (or ``ValueError``);
+    ``resolve_user`` maps a verified caller to its user, or raises ``ValueError`` when it has none this Airflow may
+    use (unknown and not provisioned, or inactive);
     ``set_user`` makes that user the request's current user.
     """
 
@@ -99,12 +98,14 @@ class BearerBackend:
             abort(error_response(503, "temporarily_unavailable", "the token broker's key set is unavailable"))
         try:
             user = self.resolve_user(caller)
-        except (UnknownCaller, ValueError) as refused:
+            if not getattr(user, "is_active", False):
+                raise ValueError(f"FAB user {caller.username!r} is not active")
+        except ValueError as refused:
             log.info("token broker caller %r refused: %s", caller.username, refused)
             abort(error_response(403, "insufficient_scope", "the caller has no active user in this Airflow"))
-        if user is None or not getattr(user, "is_active", False):
-            log.info("token broker caller %r refused: FAB user is not active", caller.username)
-            abort(error_response(403, "insufficient_scope", "the caller has no active user in this Airflow"))
+        except SQLAlchemyError as outage:
+            log.warning("token broker caller %r: FAB user lookup failed: %s", caller.username, outage)
+            abort(error_response(503, "temporarily_unavailable", "Airflow's metadata database is unavailable"))
         self.set_user(user)
         return True
 
