@@ -46,7 +46,7 @@ export class FabBasicAuthCredentials implements UpstreamCredentials {
     if (wait > 0) {
       throw new OAuthError('upstream_error', 'Airflow refused the proxy\'s credentials (HTTP Basic); not asked again until the back-off has passed', {
         retryAfter: wait / 1000,
-        cause: new Error(`Airflow answered 401 to FAB user ${JSON.stringify(this.options.username)} over HTTP Basic`),
+        cause: new Error(`Airflow refused FAB user ${JSON.stringify(this.options.username)} over HTTP Basic (a 401, or a 403 to the probe too)`),
       });
     }
     return this.header;
