@@ -74,6 +74,14 @@ export async function readUpstream<T>(reading: Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Airflow answered 401 to the proxy's own credentials: the caller's token was fine (the proxy checked it), so this
+ * is a 502 about the proxy, never a 401 the caller would take for its own.
+ */
+export function refusedCredentials(): OAuthError {
+  return new OAuthError('upstream_error', 'Airflow refused the proxy\'s credentials');
+}
+
 /** Network failures become 502, timeouts 504; the message names neither host nor port. */
 export function upstreamFailure(err: unknown): OAuthError {
   if (err instanceof OAuthError) return err;

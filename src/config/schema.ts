@@ -197,17 +197,24 @@ const directories = z
 const serviceAccountCredentials = z
   .strictObject({
     mode: z.literal('service-account'),
-    username: z.string().min(1).meta({ description: 'Airflow user the proxy logs in as (`POST /auth/token`).' }),
+    username: z.string().min(1).meta({
+      description:
+        'Airflow user the proxy calls as: on Airflow 3 it logs in at `POST /auth/token`; on Airflow 2 (`api: v1`, ' +
+        'which has no `/auth/token`) every call carries this FAB user and the password as HTTP Basic, checked by ' +
+        'the `airflow.api.auth.backend.basic_auth` backend (no `:` in the name).',
+    }),
     password: secretRef(),
     refresh_before: duration().prefault('60s').meta({
-      description: 'Log in again this long before the Airflow token expires.',
+      description: 'Log in again this long before the Airflow token expires (Airflow 3; unused with HTTP Basic).',
     }),
     login_backoff: duration().prefault('5s').meta({
       description:
         'After a failed login (refused, an error, no answer, or a token Airflow refuses this soon after ' +
         'issuing it), calls answer 502 `upstream_error` with ' +
         '`Retry-After` for this long without logging in again: a broken credential costs Airflow one login per ' +
-        'interval, not one per request.',
+        'interval, not one per request. On Airflow 2 (HTTP Basic) a 401, or a 403 that a probe (`GET ' +
+        '/api/v1/dags?limit=1`) pins on the password, starts the same back-off: no call reaches Airflow until it ' +
+        'has passed.',
     }),
   })
   .meta({ description: 'The proxy calls Airflow as one Airflow user; the policy decides what each caller may do.' });
@@ -240,8 +247,9 @@ const callerIdentity = z
       description:
         'Airflow\'s auth manager: `simple` (SimpleAuthManager: `sub` is the user name, `role` the role), or `fab`: ' +
         'the tokens also carry `fab_username` (= the subject) and `fab_roles`, read by the companion auth manager ' +
-        '`airflow_token_broker.fab_auth_manager.TokenBrokerFabAuthManager` (companions/), which finds or ' +
-        'provisions the FAB user (docs/airflow.md).',
+        '`airflow_token_broker.fab_auth_manager.TokenBrokerFabAuthManager` (Airflow 3) or the companion auth ' +
+        'backend `airflow_token_broker.airflow2_auth` (Airflow 2, `api: v1`, where `fab` is required), which find ' +
+        'or provision the FAB user (companions/, docs/airflow.md).',
     }),
     fab_roles: z
       .strictObject({
@@ -266,7 +274,11 @@ const trustedJwksCredentials = z
     jwt_audience: z.string().min(1).default('apache-airflow').meta({
       description: 'Airflow\'s `[api_auth] jwt_audience` (one value). Never the Execution API audience.',
     }),
-    jwt_issuer: z.string().optional().meta({ description: 'Airflow\'s `[api_auth] jwt_issuer`, if set there.' }),
+    jwt_issuer: z.string().optional().meta({
+      description:
+        'The `iss` of the minted tokens: Airflow 3\'s `[api_auth] jwt_issuer` if set there, the companion\'s ' +
+        '`[token_broker] issuer` on Airflow 2. Unset: the broker\'s `issuer`.',
+    }),
     token_ttl: duration().prefault('5m').meta({ description: 'Lifetime of the per-caller Airflow tokens.' }),
     default_airflow_role: z.enum(['viewer', 'user', 'op', 'admin']).optional().meta({
       description: 'Airflow role for callers whose roles set no `airflow_role` (default: refuse).',
@@ -282,6 +294,27 @@ const trustedJwksCredentials = z
       'The broker mints a short-lived Airflow JWT per caller, signed with a key Airflow trusts through ' +
       '`[api_auth] trusted_jwks_url`; Airflow\'s audit log then names the real caller.',
   });
+
+/**
+ * What Airflow 2 (`api: v1`) cannot work with: HTTP Basic carries no `:` in a user name, and the companion auth
+ * backend maps callers to FAB users (Airflow 2's API is always FAB) and requires `iss`.
+ */
+function airflow2CredentialProblems(c: z.output<typeof serviceAccountCredentials> | z.output<typeof trustedJwksCredentials>): { path: string[]; message: string }[] {
+  if (c.mode === 'service-account') {
+    return c.username.includes(':') ? [{ path: ['credentials', 'username'], message: 'HTTP Basic (Airflow 2) cannot carry a ":" in the user name' }] : [];
+  }
+  const problems: { path: string[]; message: string }[] = [];
+  if (c.identity.auth_manager !== 'fab') {
+    problems.push({
+      path: ['credentials', 'identity', 'auth_manager'],
+      message: 'Airflow 2 (api: v1) trusts these tokens through the companion auth backend, which names callers as FAB users: set identity.auth_manager: fab',
+    });
+  }
+  if (c.jwt_issuer === '') {
+    problems.push({ path: ['credentials', 'jwt_issuer'], message: 'the companion auth backend requires an issuer: leave jwt_issuer out to use the broker\'s issuer' });
+  }
+  return problems;
+}
 
 const upstream = z
   .strictObject({
@@ -322,6 +355,9 @@ const upstream = z
   .refine((u) => (u.url === undefined) === (u.credentials === undefined), {
     message: 'url and credentials go together',
     path: ['credentials'],
+  })
+  .superRefine((u, ctx) => {
+    if (u.api === 'v1' && u.credentials) for (const issue of airflow2CredentialProblems(u.credentials)) ctx.addIssue({ code: 'custom', ...issue });
   })
   .meta({ description: 'An Airflow deployment that tokens can be issued for, and that the proxy fronts.' });
 

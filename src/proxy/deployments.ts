@@ -1,8 +1,6 @@
 import type { Config, UpstreamConfig } from '../config/schema.js';
 import { AirflowClient } from '../airflow/airflow-client.js';
-import { ServiceAccountCredentials } from '../airflow/credentials/service-account.js';
-import { TrustedJwksCredentials } from '../airflow/credentials/trusted-jwks.js';
-import { SubjectTemplate } from '../airflow/credentials/subject-template.js';
+import { credentialsForUpstream } from '../airflow/credentials/credentials-for-upstream.js';
 import type { UpstreamCredentials } from '../airflow/credentials/upstream-credentials.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { apiVersions, type ApiVersion } from '../airflow/api-versions.js';
@@ -37,19 +35,7 @@ export function buildDeployments(config: Config, airflowKeys: KeyStore, now: () 
       headersTimeoutMs: up.timeouts.headers,
       bodyTimeoutMs: up.timeouts.body,
     });
-    const c = up.credentials;
-    const credentials: UpstreamCredentials =
-      c.mode === 'service-account'
-        ? new ServiceAccountCredentials(client, { username: c.username, password: c.password, refreshBeforeMs: c.refresh_before, loginBackoffMs: c.login_backoff, now })
-        : new TrustedJwksCredentials(airflowKeys, {
-            audience: c.jwt_audience,
-            issuer: c.jwt_issuer,
-            ttlMs: c.token_ttl,
-            defaultRole: c.default_airflow_role,
-            fab: c.identity.auth_manager === 'fab' ? c.identity.fab_roles : undefined,
-            subject: SubjectTemplate.parse(c.identity.subject),
-            now,
-          });
+    const credentials = credentialsForUpstream(up.api, up.credentials, { client, airflowKeys, brokerIssuer: config.issuer, now });
     deployments.set(name, { name, api: apiVersions[up.api], audience: up.audience, config: up, client, credentials, maxBodyBytes: bytes(up.max_request_body) });
   }
   return deployments;

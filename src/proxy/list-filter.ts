@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
-import type { AirflowClient } from '../airflow/airflow-client.js';
+import { refusedCredentials, type AirflowClient } from '../airflow/airflow-client.js';
 import type { ListPaging } from '../airflow/api-versions.js';
 import type { ListSpec } from '../airflow/catalog/operation.js';
 
@@ -16,6 +16,21 @@ export interface ScanContext {
   paging: ListPaging;
   /** Aborted when the caller goes away: no further page is read. */
   signal?: AbortSignal;
+  /** Airflow answered 401 to `authorization` (the scan then fails with a 502): the credential mode may remember it. */
+  refused?: (authorization: string) => void;
+  /** Airflow answered 403 to `authorization`: true when the proxy's credentials are to blame (see `UpstreamCredentials`). */
+  forbidden?: (authorization: string) => Promise<boolean>;
+}
+
+/** One JSON call of a scan; a 401 (or a 403 the credential mode pins on itself) is about the proxy's credentials, never relayed as the caller's. */
+async function scanCall(ctx: ScanContext, method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const res = await ctx.client.json(method, path, ctx.authorization, body, ctx.signal);
+  if (res.status === 401) {
+    ctx.refused?.(ctx.authorization);
+    throw refusedCredentials();
+  }
+  if (res.status === 403 && (await ctx.forbidden?.(ctx.authorization))) throw refusedCredentials();
+  return res;
 }
 
 function nonNegativeInt(value: string | null, name: string, fallback: number): number {
@@ -44,7 +59,7 @@ async function scan(ctx: ScanContext, apiPath: string, query: URLSearchParams, s
       q.set('offset', String(offset));
     }
     const qs = q.toString();
-    const res = await ctx.client.json('GET', qs ? `${apiPath}?${qs}` : apiPath, ctx.authorization, undefined, ctx.signal);
+    const res = await scanCall(ctx, 'GET', qs ? `${apiPath}?${qs}` : apiPath);
     if (res.status !== 200) return { status: res.status, body: res.body, kept: undefined };
     const page = res.body as Record<string, unknown>;
     first ??= page;
@@ -123,7 +138,7 @@ export async function applyToEach(
   for (const item of page[spec.itemsKey] as unknown[]) {
     const id = itemId(item, spec.idField)!;
     const path = `${ctx.apiRoot}${spec.each!.replace('{id}', encodeURIComponent(id))}${perItem.size ? `?${perItem.toString()}` : ''}`;
-    const res = await ctx.client.json(method, path, ctx.authorization, body, ctx.signal);
+    const res = await scanCall(ctx, method, path, body);
     if (res.status !== 200) return { status: res.status, body: res.body };
     changed.push(res.body);
   }

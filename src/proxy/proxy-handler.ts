@@ -1,7 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
-import { readUpstream, upstreamFailure, type UpstreamRequest } from '../airflow/airflow-client.js';
+import { readUpstream, refusedCredentials, upstreamFailure, type UpstreamRequest } from '../airflow/airflow-client.js';
 import { routeApiPath } from '../airflow/api-versions.js';
 import type { Caller } from '../airflow/credentials/upstream-credentials.js';
 import { requestIdFrom } from '../http/request-context.js';
@@ -117,7 +117,16 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const upstreamPath = '/' + rest.join('/') + (target.query ? `?${target.query}` : '');
   const filter = decision.filter;
   if (!filter) return forward(deployment, upstreamCall(req, res, upstreamPath, body.raw, signal), credentials, res);
-  const scan = { client: deployment.client, apiRoot: deployment.api.root, authorization: await credentials.current(), scanLimit: deployment.config.list_scan_limit, paging: deployment.api.paging, signal };
+  const scan = {
+    client: deployment.client,
+    apiRoot: deployment.api.root,
+    authorization: await credentials.current(),
+    scanLimit: deployment.config.list_scan_limit,
+    paging: deployment.api.paging,
+    signal,
+    refused: (authorization: string) => void deployment.credentials.invalidate(authorization),
+    forbidden: (authorization: string) => proxyForbidden(deployment, authorization),
+  };
   if (filter.operation.batch) {
     const ids = await permittedDagIds(scan, (id) => permits(principal, filter.operation, id));
     if (ids.length === 0) return sendJson(res, 200, { [filter.list?.itemsKey ?? 'items']: [], total_entries: 0 });
@@ -196,8 +205,13 @@ async function forward(deployment: Deployment, call: UpstreamRequest, credential
     // Refused again: the fresh credentials are no better, which the credential mode may remember.
     if (answer.refused) deployment.credentials.invalidate(authorization);
   }
+  // A 403 the credential mode pins on itself (Airflow 2's anonymous fallback for a refused password) counts too.
+  if (!answer.refused && upstream.statusCode === 403 && (await proxyForbidden(deployment, authorization))) {
+    if (!answer.body) await upstream.body.dump();
+    answer = { refused: true };
+  }
   // The caller's token was fine (we checked it); Airflow refused what the proxy sent on its behalf.
-  if (answer.refused) throw new OAuthError('upstream_error', deployment.credentials.mode === 'trusted-jwks' ? MINTED_TOKEN_REFUSED : "Airflow refused the proxy's credentials");
+  if (answer.refused) throw deployment.credentials.mode === 'trusted-jwks' ? new OAuthError('upstream_error', MINTED_TOKEN_REFUSED) : refusedCredentials();
   await relay(upstream, res, call.signal, answer.body);
 }
 
@@ -220,6 +234,11 @@ async function readRefusal(upstream: Dispatcher.ResponseData): Promise<{ refused
   if (upstream.statusCode !== 403 || !(Number(upstream.headers['content-length']) <= 256)) return { refused: false };
   const body = Buffer.from(await readUpstream(upstream.body.arrayBuffer()));
   return { refused: body.equals(INVALID_JWT), body };
+}
+
+/** Whether Airflow's 403 to `authorization` is the proxy's credentials failing (Airflow 2's anonymous fallback). */
+function proxyForbidden(deployment: Deployment, authorization: string): Promise<boolean> {
+  return deployment.credentials.forbidden?.(authorization) ?? Promise.resolve(false);
 }
 
 const SMALL_BODY = 64 * 1024;

@@ -25,7 +25,7 @@ export type UpstreamMode =
   | 'late'
   /** Closes the connection. */
   | 'drop'
-  /** Answers 401 (or `refusal`) to every API call. */
+  /** Answers 401 (or `refusal`) to every API call (a bearer token or HTTP Basic). */
   | 'reject-token'
   /** Answers 403 "Forbidden" to every API call: Airflow's permission refusal, relayed as is. */
   | 'forbid'
@@ -35,6 +35,9 @@ export type UpstreamMode =
   | 'stall-chunked-body'
   /** Sends 200 headers of a chunked body and its first chunk, then nothing. */
   | 'stall-mid-body';
+
+const STAND_IN_PASSWORD = 'stand-in-pass';
+const STAND_IN_BASIC = `Basic ${Buffer.from(`proxy:${STAND_IN_PASSWORD}`).toString('base64')}`;
 
 export class RecordingUpstream {
   mode: UpstreamMode = 'ok';
@@ -124,7 +127,9 @@ export class RecordingUpstream {
         return;
     }
     const login = Number(/-(\d+)$/.exec(authorization ?? '')?.[1] ?? 0);
-    if (this.mode === 'reject-token' || login <= this.refuseTokensUpTo) {
+    // HTTP Basic (an Airflow 2 upstream) is accepted for the stand-in's own FAB user only.
+    const refused = authorization?.startsWith('Basic ') ? authorization !== STAND_IN_BASIC : login <= this.refuseTokensUpTo;
+    if (this.mode === 'reject-token' || refused) {
       const body = this.refusal === 401 ? '{"detail":"Not authenticated"}' : '{"detail":"Invalid JWT token"}';
       res.writeHead(this.refusal, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
@@ -150,17 +155,19 @@ export interface StandInSetup {
   close(): Promise<void>;
 }
 
-export async function startBrokerBeforeStandIn(credentials: Record<string, unknown> = {}, policyFile?: string): Promise<StandInSetup> {
+/** `api: 'v1'` makes `prod` an Airflow 2 deployment (`/api/v1`, service account over HTTP Basic). */
+export async function startBrokerBeforeStandIn(credentials: Record<string, unknown> = {}, policyFile?: string, api: 'v1' | 'v2' = 'v2'): Promise<StandInSetup> {
   const upstream = new RecordingUpstream();
   await upstream.start();
   const directory = await startDirectory();
-  process.env.ATB_TEST_STANDIN_PASSWORD = 'stand-in-pass';
+  process.env.ATB_TEST_STANDIN_PASSWORD = STAND_IN_PASSWORD;
   const broker = await startBroker(directory, {
     policyFile,
     configure: (c) => {
       c.upstreams.prod = {
         audience: PROD_AUDIENCE,
         url: upstream.url,
+        api,
         credentials: { mode: 'service-account', username: 'proxy', password: '${ATB_TEST_STANDIN_PASSWORD}', ...credentials },
         timeouts: { connect: '1s', headers: '1s', body: '1s' },
       };

@@ -212,6 +212,23 @@ describe('the proxy\'s Airflow login', () => {
     expect(upstream.logins - before).toBe(2);
   });
 
+  it.each([
+    ['a filtered list', '/dags'],
+    ['a batch list rewrite', '/dags/~/dagRuns/list'],
+  ])('upstream-refuses-proxy-credentials-during-list-scan (%s): 502 upstream_error, never a 401 the caller is blamed for', async (_, path) => {
+    await backoffPassed();
+    upstream.mode = 'reject-token';
+    const post = path.endsWith('/list');
+    const res = await fetch(`${broker.url}/airflow/prod/api/v2${path}`, {
+      method: post ? 'POST' : 'GET',
+      headers: { authorization: `Bearer ${token}`, ...(post ? { 'content-type': 'application/json' } : {}) },
+      body: post ? '{}' : undefined,
+    });
+    expect(res.status).toBe(502);
+    expect(res.headers.get('www-authenticate')).toBeNull();
+    expect((await res.json()) as Record<string, unknown>).toMatchObject({ error: 'upstream_error', error_description: expect.stringContaining('proxy') });
+  });
+
   it('upstream-refuses-fresh-tokens: a token refused right after its login backs off like a refused login', async () => {
     await backoffPassed();
     upstream.mode = 'reject-token';

@@ -67,6 +67,15 @@ describe('a broken config is refused with every problem located', () => {
     ['workers-with-audit-file.yaml', ['3:12 error: server.workers: several workers cannot rotate one audit file: send audit to stdout or stderr']],
     ['ops-same-port.yaml', ['4:16 error: server.ops.port: the ops listener needs a port of its own']],
     ['redis-without-url.yaml', ['6:3 error: revocation.redis: store: redis needs revocation.redis.url']],
+    // Credentials an Airflow 2 upstream cannot use are refused at config check, not at the first call.
+    [
+      'airflow2-credentials.yaml',
+      [
+        '12:7 error: upstreams.simple.credentials.identity.auth_manager: Airflow 2 (api: v1) trusts these tokens through the companion auth backend, which names callers as FAB users: set identity.auth_manager: fab',
+        '19:19 error: upstreams.no-issuer.credentials.jwt_issuer: the companion auth backend requires an issuer: leave jwt_issuer out to use the broker\'s issuer',
+        '28:17 error: upstreams.colon.credentials.username: HTTP Basic (Airflow 2) cannot carry a ":" in the user name',
+      ],
+    ],
     ['bad-duration.yaml', ['4:16 error: tokens.default_ttl: "10 minutes" is not a duration (use e.g. 30s, 10m, 1h)']],
     [
       'directory-claims.yaml',
@@ -89,6 +98,7 @@ describe('a broken config is refused with every problem located', () => {
       ],
     ],
   ])('%s', (name, expected) => {
+    process.env.ATB_TEST_AIRFLOW2_PASSWORD = 'proxy-pass';
     expect(problemsOf(name)).toEqual(expected);
   });
 

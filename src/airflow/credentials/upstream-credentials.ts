@@ -20,4 +20,10 @@ export interface UpstreamCredentials {
    * when one retry with fresh credentials makes sense.
    */
   invalidate(rejected?: string): boolean;
+  /**
+   * Airflow answered 403 to `rejected`: true when that is the proxy's credentials failing, not a permission (the call
+   * then answers 502, and the mode backs off as after a 401). Only modes whose Airflow hides a refused credential
+   * behind a 403 implement it: Airflow 2 treats a wrong Basic password as the anonymous `AUTH_ROLE_PUBLIC` user.
+   */
+  forbidden?(rejected: string): Promise<boolean>;
 }
