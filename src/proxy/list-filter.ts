@@ -22,10 +22,13 @@ export interface ScanContext {
   forbidden?: (authorization: string) => Promise<boolean>;
 }
 
-/** One JSON call of a scan; a 401 (or a 403 the credential mode pins on itself) is about the proxy's credentials, never relayed as the caller's. */
+/**
+ * One JSON call of a scan; a 401, Airflow 3's 403 "Invalid JWT token", or a 403 the credential mode pins on itself
+ * is about the proxy's credentials, never relayed as the caller's.
+ */
 async function scanCall(ctx: ScanContext, method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
   const res = await ctx.client.json(method, path, ctx.authorization, body, ctx.signal);
-  if (res.status === 401) {
+  if (res.status === 401 || (res.status === 403 && (res.body as { detail?: unknown } | null)?.detail === 'Invalid JWT token')) {
     ctx.refused?.(ctx.authorization);
     throw refusedCredentials();
   }

@@ -213,11 +213,14 @@ describe('the proxy\'s Airflow login', () => {
   });
 
   it.each([
-    ['a filtered list', '/dags'],
-    ['a batch list rewrite', '/dags/~/dagRuns/list'],
-  ])('upstream-refuses-proxy-credentials-during-list-scan (%s): 502 upstream_error, never a 401 the caller is blamed for', async (_, path) => {
+    ['a filtered list', '/dags', 401],
+    ['a batch list rewrite', '/dags/~/dagRuns/list', 401],
+    ['a filtered list, 403 "Invalid JWT token"', '/dags', 403],
+    ['a batch list rewrite, 403 "Invalid JWT token"', '/dags/~/dagRuns/list', 403],
+  ] as const)('upstream-refuses-proxy-credentials-during-list-scan (%s): 502 upstream_error, never a refusal the caller is blamed for', async (_, path, refusal) => {
     await backoffPassed();
     upstream.mode = 'reject-token';
+    upstream.refusal = refusal;
     const post = path.endsWith('/list');
     const res = await fetch(`${broker.url}/airflow/prod/api/v2${path}`, {
       method: post ? 'POST' : 'GET',
