@@ -62,6 +62,8 @@ export interface CompiledPrincipal {
   policy: Policy;
   /** The deployment the calls go to; `undefined` when none is named (explain), where only unlimited grants apply. */
   deployment: string | undefined;
+  /** The token's roles that apply on the deployment (`Policy.rolesOn`): the ones that may lend an `airflow_role` there. */
+  rolesHere: readonly string[];
   /** The allow and deny grants that apply on the deployment. */
   grants: readonly CompiledGrant[];
   denies: readonly CompiledGrant[];
@@ -76,6 +78,7 @@ export function compilePrincipal(policy: Policy, principal: Principal, deploymen
   return {
     policy,
     deployment,
+    rolesHere: deployment === undefined ? principal.roles : policy.rolesOn(principal.roles, deployment),
     grants: roles.flatMap((r) => r.grants.filter(here)),
     denies: roles.flatMap((r) => r.denies.filter(here)),
     elsewhere: roles.flatMap((r) => [...r.grants, ...r.denies].filter((g) => !here(g))),

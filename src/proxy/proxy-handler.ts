@@ -105,7 +105,8 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const roles = (trail.roles = claims.scope.split(' '));
   const principal = principalFor(policy, deployment.name, claims.scope, roles, claims.authorization_details);
   // A role limited to other deployments lends no Airflow role here either (a token issued before the policy changed).
-  const credentials = callerCredentials(deployment, { subject: claims.sub, clientId: claims.client_id, roles: policy.rolesOn(roles, deployment.name), policy, claims: { ...claims } });
+  // The verified payload is handed on as it is (read-only to the credentials): no copy per request.
+  const credentials = callerCredentials(deployment, { subject: claims.sub, clientId: claims.client_id, roles: principal.rolesHere, policy, claims: claims as unknown as Caller['claims'] });
 
   const call = { method, apiPath, query: target.params, body: body.json };
   const { decision } = await authorizeCall(deployment.api.catalog, principal, call, idLookups(deployment, credentials.current, signal));

@@ -211,6 +211,11 @@ roles:
     expect(evaluateCheck(on('staging'), check('dags', 'read', 'etl_secret'))).toMatchObject({ allowed: false, reason: 'deny-rule-matched', rule: { deployments: ['staging'] } });
   });
 
+  it('the compiled principal names the roles that apply on its deployment (what may lend an airflow_role there)', () => {
+    expect(on('prod', ['etl-operator', 'staging-tester']).rolesHere).toEqual(['etl-operator']);
+    expect(on('staging', ['etl-operator', 'staging-tester']).rolesHere).toEqual(['etl-operator', 'staging-tester']);
+  });
+
   it('a role limited to staging limits every grant of it', () => {
     expect(evaluateCheck(on('staging', ['staging-tester']), check('dags', 'trigger', 'x')).allowed).toBe(true);
     expect(evaluateCheck(on('prod', ['staging-tester']), check('dags', 'trigger', 'x')).reason).toBe('grant-limited-to-other-deployments');

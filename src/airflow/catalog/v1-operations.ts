@@ -1,5 +1,6 @@
-import type { Action, ResourceKind, viewIds } from '../../policy/vocabulary.js';
-import type { BodyFlag, CheckSpec, ExtraCheck, HttpMethod, IdSource, ListSpec, Operation, PolicyOperation } from './operation.js';
+import { check, dagList, list, policy, routeFor, type Extras, type Row } from './catalog-rows.js';
+import type { Action, viewIds } from '../../policy/vocabulary.js';
+import type { BodyFlag, ExtraCheck, IdSource, Operation } from './operation.js';
 
 /**
  * Every operation of Airflow 2's REST API (`/api/v1`, checked against 2.11.2: 62 paths, 89 operations), each
@@ -26,8 +27,6 @@ import type { BodyFlag, CheckSpec, ExtraCheck, HttpMethod, IdSource, ListSpec, O
 const dagPath: IdSource = { from: 'path', param: 'dag_id' };
 const all: IdSource = { from: 'all' };
 
-type Extras = Partial<Pick<PolicyOperation, 'list' | 'batch' | 'also'>>;
-
 /** Query parameters declared `type: array` in 2.11's OpenAPI document, the only ones that may repeat. */
 const arrayQuery: Readonly<Record<string, readonly string[]>> = {
   get_dags: ['tags', 'fields'],
@@ -49,30 +48,11 @@ const arrayQuery: Readonly<Record<string, readonly string[]>> = {
 /** PUT, POST and PATCH operations that declare no request body. */
 const withoutBody = new Set(['reparse_dag_file']);
 
-interface Row {
-  name: string;
-  method: HttpMethod;
-  template: string;
-  pathParams?: readonly string[];
-  arrayQuery?: readonly string[];
-  takesBody?: false;
-}
+const route = routeFor(arrayQuery, withoutBody);
 
-function route(name: string, method: HttpMethod, template: string, pathParams?: readonly string[]): Row {
-  const row: Row = { name, method, template };
-  if (pathParams) row.pathParams = pathParams;
-  if (arrayQuery[name]) row.arrayQuery = arrayQuery[name];
-  if (withoutBody.has(name)) row.takesBody = false;
-  return row;
-}
-
-const check = (resource: ResourceKind, action: Action, ids: IdSource): CheckSpec => ({ resource, action, ids });
-const policy = (row: Row, main: CheckSpec, extras: Extras = {}): Operation => ({ ...row, access: 'policy', ...main, ...extras });
 const dags = (row: Row, action: Action, ids: IdSource = dagPath, extras?: Extras) => policy(row, check('dags', action, ids), extras);
 const assets = (row: Row, action: Action, ids: IdSource = all, extras?: Extras) => policy(row, check('assets', action, ids), extras);
 const view = (row: Row, id: (typeof viewIds)[number]) => policy(row, check('views', 'read', { from: 'fixed', id }));
-const list = (itemsKey: string, idField: string): { list: ListSpec } => ({ list: { itemsKey, idField } });
-const dagList = (itemsKey: string) => list(itemsKey, 'dag_id');
 
 /** `clear` on every DAG, for calls through which Airflow 2 clears tasks of other DAGs (see above). */
 const clearsOtherDags = (when?: readonly BodyFlag[]): { also: ExtraCheck[] } => ({ also: [{ ...check('dags', 'clear', all), ...(when && { when }) }] });

@@ -1,5 +1,6 @@
-import { version1BackfillActions, type Action, type BackfillOperation, type ResourceKind, type viewIds } from '../../policy/vocabulary.js';
-import type { BulkSpec, CheckSpec, HttpMethod, IdSource, ListSpec, Operation, PolicyOperation } from './operation.js';
+import { check, dagList, list, policy, routeFor, type Extras, type Row } from './catalog-rows.js';
+import { version1BackfillActions, type Action, type BackfillOperation, type viewIds } from '../../policy/vocabulary.js';
+import type { BulkSpec, HttpMethod, IdSource, ListSpec, Operation } from './operation.js';
 
 /**
  * Every operation of Airflow 3's public REST API (`/api/v2`, checked against 3.3.2: 88 paths, 128 operations),
@@ -25,8 +26,6 @@ const dagPath: IdSource = { from: 'path', param: 'dag_id' };
 const assetPath: IdSource = { from: 'path', param: 'asset_id' };
 const all: IdSource = { from: 'all' };
 const backfillDag: IdSource = { from: 'lookup', lookup: 'backfill_dag', param: 'backfill_id' };
-
-type Extras = Partial<Pick<PolicyOperation, 'list' | 'batch' | 'bulk' | 'also'>>;
 
 /**
  * Query parameters each operation declares as arrays in Airflow's OpenAPI document (`type: array`), the only
@@ -70,28 +69,8 @@ const arrayQuery: Readonly<Record<string, readonly string[]>> = {
 /** POST, PUT and PATCH operations that declare no request body (no GET or DELETE operation declares one). */
 const withoutBody = new Set(['pause_backfill', 'unpause_backfill', 'cancel_backfill', 'create_default_connections', 'favorite_dag', 'unfavorite_dag', 'reparse_dag_file']);
 
-interface Row {
-  name: string;
-  method: HttpMethod;
-  template: string;
-  pathParams?: readonly string[];
-  arrayQuery?: readonly string[];
-  takesBody?: false;
-}
+const route = routeFor(arrayQuery, withoutBody);
 
-function route(name: string, method: HttpMethod, template: string, pathParams?: readonly string[]): Row {
-  const row: Row = { name, method, template };
-  if (pathParams) row.pathParams = pathParams;
-  if (arrayQuery[name]) row.arrayQuery = arrayQuery[name];
-  if (withoutBody.has(name)) row.takesBody = false;
-  return row;
-}
-
-const check = (resource: ResourceKind, action: Action, ids: IdSource): CheckSpec => ({ resource, action, ids });
-
-function policy(row: Row, main: CheckSpec, extras: Extras = {}): Operation {
-  return { ...row, access: 'policy', ...main, ...extras };
-}
 
 const dags = (row: Row, action: Action, ids: IdSource = dagPath, extras?: Extras) => policy(row, check('dags', action, ids), extras);
 const assets = (row: Row, action: Action, ids: IdSource = assetPath, extras?: Extras) => policy(row, check('assets', action, ids), extras);
@@ -99,8 +78,6 @@ const assets = (row: Row, action: Action, ids: IdSource = assetPath, extras?: Ex
 const backfill = (name: BackfillOperation, method: HttpMethod, template: string, ids: IdSource) =>
   policy(route(name, method, template), { ...check('dags', 'backfill', ids), version1Action: version1BackfillActions[name] });
 const view = (row: Row, id: (typeof viewIds)[number]) => policy(row, check('views', 'read', { from: 'fixed', id }));
-const list = (itemsKey: string, idField: string): { list: ListSpec } => ({ list: { itemsKey, idField } });
-const dagList = (itemsKey: string) => list(itemsKey, 'dag_id');
 const unpaginated = (l: { list: ListSpec }): { list: ListSpec } => ({ list: { ...l.list, paginated: false } });
 
 /** Variables, connections and pools share one shape: list, create, read, patch, delete, bulk. */
