@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
+import { deploymentCors, tokenEndpointCors } from './cors-schema.js';
 import { parseClaimPointer } from '../policy/claim-pointer.js';
 import { SubjectTemplate } from '../airflow/credentials/subject-template.js';
 
@@ -351,6 +352,7 @@ const upstream = z
       description:
         'Most items the proxy reads to filter a list for a DAG-restricted token; past it the request is refused.',
     }),
+    cors: deploymentCors.optional(),
   })
   .refine((u) => (u.url === undefined) === (u.credentials === undefined), {
     message: 'url and credentials go together',
@@ -530,6 +532,7 @@ export const configSchema = z
         leeway: duration().prefault('30s').meta({ description: 'Clock skew tolerated on `exp`/`nbf`/`iat`.' }),
       })
       .prefault({}),
+    token_endpoint_cors: tokenEndpointCors.optional(),
     rate_limits: z
       .strictObject({
         per_client: rateLimit.prefault({ requests: 120, per: '1m' }),

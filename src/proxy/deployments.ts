@@ -4,6 +4,7 @@ import { credentialsForUpstream } from '../airflow/credentials/credentials-for-u
 import type { UpstreamCredentials } from '../airflow/credentials/upstream-credentials.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { apiVersions, type ApiVersion } from '../airflow/api-versions.js';
+import { CorsPolicy } from '../http/cors-policy.js';
 import type { IdLookups } from './resolve-checks.js';
 
 /** One proxied Airflow deployment: its pool, its credential mode and its token audience. */
@@ -15,6 +16,8 @@ export interface Deployment {
   client: AirflowClient;
   credentials: UpstreamCredentials;
   maxBodyBytes: number;
+  /** Browser apps' access (`upstreams.<name>.cors`); undefined: no CORS. */
+  cors: CorsPolicy | undefined;
 }
 
 const SIZE = /^(\d+)(b|kb|mb)?$/i;
@@ -36,7 +39,7 @@ export function buildDeployments(config: Config, airflowKeys: KeyStore, now: () 
       bodyTimeoutMs: up.timeouts.body,
     });
     const credentials = credentialsForUpstream(up.api, up.credentials, { client, airflowKeys, brokerIssuer: config.issuer, now });
-    deployments.set(name, { name, api: apiVersions[up.api], audience: up.audience, config: up, client, credentials, maxBodyBytes: bytes(up.max_request_body) });
+    deployments.set(name, { name, api: apiVersions[up.api], audience: up.audience, config: up, client, credentials, maxBodyBytes: bytes(up.max_request_body), cors: up.cors && new CorsPolicy(up.cors, up.cors.allowed_methods) });
   }
   return deployments;
 }

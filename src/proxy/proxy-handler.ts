@@ -4,7 +4,9 @@ import type { Dispatcher } from 'undici';
 import { readUpstream, refusedCredentials, upstreamFailure, type UpstreamRequest } from '../airflow/airflow-client.js';
 import { routeApiPath } from '../airflow/api-versions.js';
 import type { Caller } from '../airflow/credentials/upstream-credentials.js';
+import { addCorsHeaders, answerPreflight, isPreflight } from '../http/cors.js';
 import { requestIdFrom } from '../http/request-context.js';
+import { mergeVary } from '../http/vary.js';
 import { writeError } from '../http/write-error.js';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import type { AuditLog, DecisionAuditRecord } from '../observability/audit-log.js';
@@ -50,6 +52,8 @@ interface Trail {
   claims?: AccessTokenClaims;
   roles?: string[];
   decision?: Decision;
+  /** A CORS preflight the proxy answered itself: no call, nothing to audit. */
+  preflight?: true;
   /** The error code when the request ended before a decision. */
   error?: string;
   /** Why the token was refused, and whose it was when its signature verified. */
@@ -71,7 +75,7 @@ export function createProxyHandler(s: ProxyServices) {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     proxy(s, req, res, trail)
       .catch((err: unknown) => answerError(s, res, trail, err))
-      .finally(() => audit(s, trail, res));
+      .finally(() => trail.preflight || audit(s, trail, res));
   };
 }
 
@@ -84,6 +88,11 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const deployment = name === undefined ? undefined : s.deployments.get(name);
   if (!deployment) throw new OAuthError('invalid_request', 'no such deployment', { status: 404 });
   trail.deployment = deployment.name;
+  if (deployment.cors) {
+    // A preflight carries no token: it is answered here, before authentication, and reaches nothing.
+    if (isPreflight(req)) return void (answerPreflight(res, deployment.cors, req), (trail.preflight = true));
+    addCorsHeaders(res, deployment.cors, req);
+  }
   const routed = routeApiPath(rest);
   // A deployment serves its own API version only: `/api/v2` on an Airflow 2 upstream is not found, and vice versa.
   if (!routed || routed.api !== deployment.api || routed.apiPath === '') {
@@ -253,7 +262,8 @@ async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, sig
   const headers: OutgoingHttpHeaders = {};
   for (const name of FORWARDED_RESPONSE_HEADERS) {
     const value = upstream.headers[name];
-    if (value !== undefined) headers[name] = value;
+    // Airflow's Vary is added to the proxy's (`Vary: Origin` for CORS), never in its place.
+    if (value !== undefined) headers[name] = name === 'vary' ? mergeVary(res.getHeader('vary'), value) : value;
   }
   const length = Number(upstream.headers['content-length']);
   if (read || length <= SMALL_BODY) {

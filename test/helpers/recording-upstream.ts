@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
+import type { ConfigInput } from '../../src/config/schema.js';
 import { basic, PROD_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from './broker-harness.js';
 
 /**
@@ -48,6 +49,8 @@ export class RecordingUpstream {
   refuseTokensUpTo = 0;
   /** How a refused token is answered: 401, or Airflow 3's 403 "Invalid JWT token" (a signature it cannot verify). */
   refusal: 401 | 403 = 401;
+  /** Extra headers on every 200 answer (e.g. Airflow's own `Access-Control-*`, which the proxy must not relay). */
+  answerHeaders: Record<string, string> = {};
   readonly seen: SeenRequest[] = [];
   readonly #sockets = new Set<Socket>();
   readonly #server: Server = createServer((req, res) => {
@@ -79,6 +82,7 @@ export class RecordingUpstream {
     this.loginStatus = 201;
     this.refuseTokensUpTo = 0;
     this.refusal = 401;
+    this.answerHeaders = {};
     this.seen.length = 0;
   }
 
@@ -140,7 +144,7 @@ export class RecordingUpstream {
       res.end('{"detail":"Forbidden"}');
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': '_token=upstream-secret', server: 'uvicorn', location: 'http://internal/x' });
+    res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': '_token=upstream-secret', server: 'uvicorn', location: 'http://internal/x', ...this.answerHeaders });
     res.end(JSON.stringify({ dag_id: 'etl_daily' }));
   }
 }
@@ -156,7 +160,13 @@ export interface StandInSetup {
 }
 
 /** `api: 'v1'` makes `prod` an Airflow 2 deployment (`/api/v1`, service account over HTTP Basic). */
-export async function startBrokerBeforeStandIn(credentials: Record<string, unknown> = {}, policyFile?: string, api: 'v1' | 'v2' = 'v2'): Promise<StandInSetup> {
+export async function startBrokerBeforeStandIn(
+  credentials: Record<string, unknown> = {},
+  policyFile?: string,
+  api: 'v1' | 'v2' = 'v2',
+  /** Changes the config further once `prod` points at the stand-in (`upstreamUrl`). */
+  configure?: (c: ConfigInput, upstreamUrl: string) => void,
+): Promise<StandInSetup> {
   const upstream = new RecordingUpstream();
   await upstream.start();
   const directory = await startDirectory();
@@ -171,6 +181,7 @@ export async function startBrokerBeforeStandIn(credentials: Record<string, unkno
         credentials: { mode: 'service-account', username: 'proxy', password: '${ATB_TEST_STANDIN_PASSWORD}', ...credentials },
         timeouts: { connect: '1s', headers: '1s', body: '1s' },
       };
+      configure?.(c, upstream.url);
     },
   });
   const token = (await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('demo-etl', 'demo-etl-secret') })).body.access_token as string;

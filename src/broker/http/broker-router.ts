@@ -5,6 +5,7 @@ import { introspectionEndpoint } from './introspection-endpoint.js';
 import { methodNotAllowed } from './form.js';
 import { revocationEndpoint } from './revocation-endpoint.js';
 import { tokenEndpoint } from './token-endpoint.js';
+import { tokenEndpointCors } from './token-endpoint-cors.js';
 
 export const ENDPOINT_PATHS = {
   token: '/oauth2/token',
@@ -44,6 +45,7 @@ export function brokerRouter(s: Services): Router {
     // Short cache: a rotated key must reach verifiers well within its pre-publication time.
     res.set('Cache-Control', 'public, max-age=60').type('application/jwk-set+json').send(JSON.stringify(s.keys.publicJwks()));
   });
+  if (s.config.token_endpoint_cors) router.use(ENDPOINT_PATHS.token, tokenEndpointCors(s.config.token_endpoint_cors));
   router.post(ENDPOINT_PATHS.token, ...tokenEndpoint(s));
   router.post(ENDPOINT_PATHS.introspection, ...introspectionEndpoint(s));
   router.post(ENDPOINT_PATHS.revocation, ...revocationEndpoint(s));
