@@ -14,10 +14,23 @@ export function isPreflight(req: IncomingMessage): boolean {
 }
 
 /**
+ * The CORS step of an endpoint: answers a preflight (true: the request is done), or sets the CORS headers of the
+ * answer to come (false). Throws the 403 of a refused preflight.
+ */
+export function applyCors(res: ServerResponse, cors: CorsPolicy, req: IncomingMessage): boolean {
+  if (isPreflight(req)) {
+    answerPreflight(res, cors, req);
+    return true;
+  }
+  addCorsHeaders(res, cors, req);
+  return false;
+}
+
+/**
  * Sets the CORS headers of an answer that is not a preflight's, before anything is written: whatever answers later
  * (Airflow's relayed answer, a filtered list, an error) keeps them.
  */
-export function addCorsHeaders(res: ServerResponse, cors: CorsPolicy, req: IncomingMessage): void {
+function addCorsHeaders(res: ServerResponse, cors: CorsPolicy, req: IncomingMessage): void {
   setHeaders(res, cors.responseHeaders(req.headers.origin));
 }
 
@@ -25,7 +38,7 @@ export function addCorsHeaders(res: ServerResponse, cors: CorsPolicy, req: Incom
  * Answers a preflight: 204 with the allowed methods and headers, or throws 403 `invalid_request` saying what was
  * refused (the origin, a method, a header) without the allowed lists, and without any `Access-Control-*` header.
  */
-export function answerPreflight(res: ServerResponse, cors: CorsPolicy, req: IncomingMessage): void {
+function answerPreflight(res: ServerResponse, cors: CorsPolicy, req: IncomingMessage): void {
   const verdict = cors.preflight({
     origin: req.headers.origin,
     method: req.headers['access-control-request-method'] as string,

@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { readUpstream, refusedCredentials, upstreamFailure, type UpstreamRequest } from '../airflow/airflow-client.js';
 import { routeApiPath } from '../airflow/api-versions.js';
 import type { Caller } from '../airflow/credentials/upstream-credentials.js';
-import { addCorsHeaders, answerPreflight, isPreflight } from '../http/cors.js';
+import { applyCors } from '../http/cors.js';
 import { requestIdFrom } from '../http/request-context.js';
 import { mergeVary } from '../http/vary.js';
 import { writeError } from '../http/write-error.js';
@@ -88,11 +88,8 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const deployment = name === undefined ? undefined : s.deployments.get(name);
   if (!deployment) throw new OAuthError('invalid_request', 'no such deployment', { status: 404 });
   trail.deployment = deployment.name;
-  if (deployment.cors) {
-    // A preflight carries no token: it is answered here, before authentication, and reaches nothing.
-    if (isPreflight(req)) return void (answerPreflight(res, deployment.cors, req), (trail.preflight = true));
-    addCorsHeaders(res, deployment.cors, req);
-  }
+  // A preflight carries no token: it is answered here, before authentication, and reaches nothing.
+  if (deployment.cors && applyCors(res, deployment.cors, req)) return void (trail.preflight = true);
   const routed = routeApiPath(rest);
   // A deployment serves its own API version only: `/api/v2` on an Airflow 2 upstream is not found, and vice versa.
   if (!routed || routed.api !== deployment.api || routed.apiPath === '') {

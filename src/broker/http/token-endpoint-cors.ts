@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { TokenEndpointCorsConfig } from '../../config/cors-schema.js';
-import { addCorsHeaders, answerPreflight, isPreflight } from '../../http/cors.js';
+import { applyCors } from '../../http/cors.js';
 import { CorsPolicy } from '../../http/cors-policy.js';
 
 /**
@@ -11,9 +11,7 @@ export function tokenEndpointCors(config: TokenEndpointCorsConfig) {
   const cors = new CorsPolicy(config, ['POST']);
   return function answerTokenEndpointCors(req: Request, res: Response, next: NextFunction): void {
     try {
-      if (isPreflight(req)) return answerPreflight(res, cors, req);
-      addCorsHeaders(res, cors, req);
-      next();
+      if (!applyCors(res, cors, req)) next();
     } catch (err) {
       next(err);
     }
