@@ -76,17 +76,21 @@ async function runApp(app: Server, fragment: Record<string, string>) {
 
 describe('a browser app on another origin', () => {
   it(
-    'gets a token by token exchange and lists DAGs through the proxy, reading refusals too',
+    'gets a token by token exchange, lists DAGs and triggers a run through the proxy, reading refusals too',
     async () => {
       const { result } = await runApp(allowedApp, { id_token: await idToken() });
       expect(result).toEqual({
         token: { status: 200, scope: 'etl-operator' },
         dags: { status: 200, ids: ['etl_daily', 'etl_hourly'], total: 2, requestId: expect.stringMatching(/.+/) },
+        // A JSON POST: preflighted for `content-type` too.
+        triggered: { status: 200, runId: expect.stringMatching(/^manual__/), conf: { from: 'browser' } },
         refused: { status: 403, error: 'insufficient_scope' },
         anonymous: { status: 401, error: 'invalid_token', challenge: expect.stringMatching(/^Bearer realm="airflow-token-broker"/) },
       });
       // The list went through the proxy's decision (Chromium sent the preflight first; it is not an audited call).
-      expect(broker.audit.decisions.map((d) => [d.method, d.path, d.decision])).toContainEqual(['GET', '/dags', 'allow']);
+      const decided = broker.audit.decisions.map((d) => [d.method, d.path, d.decision]);
+      expect(decided).toContainEqual(['GET', '/dags', 'allow']);
+      expect(decided).toContainEqual(['POST', '/dags/etl_daily/dagRuns', 'allow']);
       expect(broker.audit.decisions.some((d) => d.method === 'OPTIONS')).toBe(false);
     },
     timeout,
