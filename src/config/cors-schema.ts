@@ -18,7 +18,7 @@ const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0
  * port, no path), or undefined when it is one. The comparison at request time is exact, so only that spelling can
  * ever match.
  */
-export function originProblem(value: string): string | undefined {
+function originProblem(value: string): string | undefined {
   if (value === 'null') return '"null" is the origin of sandboxed and file pages, which anyone can create: it is never allowed';
   let url: URL;
   try {

@@ -9,7 +9,7 @@ import { CorsPolicy } from '../../http/cors-policy.js';
  */
 export function tokenEndpointCors(config: TokenEndpointCorsConfig) {
   const cors = new CorsPolicy(config, ['POST']);
-  return function answerTokenEndpointCors(req: Request, res: Response, next: NextFunction): void {
+  return function tokenEndpointCors(req: Request, res: Response, next: NextFunction): void {
     try {
       if (!applyCors(res, cors, req)) next();
     } catch (err) {
