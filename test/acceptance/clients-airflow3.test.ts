@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { airflowLogin, startAirflow, unpauseDag, type AirflowServer } from '../helpers/airflow-server.js';
-import { basic, PROD_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
+import { basic, PROD_AUDIENCE, STAGING_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 import { brokerCliOnPath, clientsVenv, runClient } from '../helpers/python-clients.js';
 
 /**
@@ -17,7 +17,10 @@ let venv: string;
 let airflow: AirflowServer;
 let directory: DevDirectory;
 let broker: Broker;
-/** The same deployment, with tokens that live 6 s: for the renewal of a token that expires mid-script. */
+/**
+ * The same Airflow as a second deployment `staging` (prod stays the default), with tokens that live 6 s: for the
+ * renewal of a token that expires mid-script, which must keep naming its deployment.
+ */
 let shortLived: Broker;
 let adminAuthorization: string;
 const etl = { id: 'demo-etl', secret: 'demo-etl-secret' };
@@ -35,6 +38,7 @@ beforeAll(async () => {
     policyFile,
     configure: (c) => {
       c.upstreams.prod = upstream;
+      c.upstreams.staging = { ...upstream, audience: STAGING_AUDIENCE };
       c.tokens = { default_ttl: '6s', max_ttl: '6s' };
     },
   });
@@ -147,23 +151,25 @@ describe('apache-airflow-client 3.3.2 with the recipe (examples/python/airflow_a
     expect((await asAdmin('/variables/payroll_clients_test')).status).toBe(404);
   });
 
-  it('a token that expires mid-script is renewed by the recipe, and reused while it is valid', async () => {
+  it('a token that expires mid-script is renewed by the recipe for the same deployment, and reused while it is valid', async () => {
     const issuedBefore = shortLived.audit.records.filter((r) => r.event === 'token_issued').length;
     const decisionsBefore = shortLived.audit.decisions.length;
-    // Tokens live 6 s, the recipe renews 1 s before expiry: 10 s of one call a second needs 2 or 3 tokens.
+    // Tokens live 6 s, the recipe renews 1 s before expiry: 10 s of one call a second needs 2 or 3 tokens. The
+    // deployment is not the default one: a renewal without `resource` would get a prod token, refused at staging.
     const res = await runClient(join(venv, 'bin', 'python'), [resolve('examples/python/renewal.py'), '10'], {
       venv,
-      env: { ...envFor(etl, shortLived), AIRFLOW_TOKEN_BROKER_LEEWAY: '1' },
+      env: { ...envFor(etl, shortLived), AIRFLOW_TOKEN_BROKER_DEPLOYMENT: 'staging', AIRFLOW_TOKEN_BROKER_RESOURCE: STAGING_AUDIENCE, AIRFLOW_TOKEN_BROKER_LEEWAY: '1' },
     });
     expectExit(res, 0);
     const calls = res.stdout.trim().split(' ');
     expect(calls.length).toBeGreaterThanOrEqual(5);
-    const issued = shortLived.audit.records.slice().filter((r) => r.event === 'token_issued').length - issuedBefore;
-    expect(issued).toBeGreaterThanOrEqual(2);
-    expect(issued).toBeLessThanOrEqual(3);
+    const issued = shortLived.audit.records.filter((r) => r.event === 'token_issued').slice(issuedBefore);
+    expect(issued.length).toBeGreaterThanOrEqual(2);
+    expect(issued.length).toBeLessThanOrEqual(3);
+    expect(issued.every((r) => r.deployment === 'staging')).toBe(true);
     const decisions = shortLived.audit.decisions.slice(decisionsBefore);
     expect(decisions).toHaveLength(calls.length);
-    expect(decisions.every((d) => d.decision === 'allow' && d.upstream_status === 200)).toBe(true);
+    expect(decisions.every((d) => d.deployment === 'staging' && d.decision === 'allow' && d.upstream_status === 200)).toBe(true);
   }, 60_000);
 });
 
