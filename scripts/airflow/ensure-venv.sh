@@ -3,11 +3,14 @@
 # integration tests. The venv lives in a cache directory outside the repo,
 # keyed by the hash of the requirements file, and is reused when complete.
 #
-#   ensure-venv.sh [REQUIREMENTS [VENV_PREFIX [PYTHON_VERSIONS]]]
+#   ensure-venv.sh [REQUIREMENTS [VENV_PREFIX [PYTHON_VERSIONS [CHECK]]]]
 #
 # Defaults: this directory's requirements.txt (Airflow 3), prefix airflow-venv
-# (so the venv is <cache>/airflow-venv-<hash>), Python "3.10 3.11 3.12 3.13".
-# scripts/airflow2/ensure-venv.sh calls it with Airflow 2.11's pins.
+# (so the venv is <cache>/airflow-venv-<hash>), Python "3.10 3.11 3.12 3.13",
+# CHECK "airflow version": the sanity check run from the venv's bin/ once
+# installed (its first word must be there for the venv to count as complete).
+# scripts/airflow2/ensure-venv.sh calls it with Airflow 2.11's pins,
+# scripts/clients/ensure-venv.sh with the app developers' clients.
 #
 # stdout: only the venv path (last and only line). Everything else -> stderr.
 set -euo pipefail
@@ -16,6 +19,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REQ_FILE="${1:-${SCRIPT_DIR}/requirements.txt}"
 VENV_PREFIX="${2:-airflow-venv}"
 read -ra PYTHON_VERSIONS <<< "${3:-3.10 3.11 3.12 3.13}"
+read -ra CHECK <<< "${4:-airflow version}"
 CACHE_ROOT="${AIRFLOW_TOKEN_BROKER_CACHE:-${HOME:-/tmp}/.cache/airflow-token-broker}"
 
 log() { printf '[ensure-venv] %s\n' "$*" >&2; }
@@ -40,7 +44,7 @@ REQ_HASH="${REQ_HASH:0:12}"
 VENV_DIR="${CACHE_ROOT}/${VENV_PREFIX}-${REQ_HASH}"
 
 # Fast path: already installed.
-if [[ -f "${VENV_DIR}/.complete" && -x "${VENV_DIR}/bin/airflow" ]]; then
+if [[ -f "${VENV_DIR}/.complete" && -x "${VENV_DIR}/bin/${CHECK[0]}" ]]; then
   printf '%s\n' "$VENV_DIR"
   exit 0
 fi
@@ -75,7 +79,7 @@ if command -v flock >/dev/null 2>&1; then
   exec 9>"$LOCK_FILE"
   log "waiting for lock $LOCK_FILE"
   flock 9
-  if [[ -f "${VENV_DIR}/.complete" && -x "${VENV_DIR}/bin/airflow" ]]; then
+  if [[ -f "${VENV_DIR}/.complete" && -x "${VENV_DIR}/bin/${CHECK[0]}" ]]; then
     printf '%s\n' "$VENV_DIR"
     exit 0
   fi
@@ -101,7 +105,7 @@ fi
 
 # Sanity check (with a throwaway AIRFLOW_HOME so ~/airflow is not created).
 CHECK_HOME="$(mktemp -d)"
-AIRFLOW_HOME="$CHECK_HOME" "${VENV_DIR}/bin/airflow" version >&2
+AIRFLOW_HOME="$CHECK_HOME" "${VENV_DIR}/bin/${CHECK[0]}" "${CHECK[@]:1}" >&2
 rm -rf "$CHECK_HOME"
 
 date -u +%Y-%m-%dT%H:%M:%SZ > "${VENV_DIR}/.complete"

@@ -25,7 +25,9 @@ export function writeError(res: ServerResponse, err: unknown, challenge: Challen
     return code;
   }
   const text = JSON.stringify(response.body);
-  res.writeHead(response.status, { ...response.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  // Exactly `application/json`, as Airflow types its own answers: JSON has no charset parameter (RFC 8259), and
+  // airflowctl shows an error body only under that exact type.
+  res.writeHead(response.status, { ...response.headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
   return code;
 }
