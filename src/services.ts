@@ -93,6 +93,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     issuer: config.issuer,
     audiences: [...Object.values(config.upstreams).map((u) => u.audience), adminAudience(config)],
     maxTtlMs: config.tokens.max_ttl,
+    // JWT times are whole seconds (jose compares them with the clock floored to a second): a whole-second leeway.
     clockToleranceSec: Math.ceil(config.proxy.leeway / 1000),
     now,
   });
@@ -139,7 +140,6 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     authenticator: new ProxyAuthenticator(verifier, {
       keys,
       cacheSize: config.proxy.token_cache_size,
-      leewaySec: Math.ceil(config.proxy.leeway / 1000),
       now,
     }),
     now,
