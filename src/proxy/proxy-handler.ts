@@ -21,6 +21,7 @@ import { permits, type Decision } from './authorize.js';
 import { authorizeCall } from './authorize-call.js';
 import { idLookups, type Deployment } from './deployments.js';
 import { applyToEach, filteredList, permittedDagIds } from './list-filter.js';
+import { isOpenApiDocumentPath, type ServeOpenApiDocument } from './openapi-document-endpoint.js';
 import { checkBodyFraming, parseJsonBody, readBody } from './request-body.js';
 import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
 
@@ -33,6 +34,8 @@ export interface ProxyServices {
   audit: AuditLog;
   logger: Logger;
   metrics: Metrics;
+  /** `GET <prefix>/<deployment>/openapi.json`. */
+  openApiDocument: ServeOpenApiDocument;
 }
 
 /** Request headers passed to Airflow: an allow-list. The caller's credentials, cookies and forwarding headers never are. */
@@ -84,6 +87,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const deployment = name === undefined ? undefined : s.deployments.get(name);
   if (!deployment) throw new OAuthError('invalid_request', 'no such deployment', { status: 404 });
   trail.deployment = deployment.name;
+  if (isOpenApiDocumentPath(rest)) return s.openApiDocument(deployment, req, res, trail);
   const routed = routeApiPath(rest);
   // A deployment serves its own API version only: `/api/v2` on an Airflow 2 upstream is not found, and vice versa.
   if (!routed || routed.api !== deployment.api || routed.apiPath === '') {

@@ -1,0 +1,85 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { OAuthError } from '../errors/oauth-error.js';
+import { compilePrincipal } from '../policy/evaluator.js';
+import type { PolicyStore } from '../policy/policy-store.js';
+import type { AccessTokenClaims } from '../tokens/access-token.js';
+import type { ProxyAuthenticator } from './authenticate.js';
+import type { Decision } from './authorize.js';
+import type { Deployment } from './deployments.js';
+import { exposeOpenApiDocument, type OpenApiDocument } from './openapi-document.js';
+import { callableOperations } from './openapi-document-access.js';
+import type { OpenApiDocumentCache } from './openapi-document-source.js';
+
+export interface OpenApiEndpointOptions {
+  /** `<issuer>` and the proxy's `path_prefix`: the document's server is `<issuer><prefix>/<deployment>`. */
+  issuer: string;
+  prefix: string;
+  /** The broker's token endpoint, the `tokenUrl` of the OAuth 2.0 client credentials flow. */
+  tokenUrl: string;
+  authenticator: ProxyAuthenticator;
+  policies: PolicyStore;
+  documents: OpenApiDocumentCache;
+}
+
+/** What serving the document tells the proxy's audit record. */
+export interface OpenApiTrail {
+  path: string;
+  claims?: AccessTokenClaims;
+  roles?: string[];
+  policyHash?: string;
+  decision?: Decision;
+}
+
+/** `<prefix>/<deployment>/openapi.json`, where Airflow 3 serves its own at the root. */
+export const isOpenApiDocumentPath = (belowDeployment: readonly string[]): boolean => belowDeployment.length === 1 && belowDeployment[0] === 'openapi.json';
+
+const SERVED: Decision = { allowed: true, reason: 'public-operation', rule: undefined, verdicts: [], operation: undefined, filter: undefined };
+
+/**
+ * `GET <issuer>/airflow/<deployment>/openapi.json`: Airflow's OpenAPI document as the proxy exposes it. Public like
+ * Airflow's (every operation the proxy routes); with a Bearer token for the deployment, only the operations that
+ * token may call for some resource; an invalid token is refused (401) as on any proxied call.
+ */
+export function openApiDocumentEndpoint(o: OpenApiEndpointOptions) {
+  const base = o.issuer.replace(/\/$/, '') + o.prefix;
+  // The document every reader without a token gets, written once per document Airflow gave.
+  const anonymous = new WeakMap<OpenApiDocument, Buffer>();
+
+  return async function serveOpenApiDocument(deployment: Deployment, req: IncomingMessage, res: ServerResponse, trail: OpenApiTrail): Promise<void> {
+    trail.path = '/openapi.json';
+    if (req.method !== 'GET') throw new OAuthError('invalid_request', 'the OpenAPI document is read with GET', { status: 405, headers: { Allow: 'GET' } });
+    const exposure = {
+      deploymentUrl: `${base}/${deployment.name}`,
+      tokenUrl: o.tokenUrl,
+      apiRoot: deployment.api.root,
+      pathsBelowRoot: deployment.api.openApi.pathsBelowRoot,
+      operations: deployment.api.operations,
+    };
+    let body: Buffer;
+    if (req.headers.authorization === undefined) {
+      const airflow = await o.documents.get(deployment);
+      body = anonymous.get(airflow) ?? Buffer.from(JSON.stringify(exposeOpenApiDocument(airflow, { ...exposure, include: () => true })));
+      anonymous.set(airflow, body);
+    } else {
+      const claims = (trail.claims = await o.authenticator.authenticate(req.headers.authorization, deployment.audience));
+      const policy = o.policies.current();
+      trail.policyHash = policy.hash;
+      const roles = (trail.roles = claims.scope.split(' '));
+      const principal = compilePrincipal(policy, { roles, details: claims.authorization_details }, deployment.name);
+      const caller = { subject: claims.sub, clientId: claims.client_id, roles: principal.rolesHere, policy, claims: claims as unknown as Record<string, unknown> };
+      const airflow = await o.documents.get(deployment, () => deployment.credentials.authorization(caller));
+      body = Buffer.from(JSON.stringify(exposeOpenApiDocument(airflow, { ...exposure, include: callableOperations(principal) })));
+    }
+    trail.decision = SERVED;
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': body.length,
+      // The filtered document says what its token may do: for that caller only.
+      'cache-control': req.headers.authorization === undefined ? 'public, max-age=300' : 'private, no-cache',
+      vary: 'Authorization',
+    });
+    res.end(body);
+  };
+}
+
+export type ServeOpenApiDocument = ReturnType<typeof openApiDocumentEndpoint>;
