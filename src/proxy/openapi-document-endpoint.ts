@@ -47,7 +47,8 @@ export function openApiDocumentEndpoint(o: OpenApiEndpointOptions) {
 
   return async function serveOpenApiDocument(deployment: Deployment, req: IncomingMessage, res: ServerResponse, trail: OpenApiTrail): Promise<void> {
     trail.path = '/openapi.json';
-    if (req.method !== 'GET') throw new OAuthError('invalid_request', 'the OpenAPI document is read with GET', { status: 405, headers: { Allow: 'GET' } });
+    // HEAD as Airflow 3 answers it for its own document (Starlette adds HEAD to a GET route); Node sends no body.
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new OAuthError('invalid_request', 'the OpenAPI document is read with GET', { status: 405, headers: { Allow: 'GET, HEAD' } });
     const exposure = {
       deploymentUrl: `${base}/${deployment.name}`,
       tokenUrl: o.tokenUrl,

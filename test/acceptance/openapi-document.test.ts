@@ -76,6 +76,14 @@ describe('the OpenAPI document of a real Airflow 3 through the proxy', () => {
     expect(doc!.paths['/api/v2/dags']!.get).toEqual(getDags);
   });
 
+  it('HEAD answers as Airflow 3 does for its own document: 200, headers, no body', async () => {
+    const airflows = await fetch(`${airflow.url}/openapi.json`, { method: 'HEAD' });
+    const ours = await fetch(`${broker.url}/airflow/prod/openapi.json`, { method: 'HEAD' });
+    expect([airflows.status, ours.status]).toEqual([200, 200]);
+    expect(ours.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await ours.text()).toBe('');
+  });
+
   it('with demo-etl\'s token: only what etl-operator may call for some resource', async () => {
     const { res, doc } = await readDocument(`Bearer ${tokens['demo-etl']}`);
     expect(res.status).toBe(200);

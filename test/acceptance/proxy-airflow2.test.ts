@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { apiVersions } from '../../src/airflow/api-versions.js';
 import { DEMO_ACCOUNTS, type DevDirectory } from '../../scripts/dev-directory.js';
 import { proxyMatrix, type MatrixCase } from '../fixtures/proxy-matrix.js';
 import { freePort, type AirflowServer } from '../helpers/airflow-server.js';
@@ -268,5 +269,32 @@ describe('versions and mounts', () => {
   it.each(['/airflow/prod/api/v2/dags', '/airflow/staging/api/v2/dags', '/airflow/prod/auth/token'])('never proxies %s to an Airflow 2 upstream', async (path) => {
     const res = await fetch(`${broker.url}${path}`, { headers: { authorization: `Bearer ${await tokenFor('demo-etl', 'prod')}` } });
     expect(res.status).toBe(404);
+  });
+});
+
+describe('the OpenAPI document of Airflow 2 through the proxy', () => {
+  const operationIds = (doc: { paths: Record<string, Record<string, { operationId?: string }>> }) =>
+    Object.values(doc.paths).flatMap((item) => ['get', 'put', 'post', 'delete', 'patch'].flatMap((m) => item[m]?.operationId ?? [])).sort();
+  type Doc = { servers: Array<{ url: string }>; paths: Record<string, Record<string, { operationId?: string }>> };
+
+  it('Connexion\'s v1 document, with the v1 paths below a server at the deployment\'s /api/v1 through the proxy', async () => {
+    const res = await fetch(`${broker.url}/airflow/prod/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as Doc;
+    expect(doc.servers).toEqual([expect.objectContaining({ url: `${broker.url}/airflow/prod/api/v1` })]);
+    expect(operationIds(doc)).toEqual(apiVersions.v1.operations.filter((o) => o.access !== 'never').map((o) => o.name).sort());
+    // Airflow 2 serves the same document without credentials.
+    expect((await fetch(`${airflow.url}/api/v1/openapi.yaml`)).status).toBe(200);
+  });
+
+  it('with demo-etl\'s token: only what it may call, and a documented path resolves through the proxy', async () => {
+    const authorization = `Bearer ${await tokenFor('demo-etl', 'prod')}`;
+    const doc = (await (await fetch(`${broker.url}/airflow/prod/openapi.json`, { headers: { authorization } })).json()) as Doc;
+    const ids = operationIds(doc);
+    expect(ids).toEqual(expect.arrayContaining(['get_dags', 'post_dag_run']));
+    expect(ids).not.toContain('delete_dag');
+    expect(Object.keys(doc.paths)).toContain('/dags');
+    const res = await fetch(`${doc.servers[0]!.url}/dags`, { headers: { authorization } });
+    expect(dagIds((await res.json()) as Record<string, unknown>)).toEqual(['etl_daily', 'etl_hourly']);
   });
 });

@@ -65,10 +65,10 @@ describe('openapi document faults', () => {
     expect(upstream.seen).toHaveLength(0);
   });
 
-  it('openapi-document-other-method: 405 with Allow: GET', async () => {
+  it('openapi-document-other-method: 405 with Allow: GET, HEAD', async () => {
     const res = await read({}, 'POST');
     expect(res.status).toBe(405);
-    expect(res.headers.get('allow')).toBe('GET');
+    expect(res.headers.get('allow')).toBe('GET, HEAD');
     expect(upstream.seen).toHaveLength(0);
   });
 });
