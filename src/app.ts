@@ -7,7 +7,8 @@ import { errorMiddleware, notFound } from './http/error-middleware.js';
 import { localOps, opsRouter, publicProbesRouter, type OpsSource } from './http/ops-router.js';
 import { requestContext } from './http/request-context.js';
 import { openApiDocumentEndpoint } from './proxy/openapi-document-endpoint.js';
-import { fetchAirflowOpenApi, OpenApiDocumentCache } from './proxy/openapi-document-source.js';
+import { OpenApiDocumentCache } from './proxy/openapi-document-cache.js';
+import { fetchAirflowOpenApi } from './proxy/openapi-document-source.js';
 import { createProxyHandler } from './proxy/proxy-handler.js';
 import type { Services } from './services.js';
 

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LRUCache } from 'lru-cache';
+import type { Operation } from '../airflow/catalog/operation.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import { compilePrincipal } from '../policy/evaluator.js';
 import type { PolicyStore } from '../policy/policy-store.js';
@@ -8,7 +10,7 @@ import type { Decision } from './authorize.js';
 import type { Deployment } from './deployments.js';
 import { exposeOpenApiDocument, type OpenApiDocument } from './openapi-document.js';
 import { callableOperations } from './openapi-document-access.js';
-import type { OpenApiDocumentCache } from './openapi-document-source.js';
+import type { OpenApiDocumentCache } from './openapi-document-cache.js';
 
 export interface OpenApiEndpointOptions {
   /** `<issuer>` and the proxy's `path_prefix`: the document's server is `<issuer><prefix>/<deployment>`. */
@@ -42,25 +44,28 @@ const SERVED: Decision = { allowed: true, reason: 'public-operation', rule: unde
  */
 export function openApiDocumentEndpoint(o: OpenApiEndpointOptions) {
   const base = o.issuer.replace(/\/$/, '') + o.prefix;
-  // The document every reader without a token gets, written once per document Airflow gave.
-  const anonymous = new WeakMap<OpenApiDocument, Buffer>();
+  // Written documents, reused while Airflow's document and the policy version stay the same: the public one per
+  // deployment, and one per deployment and scope for tokens without narrowing (a handful of role sets).
+  const written = new LRUCache<string, { airflow: OpenApiDocument; policy: object; body: Buffer }>({ max: 256 });
+  const PUBLIC = {};
+
+  function write(deployment: Deployment, airflow: OpenApiDocument, policy: object, key: string | undefined, include: (op: Operation) => boolean): Buffer {
+    const held = key === undefined ? undefined : written.get(key);
+    if (held && held.airflow === airflow && held.policy === policy) return held.body;
+    const api = deployment.api;
+    const exposure = { deploymentUrl: `${base}/${deployment.name}`, tokenUrl: o.tokenUrl, apiRoot: api.root, pathsBelowRoot: api.openApi.pathsBelowRoot, operations: api.operations };
+    const body = Buffer.from(JSON.stringify(exposeOpenApiDocument(airflow, { ...exposure, include })));
+    if (key !== undefined) written.set(key, { airflow, policy, body });
+    return body;
+  }
 
   return async function serveOpenApiDocument(deployment: Deployment, req: IncomingMessage, res: ServerResponse, trail: OpenApiTrail): Promise<void> {
     trail.path = '/openapi.json';
     // HEAD as Airflow 3 answers it for its own document (Starlette adds HEAD to a GET route); Node sends no body.
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new OAuthError('invalid_request', 'the OpenAPI document is read with GET', { status: 405, headers: { Allow: 'GET, HEAD' } });
-    const exposure = {
-      deploymentUrl: `${base}/${deployment.name}`,
-      tokenUrl: o.tokenUrl,
-      apiRoot: deployment.api.root,
-      pathsBelowRoot: deployment.api.openApi.pathsBelowRoot,
-      operations: deployment.api.operations,
-    };
     let body: Buffer;
     if (req.headers.authorization === undefined) {
-      const airflow = await o.documents.get(deployment);
-      body = anonymous.get(airflow) ?? Buffer.from(JSON.stringify(exposeOpenApiDocument(airflow, { ...exposure, include: () => true })));
-      anonymous.set(airflow, body);
+      body = write(deployment, await o.documents.get(deployment), PUBLIC, deployment.name, () => true);
     } else {
       const claims = (trail.claims = await o.authenticator.authenticate(req.headers.authorization, deployment.audience));
       const policy = o.policies.current();
@@ -69,7 +74,9 @@ export function openApiDocumentEndpoint(o: OpenApiEndpointOptions) {
       const principal = compilePrincipal(policy, { roles, details: claims.authorization_details }, deployment.name);
       const caller = { subject: claims.sub, clientId: claims.client_id, roles: principal.rolesHere, policy, claims: claims as unknown as Record<string, unknown> };
       const airflow = await o.documents.get(deployment, () => deployment.credentials.authorization(caller));
-      body = Buffer.from(JSON.stringify(exposeOpenApiDocument(airflow, { ...exposure, include: callableOperations(principal) })));
+      // Deployment names have no space; a narrowed token's document is its own.
+      const key = claims.authorization_details ? undefined : `${deployment.name} ${claims.scope}`;
+      body = write(deployment, airflow, policy, key, callableOperations(principal));
     }
     trail.decision = SERVED;
     res.writeHead(200, {

@@ -1,6 +1,6 @@
 import type { Deployment } from '../../src/proxy/deployments.js';
 import type { OpenApiDocument } from '../../src/proxy/openapi-document.js';
-import { OpenApiDocumentCache } from '../../src/proxy/openapi-document-source.js';
+import { OpenApiDocumentCache } from '../../src/proxy/openapi-document-cache.js';
 
 /** How long Airflow's document is kept, and that readers share one fetch. */
 
