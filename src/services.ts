@@ -93,7 +93,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     issuer: config.issuer,
     audiences: [...Object.values(config.upstreams).map((u) => u.audience), adminAudience(config)],
     maxTtlMs: config.tokens.max_ttl,
-    clockToleranceSec: Math.ceil(config.proxy.leeway / 1000),
+    clockToleranceSec: config.proxy.leeway / 1000,
     now,
   });
   const metrics = new Metrics({ defaultMetrics: !overrides.logger });
@@ -139,7 +139,6 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     authenticator: new ProxyAuthenticator(verifier, {
       keys,
       cacheSize: config.proxy.token_cache_size,
-      leewaySec: Math.ceil(config.proxy.leeway / 1000),
       now,
     }),
     now,

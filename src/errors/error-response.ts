@@ -17,6 +17,11 @@ export interface ChallengeContext {
   /** `Basic` at client-authenticated endpoints, `Bearer` at resource endpoints. */
   scheme: 'Basic' | 'Bearer';
   realm: string;
+  /**
+   * Repeat an exposed `error_description` as `detail`, Airflow's own error member: the proxy's answers, so the
+   * clients of Airflow's API (which print `detail`) show what happened.
+   */
+  detail?: boolean;
 }
 
 /**
@@ -38,7 +43,7 @@ export function buildErrorResponse(err: unknown, challenge: ChallengeContext): E
   return {
     status: err.status,
     headers,
-    body: { ...err.extra, error: err.code, error_description: err.description },
+    body: { ...err.extra, error: err.code, error_description: err.description, ...(challenge.detail && { detail: err.description }) },
     level: err.status >= 500 ? 'warn' : (err.logLevel ?? 'debug'),
   };
 }

@@ -24,10 +24,11 @@ export class ProxyAuthenticator {
 
   constructor(
     private readonly verifier: AccessTokenVerifier,
-    options: { keys: Pick<KeyStore, 'version' | 'publicKey'>; cacheSize: number; leewaySec: number; now: () => number },
+    options: { keys: Pick<KeyStore, 'version' | 'publicKey'>; cacheSize: number; now: () => number },
   ) {
     this.keys = options.keys;
-    this.leewaySec = options.leewaySec;
+    // The verifier's own leeway: a cached token expires exactly when verifying it again would refuse it.
+    this.leewaySec = verifier.clockToleranceSec;
     this.now = options.now;
     this.cache = new LRUCache({ max: options.cacheSize });
   }

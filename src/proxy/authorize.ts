@@ -1,4 +1,4 @@
-import { ALL, evaluateCheck, mayReachSome, type CheckVerdict, type CompiledPrincipal, type Reason, type RuleRef } from '../policy/evaluator.js';
+import { ALL, evaluateCheck, mayReachSome, type Check, type CheckVerdict, type CompiledPrincipal, type Reason, type RuleRef } from '../policy/evaluator.js';
 import type { ListSpec, PolicyOperation } from '../airflow/catalog/operation.js';
 import type { ResolvedOperation } from './resolve-checks.js';
 
@@ -14,13 +14,29 @@ export interface Decision {
   operation: ResolvedOperation | undefined;
   /** Allowed only item by item: the proxy must filter the list (or rewrite the batch) to what `permits` allows. */
   filter: { operation: PolicyOperation; list: ListSpec | undefined } | undefined;
+  /**
+   * For a denial: the interpretation that was refused (not always the primary one) and the check that refused it,
+   * when one did. What a refusal names to the caller. Absent for an unknown operation.
+   */
+  refused?: { interpretation: ResolvedOperation; check: Check | undefined };
 }
 
-const deny = (reason: Reason, operation: ResolvedOperation | undefined, verdicts: CheckVerdict[] = [], rule?: RuleRef): Decision => ({
+const deny = (reason: Reason, operation: ResolvedOperation | undefined, verdicts: CheckVerdict[] = [], refused?: CheckVerdict): Decision => ({
   allowed: false,
   reason,
-  rule,
+  rule: refused?.rule,
   verdicts,
+  operation,
+  filter: undefined,
+  ...(operation && { refused: { interpretation: operation, check: refused?.check } }),
+});
+
+/** An operation without a policy check (`access: 'public'`): allowed for anyone it is served to. */
+export const allowPublic = (operation: ResolvedOperation): Decision => ({
+  allowed: true,
+  reason: 'public-operation',
+  rule: undefined,
+  verdicts: [],
   operation,
   filter: undefined,
 });
@@ -45,7 +61,7 @@ export function decide(principal: CompiledPrincipal, interpretations: readonly R
 
 function decideOne(principal: CompiledPrincipal, r: ResolvedOperation, primary: boolean): Decision {
   if (r.kind === 'never') return deny('operation-not-proxied', r);
-  if (r.kind === 'public') return { allowed: true, reason: 'public-operation', rule: undefined, verdicts: [], operation: r, filter: undefined };
+  if (r.kind === 'public') return allowPublic(r);
   if (r.kind === 'unresolved') return deny('resource-id-unresolved', r);
   const verdicts = r.checks.map((c) => evaluateCheck(principal, c));
   const refused = verdicts.find((v) => !v.allowed);
@@ -59,7 +75,7 @@ function decideOne(principal: CompiledPrincipal, r: ResolvedOperation, primary: 
   if (primary && r.listAll && onlyListWide && mayReachSome(principal, r.operation.resource, r.operation.action)) {
     return { allowed: true, reason: 'list-filtered', rule: refused.rule, verdicts, operation: r, filter: { operation: r.operation, list: r.operation.list } };
   }
-  return deny(refused.reason, r, verdicts, refused.rule);
+  return deny(refused.reason, r, verdicts, refused);
 }
 
 /** The per-item predicate of a filtered list. */

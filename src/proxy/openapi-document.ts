@@ -32,11 +32,8 @@ const PROXY_SECURITY = PROXY_SECURITY_SCHEMES.map((name) => ({ [name]: [] }));
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
-/**
- * Until the catalog marks the operations served without a token (`public: true`, issue #11 item 6), none is: the
- * proxy then asks a token for every call.
- */
-const servedWithoutToken = (operation: Operation): boolean => (operation as { public?: boolean }).public === true;
+/** The catalog's `public: true`: the proxy serves it without a token (health, version), so it needs no security. */
+const servedWithoutToken = (operation: Operation): boolean => operation.access === 'public' && operation.public === true;
 
 /**
  * Airflow's OpenAPI document as the proxy exposes it, for client generators: the paths it documents that the

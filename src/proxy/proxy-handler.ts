@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import { readUpstream, refusedCredentials, upstreamFailure, type UpstreamRequest } from '../airflow/airflow-client.js';
 import { routeApiPath } from '../airflow/api-versions.js';
+import type { MatchedOperation } from '../airflow/catalog/route-catalog.js';
 import type { Caller } from '../airflow/credentials/upstream-credentials.js';
 import { requestIdFrom } from '../http/request-context.js';
 import { writeError } from '../http/write-error.js';
@@ -17,13 +18,16 @@ import type { AccessTokenClaims } from '../tokens/access-token.js';
 import { InvalidTokenError, type RefusedTokenIdentity } from '../tokens/access-token-verifier.js';
 import type { TokenRejection } from '../tokens/token-rejection.js';
 import type { ProxyAuthenticator } from './authenticate.js';
-import { permits, type Decision } from './authorize.js';
+import { allowPublic, permits, type Decision } from './authorize.js';
 import { authorizeCall } from './authorize-call.js';
 import { idLookups, type Deployment } from './deployments.js';
 import { applyToEach, filteredList, permittedDagIds } from './list-filter.js';
 import { isOpenApiDocumentPath, type ServeOpenApiDocument } from './openapi-document-endpoint.js';
+import { checkOperationInput } from './operation-input.js';
+import { refusal } from './refusal.js';
 import { checkBodyFraming, parseJsonBody, readBody } from './request-body.js';
 import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
+import { unauthenticatedRoute } from './unauthenticated-route.js';
 
 export interface ProxyServices {
   prefix: string;
@@ -42,7 +46,8 @@ export interface ProxyServices {
 const FORWARDED_REQUEST_HEADERS = ['accept', 'accept-language', 'content-type', 'if-match', 'if-none-match', 'if-modified-since'];
 /** Response headers passed back to the caller: an allow-list (no Set-Cookie, no Location, no Server). */
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'cache-control', 'etag', 'last-modified', 'vary', 'retry-after', 'expires'];
-const CHALLENGE = { scheme: 'Bearer', realm: 'airflow-token-broker' } as const;
+/** The proxy's errors also carry Airflow's `detail` member: Airflow's clients print it. */
+const CHALLENGE = { scheme: 'Bearer', realm: 'airflow-token-broker', detail: true } as const;
 
 /** What one request learned on its way through the pipeline, for the audit record. */
 interface Trail {
@@ -98,6 +103,10 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   checkBodyFraming(method, req.headers);
   // The caller going away aborts whatever the proxy is still asking Airflow on its behalf.
   const signal = abortedOnClose(res);
+  const upstreamPath = '/' + rest.join('/') + (target.query ? `?${target.query}` : '');
+  // Before any token: a method the catalog has not for this path is 405; a public operation is served bare.
+  const publicMatches = unauthenticatedRoute(deployment.api.catalog, method, apiPath, deployment.api.root);
+  if (publicMatches) return servePublic(deployment, req, res, { path: upstreamPath, query: target.params, matches: publicMatches }, trail, signal);
 
   const claims = await s.authenticator.authenticate(req.headers.authorization, deployment.audience);
   trail.claims = claims;
@@ -115,11 +124,8 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const call = { method, apiPath, query: target.params, body: body.json };
   const { decision } = await authorizeCall(deployment.api.catalog, principal, call, idLookups(deployment, credentials.current, signal));
   trail.decision = decision;
-  if (!decision.allowed) {
-    throw new OAuthError('insufficient_scope', 'the token does not allow this call', { extra: { reason: decision.reason } });
-  }
+  if (!decision.allowed) throw refusal(decision, { method, path: deployment.api.root + apiPath });
 
-  const upstreamPath = '/' + rest.join('/') + (target.query ? `?${target.query}` : '');
   const filter = decision.filter;
   if (!filter) return forward(deployment, upstreamCall(req, res, upstreamPath, body.raw, signal), credentials, res);
   const scan = {
@@ -138,12 +144,33 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
     const rewritten = Buffer.from(JSON.stringify({ ...(body.json as object), [filter.operation.batch.bodyField]: ids }));
     return forward(deployment, upstreamCall(req, res, upstreamPath, rewritten, signal, 'application/json'), credentials, res);
   }
-  if (!filter.list) throw new OAuthError('insufficient_scope', 'the token does not allow this call', { extra: { reason: 'no-matching-grant' } });
+  if (!filter.list) {
+    const refused = { interpretation: decision.operation!, check: decision.verdicts.find((v) => !v.allowed)?.check };
+    throw refusal({ reason: 'no-matching-grant', refused }, { method, path: deployment.api.root + apiPath });
+  }
   const keep = (id: string) => permits(principal, filter.operation, id);
   const result = filter.list.each
     ? await applyToEach(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep, method as Dispatcher.HttpMethod, body.json)
     : await filteredList(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep);
   return sendJson(res, result.status, result.body);
+}
+
+/**
+ * A public operation (`public: true`: Airflow's version and health): no token is read (one sent along is ignored)
+ * and Airflow gets no credentials, neither the caller's nor the proxy's; its answer is relayed as it is.
+ */
+async function servePublic(
+  deployment: Deployment,
+  req: IncomingMessage,
+  res: ServerResponse,
+  call: { path: string; query: URLSearchParams; matches: MatchedOperation[] },
+  trail: Trail,
+  signal: AbortSignal,
+): Promise<void> {
+  checkOperationInput(call.matches, call.query, (await readBody(req, deployment.maxBodyBytes)).length > 0);
+  trail.decision = allowPublic({ operation: call.matches[0]!.operation, kind: 'public' });
+  const upstream = await deployment.client.request(upstreamCall(req, res, call.path, Buffer.alloc(0), signal));
+  await relay(upstream, res, signal);
 }
 
 function abortedOnClose(res: ServerResponse): AbortSignal {

@@ -11,7 +11,8 @@ export interface VerifierOptions {
   /** Audiences accepted (all deployments for introspection, one for a proxy route). */
   audiences: readonly string[];
   maxTtlMs: number;
-  clockToleranceSec?: number;
+  /** Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds (`proxy.leeway`); the proxy's cache applies the same. */
+  clockToleranceSec: number;
   now?: () => number;
 }
 
@@ -23,7 +24,9 @@ export interface RefusedTokenIdentity {
 
 /**
  * A token that failed verification. `reason` (an `ERR_*` or jose code) and `rejection` (the closed vocabulary
- * it maps to) are for logs and audit, never for the wire: every refused token reads the same to the caller.
+ * it maps to) are for logs and audit, never for the wire. The caller reads one of three answers: no token, an
+ * expired token (only ever said of a token whose signature verified: jose checks `exp` after the signature, the
+ * proxy's cache holds verified tokens only), and "invalid or revoked" for every other refusal.
  */
 export class InvalidTokenError extends OAuthError {
   readonly rejection: TokenRejection;
@@ -32,12 +35,17 @@ export class InvalidTokenError extends OAuthError {
 
   constructor(readonly reason: string, cause?: unknown, verified?: { sub?: unknown; client_id?: unknown }) {
     const missing = reason === 'ERR_NO_TOKEN';
-    super('invalid_token', missing ? 'an access token is required' : 'the access token is invalid, expired or revoked', { cause, bareChallenge: missing });
-    this.rejection = tokenRejection(reason, cause);
+    const rejection = tokenRejection(reason, cause);
+    super('invalid_token', missing ? 'an access token is required' : rejection === 'expired' ? EXPIRED : INVALID, { cause, bareChallenge: missing });
+    this.rejection = rejection;
     const payload = verified ?? (cause instanceof errors.JWTClaimValidationFailed || cause instanceof errors.JWTExpired ? cause.payload : undefined);
     this.identity = payload && { sub: stringOrUndefined(payload.sub), client_id: stringOrUndefined(payload.client_id) };
   }
 }
+
+/** RFC 6750 §3.1 lets the description say why; a client renews on "expired" and need not guess. */
+const EXPIRED = 'the access token has expired: request a new one';
+const INVALID = 'the access token is invalid or revoked';
 
 const stringOrUndefined = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
@@ -48,6 +56,8 @@ const stringOrUndefined = (value: unknown) => (typeof value === 'string' ? value
  */
 export class AccessTokenVerifier {
   private readonly now: () => number;
+  /** The leeway this verifier applies (`proxy.leeway`, in seconds), for caches of what it verified. */
+  readonly clockToleranceSec: number;
 
   constructor(
     private readonly keys: KeyStore,
@@ -55,6 +65,7 @@ export class AccessTokenVerifier {
     private readonly options: VerifierOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.clockToleranceSec = options.clockToleranceSec;
   }
 
   /** Signature and claims, then revocation by `jti`. */
@@ -88,7 +99,7 @@ export class AccessTokenVerifier {
   /** Signature and claims only: what a cache may keep. Revocation must still be checked on every use. */
   async verifyWithoutRevocation(token: string): Promise<AccessTokenClaims> {
     if (!parseCompactJws(token)) throw new InvalidTokenError('ERR_NOT_COMPACT');
-    const tolerance = this.options.clockToleranceSec ?? 30;
+    const tolerance = this.clockToleranceSec;
     let claims: AccessTokenClaims;
     try {
       const result = await jwtVerify(token, (header: JWTHeaderParameters) => this.keyFor(header), {

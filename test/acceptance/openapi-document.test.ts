@@ -74,6 +74,10 @@ describe('the OpenAPI document of a real Airflow 3 through the proxy', () => {
     const live = (await (await fetch(`${airflow.url}/openapi.json`)).json()) as Document;
     const { security: _airflows, ...getDags } = live.paths['/api/v2/dags']!.get!;
     expect(doc!.paths['/api/v2/dags']!.get).toEqual(getDags);
+    // What the document says needs no token is served so through the proxy.
+    expect(doc!.paths['/api/v2/version']!.get!.security).toEqual([]);
+    expect((await fetch(`${doc!.servers[0]!.url}/api/v2/version`)).status).toBe(200);
+    expect((await fetch(`${doc!.servers[0]!.url}/api/v2/dags`)).status).toBe(401);
   });
 
   it('HEAD answers as Airflow 3 does for its own document: 200, headers, no body', async () => {

@@ -24,7 +24,7 @@ beforeAll(async () => {
   kid = key.kid;
   privateKey = key.privateKey;
   revocations = new MemoryRevocationStore();
-  verifier = new AccessTokenVerifier(keys, revocations, { issuer: ISS, audiences: [AUD], maxTtlMs: 3_600_000 });
+  verifier = new AccessTokenVerifier(keys, revocations, { issuer: ISS, audiences: [AUD], maxTtlMs: 3_600_000, clockToleranceSec: 30 });
 });
 
 const claims = (over: JWTPayload = {}): JWTPayload => {
@@ -108,7 +108,7 @@ describe('one token, one string (strict compact serialization before any verific
   });
 
   it('jws-padding-appended-to-signature at the proxy', async () => {
-    const authenticator = new ProxyAuthenticator(verifier, { keys, cacheSize: 10, leewaySec: 30, now: Date.now });
+    const authenticator = new ProxyAuthenticator(verifier, { keys, cacheSize: 10, now: Date.now });
     const token = await sign(claims({ jti: 'j-padded' }));
     await expect(authenticator.authenticate(`Bearer ${token}`, AUD)).resolves.toMatchObject({ jti: 'j-padded' });
     const err = await authenticator.authenticate(`Bearer ${token}==`, AUD).then(() => undefined, (e: unknown) => e);
@@ -164,8 +164,8 @@ describe('aud arrays (RFC 7519 §4.1.3)', () => {
   const OTHER_DEPLOYMENT = 'https://airflow-staging.example';
   const ADMIN = `${ISS}/admin`;
   const atProxy = async (aud: string | string[]) => {
-    const broker = new AccessTokenVerifier(keys, revocations, { issuer: ISS, audiences: [AUD, OTHER_DEPLOYMENT, ADMIN], maxTtlMs: 3_600_000 });
-    const authenticator = new ProxyAuthenticator(broker, { keys, cacheSize: 10, leewaySec: 30, now: Date.now });
+    const broker = new AccessTokenVerifier(keys, revocations, { issuer: ISS, audiences: [AUD, OTHER_DEPLOYMENT, ADMIN], maxTtlMs: 3_600_000, clockToleranceSec: 30 });
+    const authenticator = new ProxyAuthenticator(broker, { keys, cacheSize: 10, now: Date.now });
     return authenticator.authenticate(`Bearer ${await sign(claims({ aud }))}`, AUD).then(
       (c) => c,
       (e: unknown) => e as InvalidTokenError,

@@ -73,9 +73,16 @@ async function proxyCall(authorization: string | undefined) {
   return { status: res.status, body, challenge: res.headers.get('www-authenticate'), record };
 }
 
-const GENERIC = { error: 'invalid_token', error_description: 'the access token is invalid, expired or revoked' };
+const GENERIC = { error: 'invalid_token', error_description: 'the access token is invalid or revoked' };
+/** The one reason the wire tells apart (issue #11): the client may renew, and the token's signature verified. */
+const EXPIRED = { error: 'invalid_token', error_description: 'the access token has expired: request a new one' };
+/** What the proxy answers: the same, with Airflow's `detail` member repeating the description. */
+const onTheWire = (rejection: string) => {
+  const answer = rejection === 'expired' ? EXPIRED : GENERIC;
+  return { body: { ...answer, detail: answer.error_description }, challenge: `Bearer realm="airflow-token-broker", error="invalid_token", error_description="${answer.error_description}"` };
+};
 
-describe('the audit names why a token was refused; the wire does not', () => {
+describe('the audit names why a token was refused; the wire only says whether it expired', () => {
   const cases: Array<[string, () => Promise<string | undefined>]> = [
     ['not_bearer', async () => 'Basic ZGVtbzp4'],
     ['not_compact', async () => 'Bearer not-a-jwt'],
@@ -112,8 +119,8 @@ describe('the audit names why a token was refused; the wire does not', () => {
   it.each(cases)('%s', async (rejection, authorization) => {
     const res = await proxyCall(await authorization());
     expect(res.status).toBe(401);
-    expect(res.body).toEqual(GENERIC);
-    expect(res.challenge).toBe('Bearer realm="airflow-token-broker", error="invalid_token", error_description="the access token is invalid, expired or revoked"');
+    expect(res.body).toEqual(onTheWire(rejection).body);
+    expect(res.challenge).toBe(onTheWire(rejection).challenge);
     expect(res.record).toMatchObject({ decision: 'deny', reason: 'invalid_token', token_rejection: rejection });
   });
 
@@ -164,7 +171,7 @@ describe('the audit names why a token was refused; the wire does not', () => {
   it('the admin API audits a refused admin token with its rejection', async () => {
     const res = await fetch(`${broker.url}/admin/policy`, { headers: { authorization: `Bearer ${await signed({ aud: `${broker.url}/admin`, ...expiredClaims() })}` } });
     expect(res.status).toBe(401);
-    expect(await res.json()).toEqual(GENERIC);
+    expect(await res.json()).toEqual(EXPIRED);
     const record = broker.audit.records.find((r: TokenAuditRecord) => r.request_id === res.headers.get('x-request-id'));
     expect(record).toMatchObject({ event: 'token_rejected', endpoint: 'admin', token_rejection: 'expired', client_id: 'demo-etl' });
   });

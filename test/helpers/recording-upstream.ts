@@ -37,6 +37,7 @@ export type UpstreamMode =
   | 'stall-mid-body';
 
 const STAND_IN_PASSWORD = 'stand-in-pass';
+const PUBLIC_PATHS = new Set(['/api/v2/version', '/api/v2/monitor/health', '/api/v1/version', '/api/v1/health']);
 const STAND_IN_BASIC = `Basic ${Buffer.from(`proxy:${STAND_IN_PASSWORD}`).toString('base64')}`;
 
 export class RecordingUpstream {
@@ -58,7 +59,7 @@ export class RecordingUpstream {
       const seen: SeenRequest = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) };
       this.seen.push(seen);
       res.on('close', () => (seen.closedAt ??= Date.now()));
-      this.#answer(req.socket, res, req.headers.authorization);
+      this.#answer(req.socket, res, req.headers.authorization, req.url!);
     });
   });
 
@@ -100,7 +101,7 @@ export class RecordingUpstream {
     res.end(JSON.stringify({ access_token: `eyJhbGciOiJIUzI1NiJ9.${payload}.c2ln-${this.logins}` }));
   }
 
-  #answer(socket: Socket, res: ServerResponse, authorization: string | undefined): void {
+  #answer(socket: Socket, res: ServerResponse, authorization: string | undefined, url: string): void {
     switch (this.mode) {
       case 'slow':
         return;
@@ -125,6 +126,12 @@ export class RecordingUpstream {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.write('{"dag_id":');
         return;
+    }
+    // Airflow's public operations need no credentials at all (Airflow 3 mounts them outside its authenticated router).
+    if (PUBLIC_PATHS.has(url)) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"version":"3.3.2","git_version":null}');
+      return;
     }
     const login = Number(/-(\d+)$/.exec(authorization ?? '')?.[1] ?? 0);
     // HTTP Basic (an Airflow 2 upstream) is accepted for the stand-in's own FAB user only.
@@ -185,4 +192,16 @@ export async function startBrokerBeforeStandIn(credentials: Record<string, unkno
       upstream.close();
     },
   };
+}
+
+/**
+ * One stand-in setup for a whole test file (started before its first test, closed after its last), its upstream
+ * reset before each test. The returned object is filled in once the setup has started: read it inside tests.
+ */
+export function useStandIn(...args: Parameters<typeof startBrokerBeforeStandIn>): StandInSetup {
+  const setup = {} as StandInSetup;
+  beforeAll(async () => void Object.assign(setup, await startBrokerBeforeStandIn(...args)));
+  afterAll(() => setup.close());
+  beforeEach(() => setup.upstream.reset());
+  return setup;
 }

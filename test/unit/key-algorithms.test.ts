@@ -26,7 +26,7 @@ describe.each<SigningAlgorithm>(['ES256', 'EdDSA', 'RS256'])('signing with %s', 
     });
     expect(decodeProtectedHeader(token)).toMatchObject({ alg, typ: 'at+jwt', kid: jwks.keys[0]!.kid });
     await expect(jwtVerify(token, createLocalJWKSet(jwks), { issuer: 'https://broker.example', audience: 'https://airflow.example' })).resolves.toBeDefined();
-    const verifier = new AccessTokenVerifier(keys, new MemoryRevocationStore(), { issuer: 'https://broker.example', audiences: ['https://airflow.example'], maxTtlMs: 3_600_000 });
+    const verifier = new AccessTokenVerifier(keys, new MemoryRevocationStore(), { issuer: 'https://broker.example', audiences: ['https://airflow.example'], maxTtlMs: 3_600_000, clockToleranceSec: 30 });
     await expect(verifier.verify(token)).resolves.toMatchObject({ sub: 'svc', scope: 'r' });
   });
 });

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import type { Operation } from '../../src/airflow/catalog/operation.js';
 import { apiVersions } from '../../src/airflow/api-versions.js';
 import { compilePrincipal } from '../../src/policy/evaluator.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
@@ -89,15 +88,18 @@ describe.each(['v2', 'v1'] as const)('Airflow %s document as the proxy exposes i
     expect(exposed.security).toEqual([{ OAuth2: [] }, { Bearer: [] }]);
     const text = JSON.stringify(exposed);
     for (const airflows of ['OAuth2PasswordBearer', 'HTTPBearer', '/auth/token', 'GoogleOpenId', 'Kerberos', '"Basic"']) expect(text).not.toContain(airflows);
-    for (const item of Object.values(exposed.paths)) for (const m of METHODS) expect(item[m] ?? {}).not.toHaveProperty('security');
+    // Every operation that needs a token takes the document's security; only the ones served without one say otherwise.
+    const own = Object.values(exposed.paths).flatMap((item) => METHODS.flatMap((m) => ((item[m] as Record<string, unknown> | undefined)?.security ? [(item[m] as { operationId: string }).operationId] : [])));
+    expect(own.sort()).toEqual(['get_health', 'get_version']);
   });
 
-  it('an operation the catalog serves without a token is documented with security: []', () => {
-    const operations = apiVersions[api].operations.map((o) => (o.name === 'get_version' ? ({ ...o, public: true } as unknown as Operation) : o));
-    const doc = exposeOpenApiDocument(airflow[api], exposure(api, { operations }));
-    const version = doc.paths[api === 'v2' ? '/api/v2/version' : '/version']!.get as Record<string, unknown>;
-    expect(version.security).toEqual([]);
-    expect(doc.paths[api === 'v2' ? '/api/v2/dags' : '/dags']!.get).not.toHaveProperty('security');
+  it('an operation the catalog serves without a token (version, health) is documented with security: []', () => {
+    const root = api === 'v2' ? '/api/v2' : '';
+    const served = apiVersions[api].operations.filter((o) => o.access === 'public' && o.public).map((o) => o.name);
+    expect(served.sort()).toEqual(['get_health', 'get_version']);
+    expect((exposed.paths[`${root}/version`]!.get as Record<string, unknown>).security).toEqual([]);
+    expect((exposed.paths[`${root}${api === 'v2' ? '/monitor/health' : '/health'}`]!.get as Record<string, unknown>).security).toEqual([]);
+    expect(exposed.paths[`${root}/dags`]!.get).not.toHaveProperty('security');
   });
 
   it('Airflow\'s document, shared between requests, is left as it was', () => {

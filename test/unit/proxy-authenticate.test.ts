@@ -14,8 +14,8 @@ const AUD = 'https://airflow.example';
 async function setUp() {
   const keys = new KeyStore({ dir: mkdtempSync(join(tmpdir(), 'atb-authn-')), algorithm: 'ES256', maxTokenTtlMs: 3_600_000 });
   const first = await keys.generate(Date.now() - 1_000);
-  const verifier = new AccessTokenVerifier(keys, new MemoryRevocationStore(), { issuer: ISS, audiences: [AUD], maxTtlMs: 3_600_000 });
-  const authenticator = new ProxyAuthenticator(verifier, { keys, cacheSize: 100, leewaySec: 30, now: Date.now });
+  const verifier = new AccessTokenVerifier(keys, new MemoryRevocationStore(), { issuer: ISS, audiences: [AUD], maxTtlMs: 3_600_000, clockToleranceSec: 30 });
+  const authenticator = new ProxyAuthenticator(verifier, { keys, cacheSize: 100, now: Date.now });
   const issuer = new AccessTokenIssuer(ISS, keys);
   const issue = async () =>
     `Bearer ${(await issuer.issue({ subject: 'svc', clientId: 'svc', audience: AUD, roles: ['etl-operator'], authorizationDetails: undefined, ttlMs: 300_000 })).token}`;

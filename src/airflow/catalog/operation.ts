@@ -137,13 +137,23 @@ export interface ExtraCheck extends CheckSpec {
 }
 
 export type Operation =
-  /** No policy check: any valid token may call it (health, version). */
-  | (OperationBase & { access: 'public' })
+  /** No policy check: any valid token may call it, or anyone at all when it is also `public`. */
+  | (OperationBase & {
+      access: 'public';
+      /**
+       * Served without a token, as Airflow serves it without authentication (`/api/v2/version`,
+       * `/api/v2/monitor/health`; `/api/v1/version`, `/api/v1/health`): load-balancer probes and
+       * `airflowctl version --remote` call it bare. A token sent along is ignored, not verified; Airflow gets no
+       * credentials at all (neither the caller's nor the proxy's). Absent: a valid token is required.
+       */
+      public?: true;
+    })
   /** Never proxied: Airflow's own login/logout. */
-  | (OperationBase & { access: 'never' })
+  | (OperationBase & { access: 'never'; public?: never })
   | (OperationBase &
       CheckSpec & {
         access: 'policy';
+        public?: never;
         list?: ListSpec;
         batch?: BatchListSpec;
         /** The per-entity checks replace the main one, whose `action` and `ids` then only describe the operation. */

@@ -50,7 +50,19 @@ export class RouteCatalog {
 
   match(method: string, path: string): MatchedOperation[] {
     const root = this.#roots.get(method);
-    if (!root || path.charCodeAt(0) !== 0x2f) return [];
+    return root ? this.#matchFrom(root, path) : [];
+  }
+
+  /**
+   * The methods some operation of the catalog has for `path` (sorted), e.g. `['GET', 'PATCH']` for `/dags`: what
+   * an `Allow` header lists when a request's own method has none. Empty for a path the catalog does not know.
+   */
+  methodsAt(path: string): string[] {
+    return [...this.#roots].filter(([, root]) => this.#matchFrom(root, path).length > 0).map(([method]) => method).sort();
+  }
+
+  #matchFrom(root: Node, path: string): MatchedOperation[] {
+    if (path.charCodeAt(0) !== 0x2f) return [];
     const segments = path.split('/');
     for (let i = 1; i < segments.length; i++) {
       const segment = segments[i]!;

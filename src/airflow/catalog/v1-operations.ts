@@ -86,8 +86,8 @@ const uri = ['uri'];
 
 export const airflowV1Operations: readonly Operation[] = [
   // Unauthenticated in Airflow.
-  { ...route('get_health', 'GET', '/health'), access: 'public' },
-  { ...route('get_version', 'GET', '/version'), access: 'public' },
+  { ...route('get_health', 'GET', '/health'), access: 'public', public: true },
+  { ...route('get_version', 'GET', '/version'), access: 'public', public: true },
 
   // DAGs.
   dags(route('get_dags', 'GET', '/dags'), 'read', all, dagList('dags')),

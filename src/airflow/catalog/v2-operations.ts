@@ -110,8 +110,8 @@ const queuedEvents = (prefix: string) => `${prefix}/queuedEvents`;
 
 export const airflowV2Operations: readonly Operation[] = [
   // Unauthenticated in Airflow, or Airflow's own browser login (never proxied).
-  { ...route('get_health', 'GET', '/monitor/health'), access: 'public' },
-  { ...route('get_version', 'GET', '/version'), access: 'public' },
+  { ...route('get_health', 'GET', '/monitor/health'), access: 'public', public: true },
+  { ...route('get_version', 'GET', '/version'), access: 'public', public: true },
   { ...route('login', 'GET', '/auth/login'), access: 'never' },
   { ...route('logout', 'GET', '/auth/logout'), access: 'never' },
 

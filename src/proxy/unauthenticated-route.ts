@@ -1,0 +1,35 @@
+import type { MatchedOperation } from '../airflow/catalog/route-catalog.js';
+import { OAuthError } from '../errors/oauth-error.js';
+
+/** The part of a route catalog this stage reads. */
+export interface MethodCatalog {
+  match(method: string, path: string): MatchedOperation[];
+  methodsAt(path: string): string[];
+}
+
+/**
+ * What the catalog answers before any token is read, since neither answer says anything secret:
+ * - a path the catalog knows, with a method it has no operation for (HEAD, PUT on `/dags`, OPTIONS outside a CORS
+ *   preflight): 405 `invalid_request` with `Allow`, as Airflow answers before it authenticates. Never a scope
+ *   refusal, which would send a developer to ask for more scope;
+ * - a call whose every interpretation is a `public` operation (Airflow's version and health): those matches, to be
+ *   served without a token;
+ * - anything else: `undefined`, authenticate.
+ *
+ * Airflow 3.3.2 (FastAPI 0.136) registers no HEAD route for a GET one, and Starlette's 405 lists the methods of
+ * the first route that matched the path only; `Allow` here lists every method the catalog has for the path.
+ */
+export function unauthenticatedRoute(catalog: MethodCatalog, method: string, apiPath: string, root: string): MatchedOperation[] | undefined {
+  const matches = catalog.match(method, apiPath);
+  if (matches.length === 0) {
+    const allowed = catalog.methodsAt(apiPath);
+    if (allowed.length > 0) {
+      throw new OAuthError('invalid_request', `method ${method} is not allowed on ${root}${apiPath} (allowed: ${allowed.join(', ')})`, {
+        status: 405,
+        headers: { Allow: allowed.join(', ') },
+      });
+    }
+    return undefined;
+  }
+  return matches.every((m) => m.operation.public) ? matches : undefined;
+}
