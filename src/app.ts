@@ -6,7 +6,7 @@ import { brokerRouter, ENDPOINT_PATHS } from './broker/http/broker-router.js';
 import { errorMiddleware, notFound } from './http/error-middleware.js';
 import { localOps, opsRouter, publicProbesRouter, type OpsSource } from './http/ops-router.js';
 import { requestContext } from './http/request-context.js';
-import { openApiDocumentEndpoint } from './proxy/openapi-document-endpoint.js';
+import { serveOpenApiDocument } from './proxy/openapi-document-endpoint.js';
 import { OpenApiDocumentCache } from './proxy/openapi-document-cache.js';
 import { fetchAirflowOpenApi } from './proxy/openapi-document-source.js';
 import { createProxyHandler } from './proxy/proxy-handler.js';
@@ -58,7 +58,7 @@ export function createRequestListener(s: Services): (req: IncomingMessage, res: 
     audit: s.audit,
     logger: s.logger,
     metrics: s.metrics,
-    openApiDocument: openApiDocumentEndpoint({
+    openApiDocument: serveOpenApiDocument({
       issuer: s.config.issuer,
       prefix: s.config.proxy.path_prefix,
       tokenUrl: s.config.issuer.replace(/\/$/, '') + ENDPOINT_PATHS.token,

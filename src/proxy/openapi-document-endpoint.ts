@@ -42,7 +42,7 @@ const SERVED: Decision = { allowed: true, reason: 'public-operation', rule: unde
  * Airflow's (every operation the proxy routes); with a Bearer token for the deployment, only the operations that
  * token may call for some resource; an invalid token is refused (401) as on any proxied call.
  */
-export function openApiDocumentEndpoint(o: OpenApiEndpointOptions) {
+export function serveOpenApiDocument(o: OpenApiEndpointOptions) {
   const base = o.issuer.replace(/\/$/, '') + o.prefix;
   // Written documents, reused while Airflow's document and the policy version stay the same: the public one per
   // deployment, and one per deployment and scope for tokens without narrowing (a handful of role sets).
@@ -90,4 +90,4 @@ export function openApiDocumentEndpoint(o: OpenApiEndpointOptions) {
   };
 }
 
-export type ServeOpenApiDocument = ReturnType<typeof openApiDocumentEndpoint>;
+export type ServeOpenApiDocument = ReturnType<typeof serveOpenApiDocument>;

@@ -6,7 +6,7 @@ import { PolicyStore } from '../../src/policy/policy-store.js';
 import type { ProxyAuthenticator } from '../../src/proxy/authenticate.js';
 import type { Deployment } from '../../src/proxy/deployments.js';
 import { OpenApiDocumentCache } from '../../src/proxy/openapi-document-cache.js';
-import { openApiDocumentEndpoint, type OpenApiTrail } from '../../src/proxy/openapi-document-endpoint.js';
+import { serveOpenApiDocument, type OpenApiTrail } from '../../src/proxy/openapi-document-endpoint.js';
 import type { AccessTokenClaims } from '../../src/tokens/access-token.js';
 import { InvalidTokenError } from '../../src/tokens/access-token-verifier.js';
 import { airflowOpenApiDocument } from '../helpers/airflow-openapi.js';
@@ -36,7 +36,7 @@ const authenticator = {
 const deployment = { name: 'prod', api: apiVersions.v2, audience: 'prod-aud', credentials: { authorization: async () => 'Bearer proxy' } } as unknown as Deployment;
 let loads = 0;
 const airflow = airflowOpenApiDocument('v2');
-const serve = openApiDocumentEndpoint({
+const serve = serveOpenApiDocument({
   issuer: 'https://broker.example/',
   prefix: '/airflow',
   tokenUrl: 'https://broker.example/oauth2/token',
