@@ -93,7 +93,8 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     issuer: config.issuer,
     audiences: [...Object.values(config.upstreams).map((u) => u.audience), adminAudience(config)],
     maxTtlMs: config.tokens.max_ttl,
-    clockToleranceSec: config.proxy.leeway / 1000,
+    // JWT times are whole seconds (jose compares them with the clock floored to a second): a whole-second leeway.
+    clockToleranceSec: Math.ceil(config.proxy.leeway / 1000),
     now,
   });
   const metrics = new Metrics({ defaultMetrics: !overrides.logger });

@@ -3,6 +3,8 @@ import { ALL, compilePrincipal, matchesElsewhere, ruleRef, type Check, type Prin
 import type { Policy } from '../policy/policy.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import { authorizeCall } from '../proxy/authorize-call.js';
+import { refusal } from '../proxy/refusal.js';
+import { unauthenticatedRoute } from '../proxy/unauthenticated-route.js';
 import { parseRequestTarget } from '../proxy/request-target.js';
 import type { IdLookups } from '../proxy/resolve-checks.js';
 
@@ -43,6 +45,8 @@ export interface OperationReport {
   method: string;
   template: string;
   access: 'public' | 'never' | 'policy';
+  /** Served without a token (Airflow's version and health). */
+  public?: true;
   resource?: string;
   action?: string;
   /** The resource ids checked; `null` stands for every resource of the kind. */
@@ -57,6 +61,8 @@ export interface Explanation {
   roles: string[];
   verdict: Verdict;
   decision: { allowed: boolean; filtered: boolean; reason: Reason; rule: RuleReport | null };
+  /** For a denial: the 403 body the proxy answers (`error`, `error_description`, `operation`, `resource`, ...). */
+  refusal?: Record<string, string>;
   operations: OperationReport[];
   checks: CheckReport[];
   notes: string[];
@@ -129,6 +135,13 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
   const api = versionFor(namedVersion, upstream, apis);
   const method = call.method.toUpperCase();
   const asked: string[] = [];
+  try {
+    unauthenticatedRoute(api.catalog, method, apiPath, api.root);
+  } catch (err) {
+    // The proxy's 405 for a method the catalog has not on this path, answered before any token or decision.
+    if (err instanceof OAuthError) throw new UnexplainableCall(`the proxy answers ${err.status}: ${err.description}`);
+    throw err;
+  }
   const compiled = compilePrincipal(policy, principal, upstream ?? undefined);
   const decided = await authorizeCall(api.catalog, compiled, { method, apiPath, query: new URLSearchParams(query), body: call.body }, offlineLookups(asked)).catch(
     (err: unknown) => {
@@ -147,7 +160,7 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
   const idOf = (c: Check) => (c.id === ALL ? null : c.id);
   const operations: OperationReport[] = interpretations.map((i) => {
     const op = i.operation;
-    const base: OperationReport = { operationId: op.name, method: op.method, template: op.template, access: op.access };
+    const base: OperationReport = { operationId: op.name, method: op.method, template: op.template, access: op.access, ...(op.public && { public: op.public }) };
     if (i.kind === 'checks') return { ...base, resource: i.operation.resource, action: i.operation.action, resourceIds: [...new Set(i.checks.filter((c) => c.resource === i.operation.resource).map(idOf))] };
     if (i.kind === 'unresolved') return { ...base, resource: i.operation.resource, action: i.operation.action, unresolved: i.why };
     return base;
@@ -158,6 +171,7 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
   if (principal.roles.length === 0) notes.push('no roles: the broker issues no token to an identity no binding names');
   if (principal.details) notes.push('the token is narrowed by authorization_details: a check must also fall within them');
   if (matches.length === 0) notes.push(`no Airflow operation is ${method} ${apiPath}: the proxy refuses what its catalog does not know`);
+  if (matches.length > 0 && matches.every((m) => m.operation.public)) notes.push('public: the proxy serves it without a token and sends Airflow no credentials');
   if (matches.length > 1) notes.push(`the path can mean ${matches.length} operations; the proxy allows it only if every one is allowed`);
   for (const { operation: op } of matches) {
     const also = op.access === 'policy' && policy.alsoAccepted(op);
@@ -182,6 +196,7 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
     roles: [...principal.roles],
     verdict: !decision.allowed ? 'deny' : filter ? 'filter' : 'allow',
     decision: { allowed: decision.allowed, filtered: filter !== undefined, reason: decision.reason, rule: rule(decision.rule) },
+    ...(!decision.allowed && { refusal: refusalBody(refusal(decision, { method, path: api.root + apiPath })) }),
     operations,
     checks: decision.verdicts.map((v) => ({
       resource: v.check.resource,
@@ -196,6 +211,8 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
   };
 }
 
+const refusalBody = (err: OAuthError): Record<string, string> => ({ error: err.code, error_description: err.description, ...err.extra });
+
 const ids = (list: ReadonlyArray<string | null>, resource: string) => list.map((id) => (id === null ? `all ${resource}` : `${resource} ${JSON.stringify(id)}`)).join(', ');
 
 export function formatRule(r: RuleReport): string {
@@ -209,7 +226,7 @@ export function formatExplanation(e: Explanation): string {
   lines.push(`roles:     ${e.roles.length ? e.roles.join(', ') : '(none)'}`);
   for (const op of e.operations) {
     const what =
-      op.access === 'public' ? 'public, no policy check' :
+      op.access === 'public' ? (op.public ? 'public, served without a token' : 'no policy check, any valid token') :
       op.access === 'never' ? 'never proxied' :
       op.unresolved !== undefined ? `${op.action} on ${op.resource}, ids unresolved (${op.unresolved})` :
       `${op.action} on ${ids(op.resourceIds ?? [], op.resource!)}`;

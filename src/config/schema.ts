@@ -527,7 +527,11 @@ export const configSchema = z
         token_cache_size: z.number().int().positive().default(50_000).meta({
           description: 'Verified tokens kept in memory (bounded LRU); revocation is still checked on every request.',
         }),
-        leeway: duration().prefault('30s').meta({ description: 'Clock skew tolerated on `exp`/`nbf`/`iat`.' }),
+        leeway: duration().prefault('30s').meta({
+          description:
+            'Clock skew tolerated on `exp`/`nbf`/`iat` of the broker\'s own tokens (proxy, admin API, introspection), ' +
+            'in whole seconds (rounded up). Read at start like every key here: `SIGHUP` reloads the policy only.',
+        }),
       })
       .prefault({}),
     rate_limits: z

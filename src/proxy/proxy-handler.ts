@@ -106,7 +106,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const upstreamPath = '/' + rest.join('/') + (target.query ? `?${target.query}` : '');
   // Before any token: a method the catalog has not for this path is 405; a public operation is served bare.
   const publicMatches = unauthenticatedRoute(deployment.api.catalog, method, apiPath, deployment.api.root);
-  if (publicMatches) return servePublic(deployment, req, res, { path: upstreamPath, query: target.params, matches: publicMatches }, trail, signal);
+  if (publicMatches) return servePublic(s, deployment, req, res, { path: upstreamPath, query: target.params, matches: publicMatches }, trail, signal);
 
   const claims = await s.authenticator.authenticate(req.headers.authorization, deployment.audience);
   trail.claims = claims;
@@ -156,10 +156,12 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
 }
 
 /**
- * A public operation (`public: true`: Airflow's version and health): no token is read (one sent along is ignored)
- * and Airflow gets no credentials, neither the caller's nor the proxy's; its answer is relayed as it is.
+ * A public operation (`public: true`: Airflow's version and health): served to anyone, and Airflow gets no
+ * credentials, neither the caller's nor the proxy's; its answer is relayed as it is. A token sent along is verified
+ * for the audit only (whose it is, or why it was refused), never required.
  */
 async function servePublic(
+  s: ProxyServices,
   deployment: Deployment,
   req: IncomingMessage,
   res: ServerResponse,
@@ -168,9 +170,23 @@ async function servePublic(
   signal: AbortSignal,
 ): Promise<void> {
   checkOperationInput(call.matches, call.query, (await readBody(req, deployment.maxBodyBytes)).length > 0);
+  if (req.headers.authorization !== undefined) await identifyForAudit(s, req.headers.authorization, deployment, trail);
   trail.decision = allowPublic({ operation: call.matches[0]!.operation, kind: 'public' });
   const upstream = await deployment.client.request(upstreamCall(req, res, call.path, Buffer.alloc(0), signal));
   await relay(upstream, res, signal);
+}
+
+async function identifyForAudit(s: ProxyServices, authorization: string, deployment: Deployment, trail: Trail): Promise<void> {
+  try {
+    trail.claims = await s.authenticator.authenticate(authorization, deployment.audience);
+    trail.roles = trail.claims.scope.split(' ');
+  } catch (err) {
+    // Nothing about the token changes the answer, not even a revocation store that cannot be read.
+    if (err instanceof InvalidTokenError) {
+      trail.rejection = err.rejection;
+      trail.refusedIdentity = err.identity;
+    }
+  }
 }
 
 function abortedOnClose(res: ServerResponse): AbortSignal {

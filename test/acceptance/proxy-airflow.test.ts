@@ -116,6 +116,8 @@ describe('what the matrix means in Airflow', () => {
   it('a refused trigger never reaches Airflow', async () => {
     const res = await call('demo-etl', 'POST', '/dags/payroll_monthly/dagRuns', { logical_date: null, dag_run_id: 'must-not-exist' });
     expect(res.status).toBe(403);
+    // The refusal says what was refused (issue #11), in `detail` too for Airflow's clients.
+    expect(res.body).toMatchObject({ operation: 'trigger_dag_run', resource: 'dags', resource_id: 'payroll_monthly', action: 'trigger', detail: res.body!.error_description });
     const runs = await asAdmin('/dags/payroll_monthly/dagRuns');
     expect((runs.dag_runs as Array<{ dag_run_id: string }>).some((r) => r.dag_run_id === 'must-not-exist')).toBe(false);
   });
@@ -148,13 +150,34 @@ describe('what the matrix means in Airflow', () => {
     expect((await call('demo-etl', 'GET', '/variables/etl_watermark')).body).toMatchObject({ key: 'etl_watermark', value: '42' });
   });
 
-  it('public operations still need a valid token', async () => {
-    const res = await fetch(`${broker.url}/airflow/prod/api/v2/version`);
-    expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="airflow-token-broker"');
-    const forged = await fetch(`${broker.url}/airflow/prod/api/v2/version`, { headers: { authorization: 'Bearer eyJhbGciOiJub25lIn0.e30.' } });
-    expect(forged.status).toBe(401);
-    expect(forged.headers.get('www-authenticate')).toMatch(/^Bearer realm="airflow-token-broker", error="invalid_token"/);
+  it('public operations are served without a token, as Airflow serves them (issue #11)', async () => {
+    const direct = await fetch(`${airflow.url}/api/v2/version`);
+    expect(direct.status).toBe(200); // Airflow itself asks for no credentials here
+    for (const headers of [{}, { authorization: 'Bearer eyJhbGciOiJub25lIn0.e30.' }]) {
+      const res = await fetch(`${broker.url}/airflow/prod/api/v2/version`, { headers });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual(await direct.clone().json());
+      expect(broker.audit.decisions.at(-1)).toMatchObject({ decision: 'allow', reason: 'public-operation', operation: 'get_version' });
+    }
+    const health = await fetch(`${broker.url}/airflow/prod/api/v2/monitor/health`);
+    expect(health.status).toBe(200);
+    expect(Object.keys((await health.json()) as object)).toEqual(expect.arrayContaining(['metadatabase', 'scheduler']));
+    // Everything else still needs a valid token.
+    const dags = await fetch(`${broker.url}/airflow/prod/api/v2/dags`);
+    expect(dags.status).toBe(401);
+    expect(dags.headers.get('www-authenticate')).toBe('Bearer realm="airflow-token-broker"');
+  });
+
+  it('HEAD and methods without an operation answer 405 with Allow, as Airflow does, not a scope refusal', async () => {
+    for (const method of ['HEAD', 'PUT']) {
+      const direct = await fetch(`${airflow.url}/api/v2/dags`, { method });
+      expect(direct.status).toBe(405);
+      const res = await fetch(`${broker.url}/airflow/prod/api/v2/dags`, { method, headers: { authorization: `Bearer ${tokens['demo-etl']}` } });
+      expect(res.status).toBe(405);
+      // Starlette lists the first route's methods only; the proxy every method the path has.
+      for (const allowed of direct.headers.get('allow')!.split(/,\s*/)) expect(res.headers.get('allow')).toContain(allowed);
+      expect(res.headers.get('allow')).toBe('GET, PATCH');
+    }
   });
 });
 

@@ -266,6 +266,15 @@ describe('Airflow 2 refusing the proxy\'s credentials', () => {
 });
 
 describe('versions and mounts', () => {
+  it.each(['/version', '/health'])('public-operation-needs-no-token: GET /api/v1%s is served without one, as Airflow 2 serves it', async (path) => {
+    const direct = await fetch(`${airflow.url}/api/v1${path}`);
+    expect(direct.status).toBe(200);
+    const res = await fetch(`${broker.url}/airflow/prod/api/v1${path}`);
+    expect(res.status).toBe(200);
+    if (path === '/version') expect(await res.json()).toEqual(await direct.json());
+    expect(broker.audit.decisions.at(-1)).toMatchObject({ decision: 'allow', reason: 'public-operation' });
+  });
+
   it.each(['/airflow/prod/api/v2/dags', '/airflow/staging/api/v2/dags', '/airflow/prod/auth/token'])('never proxies %s to an Airflow 2 upstream', async (path) => {
     const res = await fetch(`${broker.url}${path}`, { headers: { authorization: `Bearer ${await tokenFor('demo-etl', 'prod')}` } });
     expect(res.status).toBe(404);

@@ -4,7 +4,7 @@ import { useStandIn } from '../helpers/recording-upstream.js';
  * Airflow's public operations (issue #11, item 6): `/api/v2/version` and `/api/v2/monitor/health` need no
  * authentication in Airflow 3 (`api_fastapi/core_api/routes/public/__init__.py` mounts them outside the
  * authenticated router), so load-balancer probes and `airflowctl version --remote` call them without a token. The
- * proxy serves them without one, sends Airflow no credentials of its own, and ignores a token if one is sent.
+ * proxy serves them without one and sends Airflow no credentials; a token sent along only names the caller in the audit.
  * Everything else still needs a valid token.
  */
 const standIn = useStandIn();
@@ -30,10 +30,17 @@ describe('public operations', () => {
     expect(standIn.upstream.logins).toBe(0);
   });
 
-  it('public-operation-ignores-a-forged-token: answered as without one, the token goes nowhere', async () => {
+  it('public-operation-with-a-forged-token: answered as without one, the token goes nowhere, the audit says why it was refused', async () => {
     const res = await get('/monitor/health', { authorization: 'Bearer eyJhbGciOiJub25lIn0.e30.' });
     expect(res.status).toBe(200);
     expect(standIn.upstream.seen[0]!.headers.authorization).toBeUndefined();
+    expect(standIn.broker.audit.decisions.at(-1)).toMatchObject({ decision: 'allow', reason: 'public-operation', token_rejection: 'not_compact', client_id: undefined });
+  });
+
+  it('public-operation-with-a-valid-token: the audit names its client, the token is not forwarded', async () => {
+    await get('/version', { authorization: `Bearer ${standIn.token}` });
+    expect(standIn.upstream.seen[0]!.headers.authorization).toBeUndefined();
+    expect(standIn.broker.audit.decisions.at(-1)).toMatchObject({ decision: 'allow', reason: 'public-operation', client_id: 'demo-etl', token_rejection: undefined });
   });
 
   it('public-operation-audit: decision allow, reason public-operation', async () => {

@@ -38,6 +38,37 @@ describe('input the proxy refuses for the operation', () => {
   });
 });
 
+describe('explain answers what the proxy answers (issue #11)', () => {
+  test('explain-refusal-is-the-proxy-refusal: a denial carries the 403 body the proxy sends', async () => {
+    const e = await explainCall(example, etl, { method: 'POST', path: '/airflow/prod/api/v2/dags/payroll_monthly/dagRuns', body: { logical_date: null } });
+    expect(e.refusal).toEqual({
+      error: 'insufficient_scope',
+      error_description: 'the token does not allow trigger on dags payroll_monthly (operation trigger_dag_run)',
+      reason: 'no-matching-grant',
+      operation: 'trigger_dag_run',
+      resource: 'dags',
+      resource_id: 'payroll_monthly',
+      action: 'trigger',
+    });
+    expect((await explainCall(example, etl, { method: 'GET', path: '/api/v2/dags/etl_daily' })).refusal).toBeUndefined();
+  });
+
+  test.each([
+    ['HEAD', '/api/v2/dags', /405.*allowed: GET, PATCH/],
+    ['PUT', '/api/v1/variables/etl_x', /405.*allowed: DELETE, GET, PATCH/],
+  ])('explain-method-not-allowed: %s %s is the proxy\'s 405, before any decision', async (method, path, message) => {
+    await expect(explainCall(example, etl, { method, path })).rejects.toThrow(UnexplainableCall);
+    await expect(explainCall(example, etl, { method, path })).rejects.toThrow(message);
+  });
+
+  test('a public operation says it is served without a token', async () => {
+    const e = await explainCall(example, { roles: [], details: undefined }, { method: 'GET', path: '/api/v2/monitor/health' });
+    expect(e.verdict).toBe('allow');
+    expect(formatExplanation(e)).toContain('get_health (GET /monitor/health): public, served without a token');
+    expect(e.notes).toContain('public: the proxy serves it without a token and sends Airflow no credentials');
+  });
+});
+
 describe('explain on the example policy', () => {
   test('an allowed call names the operation, the ids and the deciding grant', async () => {
     const e = await explainCall(example, etl, { method: 'post', path: '/api/v2/dags/etl_daily/dagRuns', body: { logical_date: null } });

@@ -57,7 +57,7 @@ export function renderCatalogTables(operations: readonly Operation[]): string {
     section(
       'Without a policy check',
       ['Operation', 'Method', 'Path', 'Access'],
-      unchecked.map((o) => [code(o.name), o.method, code(o.template), o.access === 'public' ? 'any valid token' : 'never proxied']),
+      unchecked.map((o) => [code(o.name), o.method, code(o.template), access(o)]),
     ),
     ...resourceKinds.map((kind) =>
       section(
@@ -68,6 +68,11 @@ export function renderCatalogTables(operations: readonly Operation[]): string {
     ),
   ];
   return sections.filter((s) => s !== '').join('\n');
+}
+
+function access(o: Operation): string {
+  if (o.access === 'never') return 'never proxied';
+  return o.public ? 'public: no token, no credentials sent to Airflow' : 'any valid token';
 }
 
 function section(title: string, header: string[], rows: string[][]): string {
