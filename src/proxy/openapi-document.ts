@@ -27,7 +27,7 @@ export interface OpenApiExposure {
 }
 
 /** The proxy's security schemes: they replace Airflow's, whose login (`/auth/token`, Basic, Kerberos) is not proxied. */
-export const PROXY_SECURITY_SCHEMES = ['OAuth2', 'Bearer'] as const;
+const PROXY_SECURITY_SCHEMES = ['OAuth2', 'Bearer'] as const;
 const PROXY_SECURITY = PROXY_SECURITY_SCHEMES.map((name) => ({ [name]: [] }));
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
