@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import type { Operation } from '../airflow/catalog/operation.js';
 import { OAuthError } from '../errors/oauth-error.js';
@@ -46,26 +47,26 @@ export function serveOpenApiDocument(o: OpenApiEndpointOptions) {
   const base = o.issuer.replace(/\/$/, '') + o.prefix;
   // Written documents, reused while Airflow's document and the policy version stay the same: the public one per
   // deployment, and one per deployment and scope for tokens without narrowing (a handful of role sets).
-  const written = new LRUCache<string, { airflow: OpenApiDocument; policy: object; body: Buffer }>({ max: 256 });
+  const written = new LRUCache<string, Written>({ max: 256 });
   const PUBLIC = {};
 
-  function write(deployment: Deployment, airflow: OpenApiDocument, policy: object, key: string | undefined, include: (op: Operation) => boolean): Buffer {
+  function write(deployment: Deployment, airflow: OpenApiDocument, policy: object, key: string | undefined, include: (op: Operation) => boolean): Written {
     const held = key === undefined ? undefined : written.get(key);
-    if (held && held.airflow === airflow && held.policy === policy) return held.body;
+    if (held && held.airflow === airflow && held.policy === policy) return held;
     const api = deployment.api;
     const exposure = { deploymentUrl: `${base}/${deployment.name}`, tokenUrl: o.tokenUrl, apiRoot: api.root, pathsBelowRoot: api.openApi.pathsBelowRoot, operations: api.operations };
-    const body = Buffer.from(JSON.stringify(exposeOpenApiDocument(airflow, { ...exposure, include })));
-    if (key !== undefined) written.set(key, { airflow, policy, body });
-    return body;
+    const document: Written = { airflow, policy, json: Buffer.from(JSON.stringify(exposeOpenApiDocument(airflow, { ...exposure, include }))) };
+    if (key !== undefined) written.set(key, document);
+    return document;
   }
 
   return async function serveOpenApiDocument(deployment: Deployment, req: IncomingMessage, res: ServerResponse, trail: OpenApiTrail): Promise<void> {
     trail.path = '/openapi.json';
     // HEAD as Airflow 3 answers it for its own document (Starlette adds HEAD to a GET route); Node sends no body.
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new OAuthError('invalid_request', 'the OpenAPI document is read with GET', { status: 405, headers: { Allow: 'GET, HEAD' } });
-    let body: Buffer;
+    let document: Written;
     if (req.headers.authorization === undefined) {
-      body = write(deployment, await o.documents.get(deployment), PUBLIC, deployment.name, () => true);
+      document = write(deployment, await o.documents.get(deployment), PUBLIC, deployment.name, () => true);
     } else {
       const claims = (trail.claims = await o.authenticator.authenticate(req.headers.authorization, deployment.audience));
       const policy = o.policies.current();
@@ -76,18 +77,43 @@ export function serveOpenApiDocument(o: OpenApiEndpointOptions) {
       const airflow = await o.documents.get(deployment, () => deployment.credentials.authorization(caller));
       // Deployment names have no space; a narrowed token's document is its own.
       const key = claims.authorization_details ? undefined : `${deployment.name} ${claims.scope}`;
-      body = write(deployment, airflow, policy, key, callableOperations(principal));
+      document = write(deployment, airflow, policy, key, callableOperations(principal));
     }
     trail.decision = SERVED;
+    // About 370 kB of JSON, a seventh of that compressed: compressed once per written document.
+    const gzip = acceptsGzip(req.headers['accept-encoding']);
+    const body = gzip ? (document.gzip ??= gzipSync(document.json)) : document.json;
     res.writeHead(200, {
       'content-type': 'application/json',
       'content-length': body.length,
+      ...(gzip && { 'content-encoding': 'gzip' }),
       // The filtered document says what its token may do: for that caller only.
       'cache-control': req.headers.authorization === undefined ? 'public, max-age=300' : 'private, no-cache',
-      vary: 'Authorization',
+      vary: 'Authorization, Accept-Encoding',
     });
     res.end(body);
   };
+}
+
+/** A document as sent, and what it was written from. */
+interface Written {
+  airflow: OpenApiDocument;
+  policy: object;
+  json: Buffer;
+  gzip?: Buffer;
+}
+
+/** `Accept-Encoding` gives gzip, or else `*`, a non-zero weight (RFC 9110 §12.5.3: `gzip;q=0` refuses it). */
+function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  const weights = new Map<string, number>();
+  for (const entry of header.split(',')) {
+    const [coding, ...params] = entry.split(';').map((part) => part.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    weights.set(coding!, q === undefined ? 1 : Number(q.slice(2)));
+  }
+  const weight = weights.get('gzip') ?? weights.get('*');
+  return weight !== undefined && weight > 0;
 }
 
 export type ServeOpenApiDocument = ReturnType<typeof serveOpenApiDocument>;

@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, get, type IncomingHttpHeaders, type Server } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { apiVersions } from '../../src/airflow/api-versions.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
@@ -100,8 +101,25 @@ describe('the OpenAPI document endpoint', () => {
   it('a token\'s document is private to it; the public one may be kept by caches', async () => {
     const mine = await fetch(url, { headers: { authorization: 'Bearer etl' } });
     const anyone = await fetch(url);
-    expect([mine.headers.get('cache-control'), mine.headers.get('vary')]).toEqual(['private, no-cache', 'Authorization']);
-    expect([anyone.headers.get('cache-control'), anyone.headers.get('vary')]).toEqual(['public, max-age=300', 'Authorization']);
+    expect([mine.headers.get('cache-control'), mine.headers.get('vary')]).toEqual(['private, no-cache', 'Authorization, Accept-Encoding']);
+    expect([anyone.headers.get('cache-control'), anyone.headers.get('vary')]).toEqual(['public, max-age=300', 'Authorization, Accept-Encoding']);
     expect(await fetch(url, { headers: { authorization: 'Bearer unknown' } }).then((r) => r.status)).toBe(401);
+  });
+
+  it('compressed for a reader that accepts gzip, and only then', async () => {
+    const raw = (acceptEncoding: string) =>
+      new Promise<{ headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+        get(url, { headers: { 'accept-encoding': acceptEncoding } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+        }).on('error', reject);
+      });
+    const plain = await raw('identity');
+    const gzipped = await raw('br;q=1, gzip;q=0.5');
+    expect([plain.headers['content-encoding'], gzipped.headers['content-encoding']]).toEqual([undefined, 'gzip']);
+    expect(gunzipSync(gzipped.body).equals(plain.body)).toBe(true);
+    expect(gzipped.body.length).toBeLessThan(plain.body.length / 4);
+    expect((await raw('gzip;q=0, *')).headers['content-encoding']).toBeUndefined();
+    expect(gzipped.headers.vary).toBe('Authorization, Accept-Encoding');
   });
 });
