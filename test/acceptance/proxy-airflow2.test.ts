@@ -1,4 +1,6 @@
+import { execFile, execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { apiVersions } from '../../src/airflow/api-versions.js';
 import { DEMO_ACCOUNTS, type DevDirectory } from '../../scripts/dev-directory.js';
 import { proxyMatrix, type MatrixCase } from '../fixtures/proxy-matrix.js';
@@ -295,6 +297,12 @@ describe('the OpenAPI document of Airflow 2 through the proxy', () => {
     // Airflow 2 serves the same document without credentials.
     expect((await fetch(`${airflow.url}/api/v1/openapi.yaml`)).status).toBe(200);
   });
+
+  it('openapi-generator finds no issue in it', async () => {
+    const jar = execFileSync('scripts/openapi-generator/ensure-openapi-generator.sh', { encoding: 'utf8' }).trim().split('\n').pop()!;
+    const { stdout } = await promisify(execFile)('java', ['-jar', jar, 'validate', '-i', `${broker.url}/airflow/prod/openapi.json`], { timeout: 120_000 });
+    expect(stdout).toContain('No validation issues detected');
+  }, 180_000);
 
   it('with demo-etl\'s token: only what it may call, and a documented path resolves through the proxy', async () => {
     const authorization = `Bearer ${await tokenFor('demo-etl', 'prod')}`;
