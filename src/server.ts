@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createOpsApp, createRequestListener } from './app.js';
+import { changedConfigKeys } from './config/config-changes.js';
 import { loadConfig } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { localOps, type OpsSource } from './http/ops-router.js';
+import type { Logger } from './observability/logger.js';
 import { createServices, type Services } from './services.js';
 
 export interface RunningServer {
@@ -12,6 +14,11 @@ export interface RunningServer {
   url: string;
   /** The ops listener's URL; undefined in a worker of several (the primary serves it). */
   opsUrl: string | undefined;
+  /**
+   * SIGHUP: reloads the policy. The config is read at start only, so a config file changed since then is logged
+   * (the keys that changed, never their values) as needing a restart, rather than silently not applied.
+   */
+  reload(): void;
   stop(): Promise<void>;
 }
 
@@ -42,6 +49,10 @@ export async function startServer(configFile: string, options: StartOptions = {}
     services,
     url,
     opsUrl: ops?.url,
+    reload() {
+      warnIfConfigChanged(loaded.config, configFile, services.logger);
+      services.policyReloader.reload('signal');
+    },
     stop() {
       stopping ??= (async () => {
         const closed = new Promise<void>((r) => server.close(() => r()));
@@ -55,6 +66,17 @@ export async function startServer(configFile: string, options: StartOptions = {}
       return stopping;
     },
   };
+}
+
+function warnIfConfigChanged(running: Config, configFile: string, logger: Logger): void {
+  let changed: string[];
+  try {
+    changed = changedConfigKeys(running, loadConfig(configFile).config);
+  } catch (err) {
+    logger.warn({ err }, 'the config file changed and no longer loads: the running config stays; a restart would fail (run config check)');
+    return;
+  }
+  if (changed.length > 0) logger.warn({ changed }, 'the config file changed: restart to apply it (SIGHUP reloads the policy only)');
 }
 
 export interface OpsListener {

@@ -220,7 +220,7 @@ export function formatRule(r: RuleReport): string {
   return `${r.role} ${r.effect}[${r.index}] {${r.kind}: ${JSON.stringify(r.patterns)}, actions: [${r.actions.join(', ')}]${on}}`;
 }
 
-/** The explanation for a human: request, roles, operations, verdict with the deciding rule, each check, notes. */
+/** The explanation for a human: request, roles, operations, verdict with the deciding rule, the proxy's refusal, each check, notes. */
 export function formatExplanation(e: Explanation): string {
   const lines = [`request:   ${e.request.method} ${apiVersions[e.request.api].root}${e.request.apiPath}${e.request.query ? `?${e.request.query}` : ''}${e.request.upstream ? ` (upstream ${e.request.upstream})` : ''}`];
   lines.push(`roles:     ${e.roles.length ? e.roles.join(', ') : '(none)'}`);
@@ -235,6 +235,7 @@ export function formatExplanation(e: Explanation): string {
   const verdict = e.verdict === 'filter' ? 'allow, filtered' : e.verdict;
   lines.push(`verdict:   ${verdict} (${e.decision.reason})`);
   if (e.decision.rule) lines.push(`rule:      ${formatRule(e.decision.rule)}`);
+  if (e.refusal) lines.push(`answer:    403 ${e.refusal.error_description}`);
   if (e.checks.length) lines.push('checks:');
   for (const c of e.checks) {
     lines.push(`  ${c.allowed ? 'yes' : 'no '} ${c.action} on ${ids([c.id], c.resource)}: ${c.reason}${c.rule ? `, ${formatRule(c.rule)}` : ''}`);

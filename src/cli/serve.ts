@@ -26,7 +26,7 @@ export async function serve(options: { config: string }): Promise<void> {
     running.services.logger.info({ signal }, 'shutting down');
     void running.stop().then(() => process.exit(0));
   };
-  process.on('SIGHUP', () => running.services.policyReloader.reload('signal'));
+  process.on('SIGHUP', () => running.reload());
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 }

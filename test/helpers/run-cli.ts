@@ -45,3 +45,23 @@ export function serveUntilListening(config: string): Promise<{ code: number | 's
     });
   });
 }
+
+/**
+ * A config for the real `serve` on loopback (ports 0, policy `./policy.yaml` unwatched, info logs on stdout) with
+ * the dev directory at `directoryIssuer`; `extra` YAML lines are appended.
+ */
+export function serveConfig(directoryIssuer: string, extra: string[] = []): string {
+  return [
+    'issuer: http://127.0.0.1:8400',
+    'server: { port: 0, ops: { port: 0 } }',
+    'policy_file: ./policy.yaml',
+    'policy_watch: false',
+    'directories:',
+    `  dev: { issuer: "${directoryIssuer}", allow_insecure_http: true, client_credentials: { audience: urn:airflow-token-broker } }`,
+    'upstreams: { prod: { audience: https://airflow.example } }',
+    'logging: { level: info }',
+    'audit: { destination: stderr }',
+    ...extra,
+    '',
+  ].join('\n');
+}

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { BIN, runCli as cli } from '../helpers/run-cli.js';
+import { BIN, runCli as cli, serveConfig } from '../helpers/run-cli.js';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -174,21 +174,7 @@ describe('serve', () => {
     const config = join(dir, 'config.yaml');
     const policy = join(dir, 'policy.yaml');
     writeFileSync(policy, readFileSync('examples/policy.yaml'));
-    writeFileSync(
-      config,
-      [
-        'issuer: http://127.0.0.1:8400',
-        'server: { port: 0, ops: { port: 0 } }',
-        'policy_file: ./policy.yaml',
-        'policy_watch: false',
-        'directories:',
-        `  dev: { issuer: "${directory.issuer}", allow_insecure_http: true, client_credentials: { audience: urn:airflow-token-broker } }`,
-        'upstreams: { prod: { audience: https://airflow.example } }',
-        'logging: { level: info }',
-        'audit: { destination: stderr }',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(config, serveConfig(directory.issuer));
     const child = spawn(process.execPath, [BIN, 'serve', '--config', config]);
     let out = '';
     child.stdout.on('data', (c) => (out += c));

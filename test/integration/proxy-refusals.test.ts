@@ -1,3 +1,4 @@
+import { basic, tokenRequest } from '../helpers/broker-harness.js';
 import { useStandIn } from '../helpers/recording-upstream.js';
 
 /**
@@ -68,6 +69,22 @@ describe('refusal-does-not-say-what-was-refused', () => {
   it('a batch list of DAGs the token may not read names the DAG', async () => {
     const body = refusal(await call('POST', '/dags/~/dagRuns/list', { dag_ids: ['payroll_monthly'] }));
     expect(body).toMatchObject({ operation: 'get_list_dag_runs_batch', resource: 'dags', resource_id: 'payroll_monthly', action: 'read' });
+  });
+
+  it('a token narrowed by authorization_details is told that its narrowing refused it', async () => {
+    const narrowed = await tokenRequest(
+      standIn.broker,
+      { grant_type: 'client_credentials', authorization_details: JSON.stringify([{ type: 'airflow', dags: ['etl_daily'], actions: ['trigger'] }]) },
+      { authorization: basic('demo-etl', 'demo-etl-secret') },
+    );
+    const res = await fetch(`${standIn.broker.url}/airflow/prod/api/v2/dags/etl_hourly/dagRuns`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${narrowed.body.access_token as string}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ logical_date: null }),
+    });
+    const body = refusal({ status: res.status, text: await res.text() });
+    expect(body).toMatchObject({ reason: 'outside-authorization-details', operation: 'trigger_dag_run', resource: 'dags', resource_id: 'etl_hourly', action: 'trigger' });
+    expect(body.error_description).toBe("the token's authorization_details do not allow trigger on dags etl_hourly (operation trigger_dag_run)");
   });
 
   it('an id the proxy cannot determine says so, with the operation and the action', async () => {

@@ -41,3 +41,20 @@ describe('error responses and expose', () => {
     expect(r.level).toBe('debug');
   });
 });
+
+describe("Airflow's `detail` member (the proxy's answers)", () => {
+  const proxy = { scheme: 'Bearer', realm: 'r', detail: true } as const;
+
+  it('an exposed error repeats its description as detail', () => {
+    const r = buildErrorResponse(new OAuthError('insufficient_scope', 'the token does not allow read on dags x', { extra: { reason: 'no-matching-grant' } }), proxy);
+    expect(r.body).toEqual({ error: 'insufficient_scope', error_description: 'the token does not allow read on dags x', detail: 'the token does not allow read on dags x', reason: 'no-matching-grant' });
+  });
+
+  it('an error not exposed gains no detail: its text stays in the log', () => {
+    expect(buildErrorResponse(new OAuthError('server_error', 'no signing key is active'), proxy).body).toEqual({ error: 'server_error' });
+  });
+
+  it('elsewhere (the OAuth endpoints) there is no detail', () => {
+    expect(buildErrorResponse(new OAuthError('invalid_request', 'x'), challenge).body).not.toHaveProperty('detail');
+  });
+});

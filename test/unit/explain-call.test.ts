@@ -207,6 +207,7 @@ describe('explain on a deployment', () => {
         'operation: trigger_dag_run (POST /dags/{dag_id}/dagRuns): trigger on dags "etl_daily"',
         'verdict:   deny (deny-rule-matched)',
         'rule:      etl-operator deny[0] {dags: ["etl_*"], actions: [trigger], deployments: [staging]}',
+        'answer:    403 the token does not allow trigger on dags etl_daily (operation trigger_dag_run)',
         'checks:',
         '  no  trigger on dags "etl_daily": deny-rule-matched, etl-operator deny[0] {dags: ["etl_*"], actions: [trigger], deployments: [staging]}',
         'note: on deployment staging these grants do not apply (limited to other deployments): etl-operator allow[0] {dags: ["etl_*"], actions: [read, trigger], deployments: [prod]}',

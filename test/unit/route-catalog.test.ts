@@ -65,6 +65,24 @@ describe('the v2 table', () => {
   });
 });
 
+describe('RouteCatalog.methodsAt (the Allow of a 405)', () => {
+  test('every method some operation has for the path, sorted', () => {
+    expect(catalog.methodsAt('/dags')).toEqual(['GET', 'PATCH']);
+    expect(catalog.methodsAt('/dags/etl_daily')).toEqual(['DELETE', 'GET', 'PATCH']);
+    expect(catalog.methodsAt('/variables/a/b')).toEqual(['DELETE', 'GET', 'PATCH']);
+  });
+
+  test('every operation of the table lists its own method at its own path', () => {
+    for (const op of airflowV2Operations) expect(catalog.methodsAt(samplePath(op).path)).toContain(op.method);
+  });
+
+  test('a path the catalog does not know has none', () => {
+    expect(catalog.methodsAt('/dags/etl_daily/secretThing')).toEqual([]);
+    expect(catalog.methodsAt('/dags/')).toEqual([]);
+    expect(catalog.methodsAt('dags')).toEqual([]);
+  });
+});
+
 describe('RouteCatalog.match', () => {
   test.each(airflowV2Operations.map((op) => [`${op.method} ${op.template}`, op] as const))('%s matches itself', (_, op) => {
     const { path, params } = samplePath(op);

@@ -143,8 +143,9 @@ export type Operation =
       /**
        * Served without a token, as Airflow serves it without authentication (`/api/v2/version`,
        * `/api/v2/monitor/health`; `/api/v1/version`, `/api/v1/health`): load-balancer probes and
-       * `airflowctl version --remote` call it bare. A token sent along is ignored, not verified; Airflow gets no
-       * credentials at all (neither the caller's nor the proxy's). Absent: a valid token is required.
+       * `airflowctl version --remote` call it bare. A token sent along is verified for the audit only, never
+       * required; Airflow gets no credentials at all (neither the caller's nor the proxy's). Absent: a valid token
+       * is required.
        */
       public?: true;
     })
