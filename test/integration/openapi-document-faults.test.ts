@@ -3,7 +3,7 @@ import { useStandIn } from '../helpers/recording-upstream.js';
 /**
  * `GET /airflow/<deployment>/openapi.json` when Airflow cannot give its document: faults a real Airflow cannot be
  * made to show on demand, against the stand-in upstream. The document itself is tested on Airflow's real one
- * (test/unit/openapi-document.test.ts) and through a real Airflow (test/acceptance/openapi-document.test.ts); tokens
+ * (test/unit/openapi-document.test.ts) and through a real Airflow (test/acceptance/proxy-airflow.test.ts); tokens
  * it refuses in test/conformance/openapi-document-attacks.test.ts.
  */
 
