@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { operationTakesBody, type Operation } from '../../src/airflow/catalog/operation.js';
 import { RouteCatalog } from '../../src/airflow/catalog/route-catalog.js';
 import { airflowV1Operations } from '../../src/airflow/catalog/v1-operations.js';
+import { publicFlagDisagreements } from '../helpers/public-operations-probe.js';
 import { startAirflow2, type AirflowServer } from '../helpers/airflow2-server.js';
 
 /**
@@ -102,6 +103,14 @@ test(
       if ((op.requestBody !== undefined) !== operationTakesBody(ours)) drift.push(`${ours.name}: Airflow ${op.requestBody ? 'declares' : 'declares no'} body`);
     }
     expect(drift).toEqual([]);
+  },
+  timeout,
+);
+
+test(
+  'public-operations-are-exactly-airflows: the catalog marks `public` exactly the operations Airflow 2 serves without credentials',
+  async () => {
+    expect(await publicFlagDisagreements(baseUrl, apiRoot, airflowV1Operations)).toEqual([]);
   },
   timeout,
 );

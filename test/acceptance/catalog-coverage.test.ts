@@ -2,6 +2,7 @@ import { operationTakesBody, type Operation } from '../../src/airflow/catalog/op
 import { RouteCatalog } from '../../src/airflow/catalog/route-catalog.js';
 import { airflowV2Operations } from '../../src/airflow/catalog/v2-operations.js';
 import { startAirflow, type AirflowServer } from '../helpers/airflow-server.js';
+import { publicFlagDisagreements } from '../helpers/public-operations-probe.js';
 
 /**
  * The catalog against a real Airflow (scripts/airflow/start.sh, ~15 s; the first run also installs the venv).
@@ -78,6 +79,14 @@ async function isRouted(method: string, path: string): Promise<boolean> {
 function probePath(op: Operation, slashed?: string): string {
   return op.template.replace(/\{(\w+)\}/g, (_, name: string) => (name === slashed ? 'x/y' : `v-${name}`));
 }
+
+test(
+  'public-operations-are-exactly-airflows: the catalog marks `public` exactly the operations Airflow serves without credentials',
+  async () => {
+    expect(await publicFlagDisagreements(baseUrl, apiRoot, airflowV2Operations)).toEqual([]);
+  },
+  timeout,
+);
 
 test(
   'Airflow routes every template, and takes a slash in a parameter exactly where the catalog does (`:path`)',
