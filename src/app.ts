@@ -2,10 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { adminRouter } from './admin/admin-router.js';
-import { brokerRouter } from './broker/http/broker-router.js';
+import { brokerRouter, ENDPOINT_PATHS } from './broker/http/broker-router.js';
 import { errorMiddleware, notFound } from './http/error-middleware.js';
 import { localOps, opsRouter, publicProbesRouter, type OpsSource } from './http/ops-router.js';
 import { requestContext } from './http/request-context.js';
+import { serveOpenApiDocument } from './proxy/openapi-document-endpoint.js';
+import { OpenApiDocumentCache } from './proxy/openapi-document-cache.js';
+import { fetchAirflowOpenApi } from './proxy/openapi-document-source.js';
 import { createProxyHandler } from './proxy/proxy-handler.js';
 import type { Services } from './services.js';
 
@@ -55,6 +58,15 @@ export function createRequestListener(s: Services): (req: IncomingMessage, res: 
     audit: s.audit,
     logger: s.logger,
     metrics: s.metrics,
+    openApiDocument: serveOpenApiDocument({
+      issuer: s.config.issuer,
+      prefix: s.config.proxy.path_prefix,
+      tokenUrl: s.config.issuer.replace(/\/$/, '') + ENDPOINT_PATHS.token,
+      authenticator: s.authenticator,
+      policies: s.policies,
+      // Airflow's document changes only when Airflow (or a plugin) does: asked again every 10 minutes.
+      documents: new OpenApiDocumentCache(fetchAirflowOpenApi, { lifetimeMs: 10 * 60_000, now: s.now }),
+    }),
   });
   return (req, res) => (req.url?.startsWith(prefix) ? proxy(req, res) : app(req, res));
 }

@@ -1,3 +1,4 @@
+import type { Operation } from './catalog/operation.js';
 import { RouteCatalog } from './catalog/route-catalog.js';
 import { airflowV1Operations } from './catalog/v1-operations.js';
 import { airflowV2Operations } from './catalog/v2-operations.js';
@@ -22,8 +23,20 @@ export interface ApiVersion {
   root: string;
   /** Airflow's health endpoint below the deployment's URL, public (no credentials): the reachability probe. */
   health: string;
+  /** The operations `catalog` routes (`v1-operations.ts`, `v2-operations.ts`). */
+  operations: readonly Operation[];
   catalog: RouteCatalog;
   paging: ListPaging;
+  openApi: OpenApiSource;
+}
+
+/** Where a deployment serves its own OpenAPI document (public in both lines), and how its `paths` are written. */
+export interface OpenApiSource {
+  /** Below the deployment's URL, e.g. `/openapi.json`. */
+  path: string;
+  format: 'json' | 'yaml';
+  /** True when the document's paths are relative to the API root (Airflow 2: `/dags`, server `/api/v1`). */
+  pathsBelowRoot: boolean;
 }
 
 const v1: ApiVersion = {
@@ -31,8 +44,11 @@ const v1: ApiVersion = {
   rootSegments: ['api', 'v1'],
   root: '/api/v1',
   health: '/api/v1/health',
+  operations: airflowV1Operations,
   catalog: new RouteCatalog(airflowV1Operations),
   paging: { defaultLimit: 100, zeroLimitIsDefault: true },
+  // Connexion's copy of `api_connexion/openapi/v1.yaml`, served without authentication.
+  openApi: { path: '/api/v1/openapi.yaml', format: 'yaml', pathsBelowRoot: true },
 };
 
 const v2: ApiVersion = {
@@ -40,8 +56,11 @@ const v2: ApiVersion = {
   rootSegments: ['api', 'v2'],
   root: '/api/v2',
   health: '/api/v2/monitor/health',
+  operations: airflowV2Operations,
   catalog: new RouteCatalog(airflowV2Operations),
   paging: { defaultLimit: 50, zeroLimitIsDefault: false },
+  // FastAPI's document of the public API (the `/ui` routes are left out of it), served without authentication.
+  openApi: { path: '/openapi.json', format: 'json', pathsBelowRoot: false },
 };
 
 export const apiVersions = { v1, v2 } as const;

@@ -24,6 +24,7 @@ import { allowPublic, permits, type Decision } from './authorize.js';
 import { authorizeCall } from './authorize-call.js';
 import { idLookups, type Deployment } from './deployments.js';
 import { applyToEach, filteredList, permittedDagIds } from './list-filter.js';
+import { isOpenApiDocumentPath, type ServeOpenApiDocument } from './openapi-document-endpoint.js';
 import { checkOperationInput } from './operation-input.js';
 import { refusal } from './refusal.js';
 import { checkBodyFraming, parseJsonBody, readBody } from './request-body.js';
@@ -39,6 +40,8 @@ export interface ProxyServices {
   audit: AuditLog;
   logger: Logger;
   metrics: Metrics;
+  /** `GET <prefix>/<deployment>/openapi.json`. */
+  openApiDocument: ServeOpenApiDocument;
 }
 
 /** Request headers passed to Airflow: an allow-list. The caller's credentials, cookies and forwarding headers never are. */
@@ -95,6 +98,8 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   trail.deployment = deployment.name;
   // A preflight carries no token: it is answered here, before authentication, and reaches nothing.
   if (deployment.cors && applyCors(res, deployment.cors, req)) return void (trail.preflight = true);
+
+  if (isOpenApiDocumentPath(rest)) return s.openApiDocument(deployment, req, res, trail);
   const routed = routeApiPath(rest);
   // A deployment serves its own API version only: `/api/v2` on an Airflow 2 upstream is not found, and vice versa.
   if (!routed || routed.api !== deployment.api || routed.apiPath === '') {

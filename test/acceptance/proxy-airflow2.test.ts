@@ -1,4 +1,7 @@
+import { execFile, execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { apiVersions } from '../../src/airflow/api-versions.js';
 import { DEMO_ACCOUNTS, type DevDirectory } from '../../scripts/dev-directory.js';
 import { proxyMatrix, type MatrixCase } from '../fixtures/proxy-matrix.js';
 import { freePort, type AirflowServer } from '../helpers/airflow-server.js';
@@ -277,5 +280,38 @@ describe('versions and mounts', () => {
   it.each(['/airflow/prod/api/v2/dags', '/airflow/staging/api/v2/dags', '/airflow/prod/auth/token'])('never proxies %s to an Airflow 2 upstream', async (path) => {
     const res = await fetch(`${broker.url}${path}`, { headers: { authorization: `Bearer ${await tokenFor('demo-etl', 'prod')}` } });
     expect(res.status).toBe(404);
+  });
+});
+
+describe('the OpenAPI document of Airflow 2 through the proxy', () => {
+  const operationIds = (doc: { paths: Record<string, Record<string, { operationId?: string }>> }) =>
+    Object.values(doc.paths).flatMap((item) => ['get', 'put', 'post', 'delete', 'patch'].flatMap((m) => item[m]?.operationId ?? [])).sort();
+  type Doc = { servers: Array<{ url: string }>; paths: Record<string, Record<string, { operationId?: string }>> };
+
+  it('Connexion\'s v1 document, with the v1 paths below a server at the deployment\'s /api/v1 through the proxy', async () => {
+    const res = await fetch(`${broker.url}/airflow/prod/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as Doc;
+    expect(doc.servers).toEqual([expect.objectContaining({ url: `${broker.url}/airflow/prod/api/v1` })]);
+    expect(operationIds(doc)).toEqual(apiVersions.v1.operations.filter((o) => o.access !== 'never').map((o) => o.name).sort());
+    // Airflow 2 serves the same document without credentials.
+    expect((await fetch(`${airflow.url}/api/v1/openapi.yaml`)).status).toBe(200);
+  });
+
+  it('openapi-generator finds no issue in it', async () => {
+    const jar = execFileSync('scripts/openapi-generator/ensure-openapi-generator.sh', { encoding: 'utf8' }).trim().split('\n').pop()!;
+    const { stdout } = await promisify(execFile)('java', ['-jar', jar, 'validate', '-i', `${broker.url}/airflow/prod/openapi.json`], { timeout: 120_000 });
+    expect(stdout).toContain('No validation issues detected');
+  }, 180_000);
+
+  it('with demo-etl\'s token: only what it may call, and a documented path resolves through the proxy', async () => {
+    const authorization = `Bearer ${await tokenFor('demo-etl', 'prod')}`;
+    const doc = (await (await fetch(`${broker.url}/airflow/prod/openapi.json`, { headers: { authorization } })).json()) as Doc;
+    const ids = operationIds(doc);
+    expect(ids).toEqual(expect.arrayContaining(['get_dags', 'post_dag_run']));
+    expect(ids).not.toContain('delete_dag');
+    expect(Object.keys(doc.paths)).toContain('/dags');
+    const res = await fetch(`${doc.servers[0]!.url}/dags`, { headers: { authorization } });
+    expect(dagIds((await res.json()) as Record<string, unknown>)).toEqual(['etl_daily', 'etl_hourly']);
   });
 });
