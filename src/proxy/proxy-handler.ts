@@ -98,7 +98,6 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   trail.deployment = deployment.name;
   // A preflight carries no token: it is answered here, before authentication, and reaches nothing.
   if (deployment.cors && applyCors(res, deployment.cors, req)) return void (trail.preflight = true);
-
   if (isOpenApiDocumentPath(rest)) return s.openApiDocument(deployment, req, res, trail);
   const routed = routeApiPath(rest);
   // A deployment serves its own API version only: `/api/v2` on an Airflow 2 upstream is not found, and vice versa.
