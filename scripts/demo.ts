@@ -30,20 +30,29 @@ process.stdout.write(`
   broker     ${issuer}   proxy: ${proxied}
   ops        ${broker.opsUrl}/readyz (details: directories, key, policy, Airflow reachability)   ${broker.opsUrl}/metrics
 
-  1. Get a token for demo-etl (role etl-operator: etl_* DAGs may be read, triggered, cleared):
+  1. Trigger etl_daily through the proxy and wait until it has run (exit 0 on success; docs/cli.md):
+
+    AIRFLOW_TOKEN_BROKER_CLIENT_SECRET=demo-etl-secret npx airflow-token-broker run etl_daily --wait \\
+      --issuer ${issuer} --client-id demo-etl --insecure-http
+
+    (add --conf '{"fail": true}' for a run that fails: exit 1)
+
+  2. The same with curl: a token for demo-etl (role etl-operator: etl_* DAGs may be read, triggered, cleared,
+     their task logs read), a run, and the line its task logged:
 
     TOKEN=$(curl -s -u demo-etl:demo-etl-secret -d grant_type=client_credentials ${issuer}/oauth2/token | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
-
-  2. Trigger etl_daily through the proxy:
-
     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
-      -d '{"logical_date": null}' ${proxied}/dags/etl_daily/dagRuns
+      -d '{"logical_date": null, "dag_run_id": "demo-1"}' ${proxied}/dags/etl_daily/dagRuns
+    curl -s -H "Authorization: Bearer $TOKEN" ${proxied}/dags/etl_daily/dagRuns/demo-1/taskInstances/extract/logs/1
 
   3. See only the DAGs the policy allows, and a refusal:
 
     curl -s -H "Authorization: Bearer $TOKEN" ${proxied}/dags
     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
       -d '{"logical_date": null}' ${proxied}/dags/payroll_monthly/dagRuns
+
+  4. Postman: import examples/postman/ (collection + demo environment), or run it with
+     npx newman run examples/postman/airflow-token-broker.postman_collection.json -e examples/postman/demo.postman_environment.json
 
   Ctrl-C stops everything.
 `);

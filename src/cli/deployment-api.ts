@@ -60,16 +60,17 @@ export class DeploymentApi {
     throw answerError(res.statusCode, text, `triggering ${dagId}`);
   }
 
-  getRun(dagId: string, runId: string): Promise<DagRun> {
-    return this.read(`/dags/${encodeURIComponent(dagId)}/dagRuns/${encodeURIComponent(runId)}`, `reading run ${runId} of ${dagId}`);
+  async getRun(dagId: string, runId: string): Promise<DagRun> {
+    const run = await this.read<Partial<DagRun>>(`/dags/${encodeURIComponent(dagId)}/dagRuns/${encodeURIComponent(runId)}`, `reading run ${runId} of ${dagId}`);
+    return { dag_run_id: run.dag_run_id ?? runId, state: run.state ?? 'unknown' };
   }
 
   async taskInstances(dagId: string, runId: string): Promise<TaskInstance[]> {
-    const page = await this.read<{ task_instances: TaskInstance[] }>(
+    const page = await this.read<{ task_instances?: TaskInstance[] }>(
       `/dags/${encodeURIComponent(dagId)}/dagRuns/${encodeURIComponent(runId)}/taskInstances`,
       `reading the tasks of run ${runId}`,
     );
-    return page.task_instances;
+    return page.task_instances ?? [];
   }
 
   private async read<T>(path: string, what: string): Promise<T> {

@@ -1,8 +1,8 @@
 import type { TokenEndpointResponse } from 'openid-client';
 
-/** Renew when less than this share of the token's lifetime is left (and at least `minimumMarginMs` before `exp`). */
-const renewAtShareLeft = 0.2;
-const minimumMarginMs = 30_000;
+/** Renew this long before `exp`: 30 s, or a fifth of the lifetime for tokens shorter than 2.5 minutes. */
+const marginMs = 30_000;
+const marginShare = 0.2;
 
 /**
  * An access token that outlives no wait: `current()` answers the cached token, or a fresh one from `fetchToken`
@@ -25,7 +25,7 @@ export class RenewingToken {
     const response = await this.fetchToken();
     const lifetimeMs = (response.expires_in ?? 300) * 1000;
     this.token = response.access_token;
-    this.renewAt = this.now() + Math.max(0, Math.min(lifetimeMs * (1 - renewAtShareLeft), lifetimeMs - minimumMarginMs));
+    this.renewAt = this.now() + lifetimeMs - Math.min(marginMs, lifetimeMs * marginShare);
     return this.token;
   }
 }

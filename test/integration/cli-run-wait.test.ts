@@ -176,3 +176,24 @@ describe('run never re-sends a trigger whose answer was lost', () => {
     expect(upstream.seen.filter((r) => r.method === 'POST')).toHaveLength(1);
   });
 });
+
+describe('wait renews its token', () => {
+  let setup: StandInSetup;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atb-ttl-'));
+    const { readFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'policy.yaml'), readFileSync('examples/policy.yaml', 'utf8').replace('token_ttl: 10m', 'token_ttl: 2s'));
+    setup = await startBrokerBeforeStandIn({}, join(dir, 'policy.yaml'));
+  });
+  afterAll(async () => setup.close());
+
+  it('wait-outlives-token: a wait longer than the token lifetime asks for new tokens before they expire', async () => {
+    // The stand-in's run never ends (it has no state), so wait runs into its timeout.
+    const res = await runCli(['wait', 'etl_daily', 'r1', '--timeout', '6s', '--poll-interval', '500ms', '--issuer', setup.broker.url, '--client-id', 'demo-etl', '--insecure-http'], { env: secret });
+    expect(res.code).toBe(EXIT.timeout);
+    const issued = setup.broker.audit.records.filter((r) => r.event === 'token_issued' && r.client_id === 'demo-etl');
+    // One token per 1.6 s of a 6 s wait (2 s tokens renewed at four fifths of their life), plus the setup's own.
+    expect(issued.length).toBeGreaterThanOrEqual(4);
+    expect(issued.length).toBeLessThanOrEqual(7);
+  });
+});
