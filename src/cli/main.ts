@@ -127,7 +127,7 @@ const runOrWait = (command: Command) =>
 runOrWait(
   program
     .command('run')
-    .description(`trigger a DAG run through the proxy and print its id; with --wait follow it to its end (exit codes: docs/cli.md)`)
+    .description('trigger a DAG run through the proxy and print its id; with --wait follow it to its end (exit codes: docs/cli.md)')
     .argument('<dag_id>', 'the DAG to trigger'),
 )
   .option('--conf <json>', 'the run\'s conf: a JSON object, or @file to read it from a file')

@@ -3,7 +3,7 @@ import type { DeploymentMetadata } from '../broker/deployment-metadata.js';
 import { parseDuration } from '../config/duration.js';
 import { DeploymentApi, type TriggerBody } from './deployment-api.js';
 import { CliExit, EXIT } from './exit-codes.js';
-import { followRun } from './follow-run.js';
+import { followRun, type FollowOptions } from './follow-run.js';
 import { RenewingToken } from './renewing-token.js';
 import { openBrokerSession, TokenRefused, type ServiceAccountOptions } from './service-account-token.js';
 
@@ -41,7 +41,7 @@ export function wait(dagId: string, runId: string, options: WaitOptions): Promis
   });
 }
 
-async function waitForEnd(api: DeploymentApi, dagId: string, runId: string, follow: ReturnType<typeof followOptions>): Promise<void> {
+async function waitForEnd(api: DeploymentApi, dagId: string, runId: string, follow: FollowOptions): Promise<void> {
   const state = await followRun(api, dagId, runId, follow);
   process.stdout.write(`${state}\n`);
   if (state !== 'success') {
@@ -91,7 +91,7 @@ function readConf(value: string): Record<string, unknown> {
   return conf as Record<string, unknown>;
 }
 
-function followOptions(options: WaitOptions) {
+function followOptions(options: WaitOptions): FollowOptions {
   const timeoutMs = options.timeout === undefined ? undefined : durationOption('--timeout', options.timeout);
   const intervalMs = durationOption('--poll-interval', options.pollInterval);
   return { timeoutMs, intervalMs, maxOutageMs: 120_000, log: (line: string) => process.stderr.write(`${line}\n`) };
