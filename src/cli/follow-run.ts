@@ -17,11 +17,17 @@ export interface FollowOptions {
 /** The end states of a DAG run in Airflow 3 (`DagRunState`): the others are `queued` and `running`. */
 const finished = new Set(['success', 'failed']);
 
+/** How a followed run ended: `success` or `failed`, and its task instances as last read. */
+export interface RunEnd {
+  state: string;
+  tasks: TaskInstance[];
+}
+
 /**
  * Follows a run by polling it and its task instances through the proxy (plain GETs, safe to repeat), logging
- * the run's and every task's state when it changes, until the run ends: resolves with `success` or `failed`.
+ * the run's and every task's state when it changes, until the run ends.
  */
-export async function followRun(api: DeploymentApi, dagId: string, runId: string, options: FollowOptions): Promise<string> {
+export async function followRun(api: DeploymentApi, dagId: string, runId: string, options: FollowOptions): Promise<RunEnd> {
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
   const seen = new Map<string, string>();
   let runState: string | undefined;
@@ -31,14 +37,15 @@ export async function followRun(api: DeploymentApi, dagId: string, runId: string
       const run = await api.getRun(dagId, runId);
       if (run.state !== runState) options.log(`run ${runId}: ${run.state}`);
       runState = run.state;
-      for (const ti of await api.taskInstances(dagId, runId)) {
+      const tasks = await api.taskInstances(dagId, runId);
+      for (const ti of tasks) {
         const key = taskName(ti);
         const state = `${ti.state ?? 'none'}${ti.try_number > 1 ? ` (try ${ti.try_number})` : ''}`;
         if (seen.get(key) !== state) options.log(`  ${key}: ${state}`);
         seen.set(key, state);
       }
       failingSince = undefined;
-      if (finished.has(run.state)) return run.state;
+      if (finished.has(run.state)) return { state: run.state, tasks };
     } catch (err) {
       if (!(err instanceof CliExit) || err.code !== EXIT.unavailable) throw err;
       failingSince ??= Date.now();

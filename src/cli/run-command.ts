@@ -42,11 +42,14 @@ export function wait(dagId: string, runId: string, options: WaitOptions): Promis
 }
 
 async function waitForEnd(api: DeploymentApi, dagId: string, runId: string, follow: FollowOptions): Promise<void> {
-  const state = await followRun(api, dagId, runId, follow);
-  process.stdout.write(`${state}\n`);
-  if (state !== 'success') {
-    throw new CliExit(EXIT.runFailed, `run ${runId} of ${dagId} ${state}; its task logs: ${api.root}/dags/${dagId}/dagRuns/${runId}/taskInstances/<task_id>/logs/<try>`);
-  }
+  const end = await followRun(api, dagId, runId, follow);
+  process.stdout.write(`${end.state}\n`);
+  if (end.state === 'success') return;
+  const run = `${api.root}/dags/${encodeURIComponent(dagId)}/dagRuns/${encodeURIComponent(runId)}`;
+  const logs = end.tasks
+    .filter((ti) => ti.state === 'failed' || ti.state === 'upstream_failed')
+    .map((ti) => `\n  ${ti.task_id}: ${ti.state}, log: ${run}/taskInstances/${encodeURIComponent(ti.task_id)}/logs/${ti.try_number}${ti.map_index >= 0 ? `?map_index=${ti.map_index}` : ''}`);
+  throw new CliExit(EXIT.runFailed, `run ${runId} of ${dagId} ${end.state}${logs.join('')}`);
 }
 
 /** Runs a command body, turning its CliExit (or any other error: unavailable) into stderr and the exit code. */

@@ -80,7 +80,7 @@ describe('run and wait on the demo Airflow (scheduler, unpaused DAGs)', () => {
       expectExit(res, EXIT.runFailed);
       expect(res.stdout).toMatch(/^\S+\nfailed\n$/);
       expect(res.stderr).toMatch(/^ {2}extract: failed$/m);
-      expect(res.stderr).toMatch(/its task logs: .*\/airflow\/local\/api\/v2\/dags\/etl_daily\/dagRuns\//);
+      expect(res.stderr).toMatch(/^  extract: failed, log: http:\S+\/airflow\/local\/api\/v2\/dags\/etl_daily\/dagRuns\/\S+\/taskInstances\/extract\/logs\/1$/m);
     },
     timeout,
   );
