@@ -111,6 +111,19 @@ describe('run and wait on the demo Airflow (scheduler, unpaused DAGs)', () => {
   );
 
   it(
+    'an unknown DAG or run is bad input (Airflow 404, exit 2)',
+    async () => {
+      const trigger = await cli(['run', 'etl_nonexistent']);
+      expectExit(trigger, EXIT.badInput);
+      expect(trigger.stderr).toMatch(/triggering etl_nonexistent: HTTP 404/);
+      const waited = await cli(['wait', 'etl_daily', 'no-such-run']);
+      expectExit(waited, EXIT.badInput);
+      expect(waited.stderr).toMatch(/reading run no-such-run of etl_daily: HTTP 404/);
+    },
+    timeout,
+  );
+
+  it(
     'wait --timeout exits 4 while the run goes on',
     async () => {
       const started = await cli(['run', 'etl_daily', '--run-id', 'cli-timeout']);

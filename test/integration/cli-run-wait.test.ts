@@ -107,6 +107,14 @@ describe('run and wait: refusals and bad input', () => {
     expect(res.stderr).toMatch(/reading run r1 of etl_daily: HTTP 403/);
   });
 
+  it('wait-proxy-hiccup: failing reads are retried (not the end of the wait) until the timeout', async () => {
+    setup.upstream.mode = 'drop';
+    const res = await cli(['wait', 'etl_daily', 'r1', '--timeout', '3s', '--poll-interval', '500ms']);
+    expect(res.code).toBe(EXIT.timeout);
+    expect(res.stderr).toMatch(/\(retrying\) reading run r1 of etl_daily: HTTP 502/);
+    expect(setup.upstream.seen.length).toBeGreaterThan(1);
+  });
+
   it('run-broker-unreachable: exit 5', async () => {
     const res = await runCli(['run', 'etl_daily', '--issuer', 'http://127.0.0.1:1', '--client-id', 'demo-etl', '--insecure-http'], { env: secret });
     expect(res.code).toBe(EXIT.unavailable);
