@@ -29,8 +29,9 @@ describe('run and wait: refusals and bad input', () => {
   afterAll(async () => setup.close());
   beforeEach(() => setup.upstream.reset());
 
-  it('the broker metadata names the proxied deployments and the default one', async () => {
+  it('the broker metadata names the proxied deployments and the default one, never Airflow\'s own URL', async () => {
     const meta = (await (await fetch(`${setup.broker.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    expect(JSON.stringify(meta)).not.toContain(setup.upstream.url);
     // staging has no url: not proxied, so not listed.
     expect(meta.airflow_deployments).toEqual({ prod: { resource: PROD_AUDIENCE, url: `${setup.broker.url}/airflow/prod`, api: 'v2' } });
     expect(meta.default_airflow_deployment).toBe('prod');
