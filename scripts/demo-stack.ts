@@ -24,7 +24,12 @@ export const DEMO_PORTS: DemoPorts = { broker: 8400, ops: 9400, directory: 8401,
 export const DEMO_AIRFLOW: StartAirflowOptions = {
   scheduler: true,
   dagProcessor: true,
-  env: { AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: 'False' },
+  env: {
+    AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: 'False',
+    // A new DAG file shows within 30 s (Airflow's default: 5 min); one parsing process on a laptop is plenty.
+    AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL: '30',
+    AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES: '1',
+  },
 };
 
 export interface DemoStackOptions {
