@@ -126,7 +126,7 @@ describe('run and wait on the demo Airflow (scheduler, unpaused DAGs)', () => {
   it(
     'wait --timeout exits 4 while the run goes on',
     async () => {
-      const started = await cli(['run', 'etl_daily', '--run-id', 'cli-timeout']);
+      const started = await cli(['run', 'etl_daily', '--run-id', 'cli-timeout', '--conf', '{"sleep": 10}']);
       expectExit(started, EXIT.success);
       const waited = await cli(['wait', 'etl_daily', 'cli-timeout', '--timeout', '1s']);
       expectExit(waited, EXIT.timeout);
