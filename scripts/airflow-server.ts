@@ -25,6 +25,11 @@ export interface StartAirflowOptions {
    * `env.AIRFLOW__CORE__EXECUTION_API_SERVER_URL` points elsewhere.
    */
   scheduler?: boolean;
+  /**
+   * Also run `airflow dag-processor`: Airflow 3's scheduler never parses DAG files, so only with it are DAG files
+   * added or changed after start-up picked up (the DAGs `dags reserialize` serialized at start run without it).
+   */
+  dagProcessor?: boolean;
   /** `AIRFLOW_HOME`; default: a fresh one that start.sh creates. */
   home?: string;
   /**
@@ -51,6 +56,7 @@ export async function startAirflow(opts: StartAirflowOptions = {}): Promise<Airf
     AIRFLOW_PORT: String(port),
     ...(opts.home !== undefined && { AIRFLOW_HOME: opts.home }),
     ...(opts.scheduler && { AIRFLOW_WITH_SCHEDULER: '1' }),
+    ...(opts.dagProcessor && { AIRFLOW_WITH_DAG_PROCESSOR: '1' }),
     ...(opts.sharesDatabase && { AIRFLOW_SKIP_MIGRATE: '1' }),
   });
   await waitUntilHealthy(server, `${url}/api/v2/monitor/health`, opts.timeoutMs ?? 180_000, `Airflow on ${url}`);

@@ -11,6 +11,10 @@
 #   AIRFLOW_WITH_SCHEDULER=1  also run `airflow scheduler` (same environment,
 #                  same process group, stopped with the API server), so
 #                  triggered runs really run their tasks (LocalExecutor)
+#   AIRFLOW_WITH_DAG_PROCESSOR=1  also run `airflow dag-processor` (same process
+#                  group): Airflow 3's scheduler never parses DAG files, so
+#                  without it a DAG file added or changed after start-up is not
+#                  seen (the DAGs serialized by `dags reserialize` still run)
 #   AIRFLOW__*     any extra Airflow config from the caller; the caller's value
 #                  wins over the defaults set here (except host/port/dags folder)
 #   AIRFLOW_AUTH_MANAGER=fab  the FAB auth manager with the token broker's companion
@@ -101,6 +105,10 @@ if [[ "${AIRFLOW_WITH_SCHEDULER:-0}" == "1" ]]; then
   # per machine, so parallel stacks collide); the API server on this host reads
   # the task logs from the files directly.
   "$AIRFLOW_BIN" scheduler --skip-serve-logs >&2 &
+fi
+if [[ "${AIRFLOW_WITH_DAG_PROCESSOR:-0}" == "1" ]]; then
+  log "airflow dag-processor (dags folder: $AIRFLOW__CORE__DAGS_FOLDER)"
+  "$AIRFLOW_BIN" dag-processor >&2 &
 fi
 log "prepared in $(( $(date +%s) - START ))s; exec airflow api-server on http://127.0.0.1:${AIRFLOW_PORT}"
 

@@ -12,6 +12,12 @@ export function adminAudience(config: Config): string {
   return `${config.issuer.replace(/\/$/, '')}/admin`;
 }
 
+/** The deployment of a token request that names none: `default_upstream`, or the only one. */
+export function defaultUpstream(config: Config): string | undefined {
+  const names = Object.keys(config.upstreams);
+  return config.default_upstream ?? (names.length === 1 ? names[0] : undefined);
+}
+
 /**
  * Picks the Airflow deployment a token is for, from RFC 8707 `resource` or RFC 8693 `audience` (the
  * deployment's audience, exactly), or the default deployment when neither is given.
@@ -23,7 +29,7 @@ export function resolveTarget(config: Config, resource: string | undefined, audi
   const wanted = resource ?? audience;
   const entries = Object.entries(config.upstreams);
   if (wanted === undefined) {
-    const name = config.default_upstream ?? (entries.length === 1 ? entries[0]![0] : undefined);
+    const name = defaultUpstream(config);
     if (!name) throw new OAuthError('invalid_target', 'name the deployment with resource or audience');
     return { upstream: name, audience: config.upstreams[name]!.audience };
   }

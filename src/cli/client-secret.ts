@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
+import { CliExit, EXIT } from './exit-codes.js';
 
 /** How a command is told a client secret: never as a flag, which `ps` and shell histories would show. */
 export interface ClientSecretOptions {
@@ -16,6 +17,6 @@ export function withClientSecretOptions(command: Command): Command {
 
 export function readClientSecret(options: ClientSecretOptions): string {
   const secret = options.clientSecretStdin ? readFileSync(0, 'utf8').trim() : process.env[options.clientSecretEnv];
-  if (!secret) throw new Error(`no client secret: set ${options.clientSecretEnv} or use --client-secret-stdin`);
+  if (!secret) throw new CliExit(EXIT.badInput, `no client secret: set ${options.clientSecretEnv} or use --client-secret-stdin`);
   return secret;
 }

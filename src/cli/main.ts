@@ -5,7 +5,10 @@ import { configCheck } from './config-check.js';
 import { directoryCheck } from './directory-check.js';
 import { keysGenerate, keysList, keysRotate } from './keys-commands.js';
 import { policyCheck, policyDiff, policyExplain, policyTest, type ExplainOptions, type PolicyCheckOptions } from './policy-commands.js';
+import { EXIT } from './exit-codes.js';
+import { run, wait } from './run-command.js';
 import { serve } from './serve.js';
+import { withServiceAccountOptions } from './service-account-token.js';
 import { token } from './token-command.js';
 
 const program = new Command()
@@ -108,19 +111,41 @@ withClientSecretOptions(
   .option('--json', 'JSON output')
   .action(directoryCheck);
 
-withClientSecretOptions(
-  program
-    .command('token')
-    .description('get an access token for a service account and print it (for shell scripts)')
-    .requiredOption('--issuer <url>', 'the broker issuer URL')
-    .requiredOption('--client-id <id>', 'service account client id'),
-)
-  .option('--scope <roles>', 'space-separated role names')
+withServiceAccountOptions(program.command('token').description('get an access token for a service account and print it (for shell scripts)'))
   .option('--resource <uri>', 'the Airflow deployment (its audience)')
   .option('--authorization-details <json>', 'RFC 9396 narrowing, JSON array')
   .option('--json', 'print the whole token response as JSON')
-  .option('--insecure-http', 'allow an http issuer (development on loopback only)')
   .action(token);
+
+/** `run` and `wait` exit with the documented codes (src/cli/exit-codes.ts), usage errors included. */
+const runOrWait = (command: Command) =>
+  withServiceAccountOptions(command)
+    .option('--deployment <name>', "the deployment at the broker (default: the broker's default deployment, or its only one)")
+    .option('--poll-interval <duration>', 'how often the run and its tasks are read while waiting', '2s')
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.badInput));
+
+runOrWait(
+  program
+    .command('run')
+    .description('trigger a DAG run through the proxy and print its id; with --wait follow it to its end (exit codes: docs/cli.md)')
+    .argument('<dag_id>', 'the DAG to trigger'),
+)
+  .option('--conf <json>', 'the run\'s conf: a JSON object, or @file to read it from a file')
+  .option('--logical-date <iso>', 'the logical date (ISO 8601; default: none, as Airflow 3 allows)')
+  .option('--run-id <id>', 'your own run id: re-sending the same command never makes a second run (Airflow answers 409, exit 6)')
+  .option('--wait', 'follow the run until it ends: exit 0 on success, 1 when it failed')
+  .option('--timeout <duration>', 'with --wait: give up after this long (exit 4; the run goes on), e.g. 30m')
+  .action(run);
+
+runOrWait(
+  program
+    .command('wait')
+    .description('follow a DAG run until it ends, printing task states as they change; exit 0 on success (exit codes: docs/cli.md)')
+    .argument('<dag_id>', 'the DAG')
+    .argument('<run_id>', 'the run, as `run` printed it'),
+)
+  .option('--timeout <duration>', 'give up after this long (exit 4; the run goes on), e.g. 30m')
+  .action(wait);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -147,7 +147,7 @@ describe('policy check', () => {
         stdout: 'examples/policy.yaml: ok (2 roles, 2 bindings, DAGs checked against upstream prod, 2 warnings)\n',
         stderr:
           version1Hint('examples/policy.yaml', 2, 'etl-operator') +
-          'examples/policy.yaml:14:28 warning: roles.reporting-reader.allow[0].dags[1]: "finance_daily" matches no DAG of upstream "prod" (3 DAGs)\n',
+          'examples/policy.yaml:15:28 warning: roles.reporting-reader.allow[0].dags[1]: "finance_daily" matches no DAG of upstream "prod" (3 DAGs)\n',
       });
       expect(seen[0]).toBe('POST /auth/token -');
       expect(seen[1]).toMatch(/^GET \/api\/v2\/dags\?limit=100&offset=0 Bearer /);
@@ -257,7 +257,7 @@ describe('policy diff', () => {
 describe('policy test', () => {
   it('passes examples/policy.test.txt on examples/policy.yaml', async () => {
     const res = await cli(['policy', 'test', '--policy', 'examples/policy.yaml', 'examples/policy.test.txt']);
-    expect(res).toEqual({ code: 0, stdout: '21 expectations: 21 passed, 0 failed\n', stderr: '' });
+    expect(res).toEqual({ code: 0, stdout: '23 expectations: 23 passed, 0 failed\n', stderr: '' });
   });
 
   it('reports each mismatch and unreadable line with its location, and exits 1', async () => {

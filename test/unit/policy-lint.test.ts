@@ -93,7 +93,7 @@ describe('policy lint', () => {
     const live = { upstream: 'prod', dagIds: ['etl_daily', 'etl_hourly', 'payroll_monthly', 'report_weekly'] };
     expect(warningsOf('examples/policy.yaml', live)).toEqual([
       `examples/policy.yaml:2:1 warning: version: ${version1Hint('etl-operator')}`,
-      'examples/policy.yaml:14:28 warning: roles.reporting-reader.allow[0].dags[1]: "finance_daily" matches no DAG of upstream "prod" (4 DAGs)',
+      'examples/policy.yaml:15:28 warning: roles.reporting-reader.allow[0].dags[1]: "finance_daily" matches no DAG of upstream "prod" (4 DAGs)',
     ]);
     expect(warningsOf(fixture('ineffective-deny.yaml'), live)).toContain(
       'test/fixtures/policy/warnings/ineffective-deny.yaml:9:16 warning: roles.etl-operator.deny[0].dags[0]: "etl_prod_*" matches no DAG of upstream "prod" (4 DAGs)',

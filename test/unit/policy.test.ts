@@ -27,6 +27,7 @@ describe('examples/policy.yaml', () => {
     expect(etl.grants.map((g) => [g.kind, g.patterns.map((p) => p.source), [...g.actions]])).toEqual([
       ['dags', ['etl_*'], ['read', 'trigger', 'clear']],
       ['variables', ['etl_*'], ['read', 'write']],
+      ['dags', ['etl_*'], ['read_logs']],
     ]);
     expect(policy.roles.get('reporting-reader')!.grants[0]!.patterns.map((p) => p.source)).toEqual(['report_*', 'finance_daily']);
   });

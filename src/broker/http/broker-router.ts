@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Services } from '../../services.js';
+import { deploymentMetadata } from '../deployment-metadata.js';
 import { clientAuthMethods } from './client-auth-steps.js';
 import { introspectionEndpoint } from './introspection-endpoint.js';
 import { methodNotAllowed } from './form.js';
@@ -31,6 +32,7 @@ export function authorizationServerMetadata(s: Services): Record<string, unknown
     revocation_endpoint_auth_methods_supported: authMethods,
     scopes_supported: [...s.policies.current().roles.keys()],
     authorization_details_types_supported: ['airflow'],
+    ...deploymentMetadata(s.config),
   };
 }
 
