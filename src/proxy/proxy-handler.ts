@@ -21,7 +21,7 @@ import { authorizeCall } from './authorize-call.js';
 import { idLookups, type Deployment } from './deployments.js';
 import { applyToEach, filteredList, permittedDagIds } from './list-filter.js';
 import { checkBodyFraming, parseJsonBody, readBody } from './request-body.js';
-import { forward, proxyForbidden, type CallerCredentials } from './relay.js';
+import { forward, longPollBounds, proxyForbidden, type CallerCredentials } from './relay.js';
 import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
 
 export interface ProxyServices {
@@ -115,7 +115,10 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
 
   const upstreamPath = '/' + rest.join('/') + (target.query ? `?${target.query}` : '');
   const filter = decision.filter;
-  if (!filter) return forward(deployment, upstreamCall(req, res, upstreamPath, body.raw, signal), credentials, res);
+  if (!filter) {
+    const longPoll = decision.operation?.operation.longPoll ? longPollBounds(deployment.config.timeouts, target.params) : undefined;
+    return forward(deployment, upstreamCall(req, res, upstreamPath, body.raw, signal), credentials, res, longPoll);
+  }
   const scan = {
     client: deployment.client,
     apiRoot: deployment.api.root,

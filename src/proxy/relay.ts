@@ -1,9 +1,12 @@
 /** Forwarding a permitted call to Airflow and relaying its answer to the caller. */
+import { once } from 'node:events';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import { readUpstream, refusedCredentials, upstreamFailure, type UpstreamRequest } from '../airflow/airflow-client.js';
+import type { UpstreamConfig } from '../config/schema.js';
+import { formatDuration } from '../config/duration.js';
 import { OAuthError } from '../errors/oauth-error.js';
+import { isPlainNdjson } from '../http/ndjson-stream.js';
 import type { Deployment } from './deployments.js';
 
 /** Response headers passed back to the caller: an allow-list (no Set-Cookie, no Location, no Server). */
@@ -15,11 +18,47 @@ export interface CallerCredentials {
   fresh: () => Promise<string>;
 }
 
+/** The bounds of one long poll (an operation with `longPoll`): how long it may stream, and its longest pause. */
+export interface LongPoll {
+  limitMs: number;
+  pauseMs: number;
+}
+
+/**
+ * A long poll may stream for `timeouts.long_poll`. Airflow writes a line every `interval` seconds (the caller's
+ * query parameter), so a pause of up to `interval` plus `timeouts.body` is no stall; a longer one still is.
+ */
+export function longPollBounds(timeouts: UpstreamConfig['timeouts'], query: URLSearchParams): LongPoll {
+  const interval = Number(query.get('interval'));
+  const pauseMs = (Number.isFinite(interval) && interval > 0 ? interval * 1000 : 0) + timeouts.body;
+  return { limitMs: timeouts.long_poll, pauseMs: Math.min(pauseMs, timeouts.long_poll) };
+}
+
 /**
  * Sends the caller's call to Airflow with the proxy's credentials (fresh ones once when Airflow refused them) and
- * relays the answer; a refusal of the proxy's credentials is a 502, never the caller's 401/403.
+ * relays the answer; a refusal of the proxy's credentials is a 502, never the caller's 401/403. A long poll is
+ * aborted at its limit, whatever stage it is in.
  */
-export async function forward(deployment: Deployment, call: UpstreamRequest, credentials: CallerCredentials, res: ServerResponse): Promise<void> {
+export async function forward(deployment: Deployment, call: UpstreamRequest, credentials: CallerCredentials, res: ServerResponse, longPoll?: LongPoll): Promise<void> {
+  const limit = longPoll && timeLimit(longPoll.limitMs, call.signal);
+  try {
+    const sent = limit ? { ...call, signal: limit.signal, bodyTimeoutMs: longPoll.pauseMs } : call;
+    await forwardOnce(deployment, sent, credentials, res, call.signal, longPoll !== undefined);
+  } finally {
+    limit?.clear();
+  }
+}
+
+/** An abort signal fired at `ms` (with a 504 `upstream_timeout` as its reason) or when the caller goes away. */
+function timeLimit(ms: number, caller: AbortSignal | undefined): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  const reached = () =>
+    controller.abort(new OAuthError('upstream_timeout', `the long poll reached the proxy's time limit (timeouts.long_poll, ${formatDuration(ms)}); call it again to go on waiting`));
+  const timer = setTimeout(reached, ms);
+  return { signal: caller ? AbortSignal.any([caller, controller.signal]) : controller.signal, clear: () => clearTimeout(timer) };
+}
+
+async function forwardOnce(deployment: Deployment, call: UpstreamRequest, credentials: CallerCredentials, res: ServerResponse, caller: AbortSignal | undefined, longPoll: boolean): Promise<void> {
   const send = (authorization: string) => deployment.client.request({ ...call, headers: { ...call.headers, authorization } });
   let authorization = await credentials.current();
   let upstream = await send(authorization);
@@ -37,7 +76,7 @@ export async function forward(deployment: Deployment, call: UpstreamRequest, cre
   }
   // The caller's token was fine (we checked it); Airflow refused what the proxy sent on its behalf.
   if (answer.refused) throw deployment.credentials.mode === 'trusted-jwks' ? new OAuthError('upstream_error', MINTED_TOKEN_REFUSED) : refusedCredentials();
-  await relay(upstream, res, call.signal, answer.body);
+  await relay(upstream, res, caller, answer.body, longPoll);
 }
 
 const MINTED_TOKEN_REFUSED =
@@ -70,15 +109,17 @@ const SMALL_BODY = 64 * 1024;
 
 /**
  * Sends Airflow's answer on. Status and headers are committed only once the body has started to arrive, so a
- * body that stalls before its first byte still becomes a 504 `upstream_timeout`; after that, a stall can only
- * cut the connection.
+ * body that stalls before its first byte still becomes a 504 `upstream_timeout`; after that, a stall or a reset
+ * can only end the answer visibly (`writeError`: an NDJSON error line, or a cut connection), never cleanly.
  */
-async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, signal: AbortSignal | undefined, read?: Buffer): Promise<void> {
+async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, signal: AbortSignal | undefined, read: Buffer | undefined, longPoll: boolean): Promise<void> {
   const headers: OutgoingHttpHeaders = {};
   for (const name of FORWARDED_RESPONSE_HEADERS) {
     const value = upstream.headers[name];
     if (value !== undefined) headers[name] = value;
   }
+  // Airflow streams `/wait` as NDJSON without saying so; labelled, the caller (and `writeError`) can tell.
+  if (longPoll && upstream.statusCode === 200 && headers['content-type'] === undefined) headers['content-type'] = 'application/x-ndjson';
   const length = Number(upstream.headers['content-length']);
   if (read || length <= SMALL_BODY) {
     // Small bodies in one write: cheaper than a stream pipeline per request on the hot path.
@@ -89,15 +130,18 @@ async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, sig
   const chunks = upstream.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const head = await readUpstream(chunks.next());
   res.writeHead(upstream.statusCode, headers);
-  if (head.done) return void res.end();
-  async function* rest() {
-    yield head.value;
-    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
-  }
+  let lineEnded = true;
   try {
-    await pipeline(rest(), res);
+    for (let next = head; !next.done; next = await chunks.next()) {
+      if (next.value.length === 0) continue;
+      lineEnded = next.value[next.value.length - 1] === 0x0a;
+      if (!res.write(next.value)) await once(res, 'drain', { signal });
+    }
+    res.end();
   } catch (err) {
     if (signal?.aborted) return; // the caller went away: nothing left to answer
+    // The error line that ends a cut NDJSON stream starts a line of its own.
+    if (!lineEnded && isPlainNdjson(res)) res.write('\n');
     throw upstreamFailure(err);
   } finally {
     if (!upstream.body.destroyed) upstream.body.destroy();

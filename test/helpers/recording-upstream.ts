@@ -34,7 +34,21 @@ export type UpstreamMode =
   /** Sends 200 headers of a chunked body, then nothing. */
   | 'stall-chunked-body'
   /** Sends 200 headers of a chunked body and its first chunk, then nothing. */
-  | 'stall-mid-body';
+  | 'stall-mid-body'
+  /** Streams NDJSON as Airflow's `/wait` does (no content type, one state line at a time), as `stream` says. */
+  | 'ndjson';
+
+/**
+ * How the `ndjson` mode streams: `{"state":"running"}` lines `everyMs` apart (the first at once), `lines` of
+ * them, and then `{"state":"success"}` and a clean end, or a stall (nothing more), or a reset of the connection.
+ * `contentType` is sent when set (Airflow's log stream says `application/x-ndjson`; `/wait` says nothing).
+ */
+export interface StreamScript {
+  everyMs: number;
+  lines: number;
+  then: 'success' | 'stall' | 'reset';
+  contentType?: string;
+}
 
 const STAND_IN_PASSWORD = 'stand-in-pass';
 const STAND_IN_BASIC = `Basic ${Buffer.from(`proxy:${STAND_IN_PASSWORD}`).toString('base64')}`;
@@ -48,6 +62,7 @@ export class RecordingUpstream {
   refuseTokensUpTo = 0;
   /** How a refused token is answered: 401, or Airflow 3's 403 "Invalid JWT token" (a signature it cannot verify). */
   refusal: 401 | 403 = 401;
+  stream: StreamScript = { everyMs: 0, lines: 1, then: 'success' };
   readonly seen: SeenRequest[] = [];
   readonly #sockets = new Set<Socket>();
   readonly #server: Server = createServer((req, res) => {
@@ -79,6 +94,7 @@ export class RecordingUpstream {
     this.loginStatus = 201;
     this.refuseTokensUpTo = 0;
     this.refusal = 401;
+    this.stream = { everyMs: 0, lines: 1, then: 'success' };
     this.seen.length = 0;
   }
 
@@ -125,6 +141,8 @@ export class RecordingUpstream {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.write('{"dag_id":');
         return;
+      case 'ndjson':
+        return this.#streamLines(socket, res);
     }
     const login = Number(/-(\d+)$/.exec(authorization ?? '')?.[1] ?? 0);
     // HTTP Basic (an Airflow 2 upstream) is accepted for the stand-in's own FAB user only.
@@ -143,6 +161,25 @@ export class RecordingUpstream {
     res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': '_token=upstream-secret', server: 'uvicorn', location: 'http://internal/x' });
     res.end(JSON.stringify({ dag_id: 'etl_daily' }));
   }
+
+  #streamLines(socket: Socket, res: ServerResponse): void {
+    const { everyMs, lines, then, contentType } = this.stream;
+    res.writeHead(200, contentType ? { 'content-type': contentType } : {});
+    let written = 0;
+    const next = () => {
+      if (res.destroyed) return;
+      if (written < lines) {
+        // Airflow writes the line and its newline as two chunks.
+        res.write('{"state":"running"}');
+        res.write('\n');
+        written++;
+        return void setTimeout(next, everyMs);
+      }
+      if (then === 'success') res.end('{"state":"success"}\n');
+      else if (then === 'reset') socket.destroy();
+    };
+    next();
+  }
 }
 
 /** A broker whose `prod` deployment is the stand-in (service account, 1 s timeouts), and a demo-etl token for it. */
@@ -155,8 +192,16 @@ export interface StandInSetup {
   close(): Promise<void>;
 }
 
-/** `api: 'v1'` makes `prod` an Airflow 2 deployment (`/api/v1`, service account over HTTP Basic). */
-export async function startBrokerBeforeStandIn(credentials: Record<string, unknown> = {}, policyFile?: string, api: 'v1' | 'v2' = 'v2'): Promise<StandInSetup> {
+/**
+ * `api: 'v1'` makes `prod` an Airflow 2 deployment (`/api/v1`, service account over HTTP Basic); `timeouts` adds to
+ * or replaces the 1 s ones.
+ */
+export async function startBrokerBeforeStandIn(
+  credentials: Record<string, unknown> = {},
+  policyFile?: string,
+  api: 'v1' | 'v2' = 'v2',
+  timeouts: Record<string, string> = {},
+): Promise<StandInSetup> {
   const upstream = new RecordingUpstream();
   await upstream.start();
   const directory = await startDirectory();
@@ -169,7 +214,7 @@ export async function startBrokerBeforeStandIn(credentials: Record<string, unkno
         url: upstream.url,
         api,
         credentials: { mode: 'service-account', username: 'proxy', password: '${ATB_TEST_STANDIN_PASSWORD}', ...credentials },
-        timeouts: { connect: '1s', headers: '1s', body: '1s' },
+        timeouts: { connect: '1s', headers: '1s', body: '1s', ...timeouts },
       };
     },
   });
