@@ -49,7 +49,8 @@ export class AirflowClient {
 
   /** A JSON call made by the proxy itself (login, lookups, list scans). */
   async json(method: Dispatcher.HttpMethod, path: string, authorization: string | undefined, body?: unknown, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    // Never compressed: the proxy reads these itself, near Airflow, where bytes are cheaper than CPU on both ends.
+    const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity' };
     if (authorization) headers.authorization = authorization;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await this.request({ method, path, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });

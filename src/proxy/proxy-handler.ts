@@ -21,6 +21,7 @@ import { authorizeCall } from './authorize-call.js';
 import { idLookups, type Deployment } from './deployments.js';
 import { applyToEach, filteredList, permittedDagIds } from './list-filter.js';
 import { checkBodyFraming, parseJsonBody, readBody } from './request-body.js';
+import { sendList } from './send-list.js';
 import { forward, longPollBounds, proxyForbidden, type CallerCredentials } from './relay.js';
 import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
 
@@ -36,7 +37,7 @@ export interface ProxyServices {
 }
 
 /** Request headers passed to Airflow: an allow-list. The caller's credentials, cookies and forwarding headers never are. */
-const FORWARDED_REQUEST_HEADERS = ['accept', 'accept-language', 'content-type', 'if-match', 'if-none-match', 'if-modified-since'];
+const FORWARDED_REQUEST_HEADERS = ['accept', 'accept-encoding', 'accept-language', 'content-type', 'if-match', 'if-none-match', 'if-modified-since'];
 const CHALLENGE = { scheme: 'Bearer', realm: 'airflow-token-broker' } as const;
 
 /** What one request learned on its way through the pipeline, for the audit record. */
@@ -140,7 +141,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const result = filter.list.each
     ? await applyToEach(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep, method as Dispatcher.HttpMethod, body.json)
     : await filteredList(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep);
-  return sendJson(res, result.status, result.body);
+  return sendList(res, result.status, result.body, req.headers['accept-encoding']);
 }
 
 function abortedOnClose(res: ServerResponse): AbortSignal {

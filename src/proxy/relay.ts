@@ -6,6 +6,7 @@ import { readUpstream, refusedCredentials, upstreamFailure, type UpstreamRequest
 import type { UpstreamConfig } from '../config/schema.js';
 import { formatDuration } from '../config/duration.js';
 import { OAuthError } from '../errors/oauth-error.js';
+import { decodeBody, upstreamAcceptEncoding } from '../http/content-coding.js';
 import { isPlainNdjson } from '../http/ndjson-stream.js';
 import type { Deployment } from './deployments.js';
 
@@ -42,7 +43,9 @@ export function longPollBounds(timeouts: UpstreamConfig['timeouts'], query: URLS
 export async function forward(deployment: Deployment, call: UpstreamRequest, credentials: CallerCredentials, res: ServerResponse, longPoll?: LongPoll): Promise<void> {
   const limit = longPoll && timeLimit(longPoll.limitMs, call.signal);
   try {
-    const sent = limit ? { ...call, signal: limit.signal, bodyTimeoutMs: longPoll.pauseMs } : call;
+    // Codings the proxy can read, so it can tell a refusal; never for a long poll, which may need an error line.
+    const headers = { ...call.headers, 'accept-encoding': longPoll ? 'identity' : upstreamAcceptEncoding(call.headers['accept-encoding']) };
+    const sent = limit ? { ...call, headers, signal: limit.signal, bodyTimeoutMs: longPoll.pauseMs } : { ...call, headers };
     await forwardOnce(deployment, sent, credentials, res, call.signal, longPoll !== undefined);
   } finally {
     limit?.clear();
@@ -97,7 +100,9 @@ async function readRefusal(upstream: Dispatcher.ResponseData): Promise<{ refused
   }
   if (upstream.statusCode !== 403 || !(Number(upstream.headers['content-length']) <= 256)) return { refused: false };
   const body = Buffer.from(await readUpstream(upstream.body.arrayBuffer()));
-  return { refused: body.equals(INVALID_JWT), body };
+  // Compressed when the caller accepts it and something in front of Airflow compresses even tiny bodies.
+  const plain = decodeBody(body, upstream.headers['content-encoding'], INVALID_JWT.length);
+  return { refused: plain?.equals(INVALID_JWT) === true, body };
 }
 
 /** Whether Airflow's 403 to `authorization` is the proxy's credentials failing (Airflow 2's anonymous fallback). */

@@ -1,4 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { basic, PROD_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from './broker-harness.js';
@@ -36,7 +37,9 @@ export type UpstreamMode =
   /** Sends 200 headers of a chunked body and its first chunk, then nothing. */
   | 'stall-mid-body'
   /** Streams NDJSON as Airflow's `/wait` does (no content type, one state line at a time), as `stream` says. */
-  | 'ndjson';
+  | 'ndjson'
+  /** Answers every API call with a list of `dagCount` DAGs (`etl_0`, `payroll_1`, ...), one page. */
+  | 'dag-list';
 
 /**
  * How the `ndjson` mode streams: `{"state":"running"}` lines `everyMs` apart (the first at once), `lines` of
@@ -63,6 +66,13 @@ export class RecordingUpstream {
   /** How a refused token is answered: 401, or Airflow 3's 403 "Invalid JWT token" (a signature it cannot verify). */
   refusal: 401 | 403 = 401;
   stream: StreamScript = { everyMs: 0, lines: 1, then: 'success' };
+  dagCount = 20;
+  /**
+   * Compresses answers as Airflow's GZipMiddleware does (gzip when the request accepts it, 1024 bytes and more,
+   * `Vary: Accept-Encoding`); `'always'` also compresses refusals however small, as an nginx with `gzip on` in
+   * front of Airflow would (its default `gzip_min_length` is 20 bytes).
+   */
+  gzip: 'airflow' | 'always' = 'airflow';
   readonly seen: SeenRequest[] = [];
   readonly #sockets = new Set<Socket>();
   readonly #server: Server = createServer((req, res) => {
@@ -73,7 +83,7 @@ export class RecordingUpstream {
       const seen: SeenRequest = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) };
       this.seen.push(seen);
       res.on('close', () => (seen.closedAt ??= Date.now()));
-      this.#answer(req.socket, res, req.headers.authorization);
+      this.#answer(req.socket, res, req.headers.authorization, req.headers['accept-encoding']);
     });
   });
 
@@ -95,6 +105,8 @@ export class RecordingUpstream {
     this.refuseTokensUpTo = 0;
     this.refusal = 401;
     this.stream = { everyMs: 0, lines: 1, then: 'success' };
+    this.dagCount = 20;
+    this.gzip = 'airflow';
     this.seen.length = 0;
   }
 
@@ -116,7 +128,7 @@ export class RecordingUpstream {
     res.end(JSON.stringify({ access_token: `eyJhbGciOiJIUzI1NiJ9.${payload}.c2ln-${this.logins}` }));
   }
 
-  #answer(socket: Socket, res: ServerResponse, authorization: string | undefined): void {
+  #answer(socket: Socket, res: ServerResponse, authorization: string | undefined, acceptEncoding: string | undefined): void {
     switch (this.mode) {
       case 'slow':
         return;
@@ -149,9 +161,11 @@ export class RecordingUpstream {
     const refused = authorization?.startsWith('Basic ') ? authorization !== STAND_IN_BASIC : login <= this.refuseTokensUpTo;
     if (this.mode === 'reject-token' || refused) {
       const body = this.refusal === 401 ? '{"detail":"Not authenticated"}' : '{"detail":"Invalid JWT token"}';
-      res.writeHead(this.refusal, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-      return;
+      return this.#json(res, this.refusal, body, acceptEncoding, this.gzip === 'always' ? 0 : 1024);
+    }
+    if (this.mode === 'dag-list') {
+      const dags = Array.from({ length: this.dagCount }, (_, i) => ({ dag_id: `${['etl', 'payroll', 'report'][i % 3]}_${i}`, is_paused: false, tags: [], description: 'x'.repeat(60) }));
+      return this.#json(res, 200, JSON.stringify({ dags, total_entries: dags.length }), acceptEncoding, this.gzip === 'always' ? 0 : 1024);
     }
     if (this.mode === 'forbid') {
       res.writeHead(403, { 'content-type': 'application/json' });
@@ -160,6 +174,15 @@ export class RecordingUpstream {
     }
     res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': '_token=upstream-secret', server: 'uvicorn', location: 'http://internal/x' });
     res.end(JSON.stringify({ dag_id: 'etl_daily' }));
+  }
+
+  #json(res: ServerResponse, status: number, body: string, acceptEncoding: string | undefined, minimumSize: number): void {
+    const compress = (acceptEncoding ?? '').includes('gzip') && Buffer.byteLength(body) >= minimumSize;
+    const data = compress ? gzipSync(body) : Buffer.from(body);
+    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': data.length };
+    if (compress) Object.assign(headers, { 'content-encoding': 'gzip', vary: 'Accept-Encoding' });
+    res.writeHead(status, headers);
+    res.end(data);
   }
 
   #streamLines(socket: Socket, res: ServerResponse): void {
