@@ -21,6 +21,7 @@ import { authorizeCall } from './authorize-call.js';
 import { idLookups, type Deployment } from './deployments.js';
 import { applyToEach, filteredList, permittedDagIds } from './list-filter.js';
 import { checkBodyFraming, parseJsonBody, readBody } from './request-body.js';
+import { mayReadRunResults } from './run-results.js';
 import { sendList } from './send-list.js';
 import { forward, longPollBounds, proxyForbidden, type CallerCredentials } from './relay.js';
 import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
@@ -117,7 +118,8 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const upstreamPath = '/' + rest.join('/') + (target.query ? `?${target.query}` : '');
   const filter = decision.filter;
   if (!filter) {
-    const longPoll = decision.operation?.operation.longPoll ? longPollBounds(deployment.config.timeouts, target.params) : undefined;
+    const resolved = decision.operation;
+    const longPoll = resolved?.operation.longPoll ? longPollBounds(deployment.config.timeouts, target.params, mayReadRunResults(principal, resolved)) : undefined;
     return forward(deployment, upstreamCall(req, res, upstreamPath, body.raw, signal), credentials, res, longPoll);
   }
   const scan = {

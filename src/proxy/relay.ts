@@ -9,6 +9,7 @@ import { OAuthError } from '../errors/oauth-error.js';
 import { decodeBody, upstreamAcceptEncoding } from '../http/content-coding.js';
 import { isPlainNdjson } from '../http/ndjson-stream.js';
 import type { Deployment } from './deployments.js';
+import { NdjsonMemberFilter } from './ndjson-member-filter.js';
 
 /** Response headers passed back to the caller: an allow-list (no Set-Cookie, no Location, no Server). */
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'cache-control', 'etag', 'last-modified', 'vary', 'retry-after', 'expires'];
@@ -23,16 +24,18 @@ export interface CallerCredentials {
 export interface LongPoll {
   limitMs: number;
   pauseMs: number;
+  /** Whether the caller may see the run's results (`mayReadRunResults`); without, they are removed from every line. */
+  withResults: boolean;
 }
 
 /**
  * A long poll may stream for `timeouts.long_poll`. Airflow writes a line every `interval` seconds (the caller's
  * query parameter), so a pause of up to `interval` plus `timeouts.body` is no stall; a longer one still is.
  */
-export function longPollBounds(timeouts: UpstreamConfig['timeouts'], query: URLSearchParams): LongPoll {
+export function longPollBounds(timeouts: UpstreamConfig['timeouts'], query: URLSearchParams, withResults: boolean): LongPoll {
   const interval = Number(query.get('interval'));
   const pauseMs = (Number.isFinite(interval) && interval > 0 ? interval * 1000 : 0) + timeouts.body;
-  return { limitMs: timeouts.long_poll, pauseMs: Math.min(pauseMs, timeouts.long_poll) };
+  return { limitMs: timeouts.long_poll, pauseMs: Math.min(pauseMs, timeouts.long_poll), withResults };
 }
 
 /**
@@ -46,7 +49,7 @@ export async function forward(deployment: Deployment, call: UpstreamRequest, cre
     // Codings the proxy can read, so it can tell a refusal; never for a long poll, which may need an error line.
     const headers = { ...call.headers, 'accept-encoding': longPoll ? 'identity' : upstreamAcceptEncoding(call.headers['accept-encoding']) };
     const sent = limit ? { ...call, headers, signal: limit.signal, bodyTimeoutMs: longPoll.pauseMs } : { ...call, headers };
-    await forwardOnce(deployment, sent, credentials, res, call.signal, longPoll !== undefined);
+    await forwardOnce(deployment, sent, credentials, res, call.signal, longPoll);
   } finally {
     limit?.clear();
   }
@@ -61,7 +64,7 @@ function timeLimit(ms: number, caller: AbortSignal | undefined): { signal: Abort
   return { signal: caller ? AbortSignal.any([caller, controller.signal]) : controller.signal, clear: () => clearTimeout(timer) };
 }
 
-async function forwardOnce(deployment: Deployment, call: UpstreamRequest, credentials: CallerCredentials, res: ServerResponse, caller: AbortSignal | undefined, longPoll: boolean): Promise<void> {
+async function forwardOnce(deployment: Deployment, call: UpstreamRequest, credentials: CallerCredentials, res: ServerResponse, caller: AbortSignal | undefined, longPoll: LongPoll | undefined): Promise<void> {
   const send = (authorization: string) => deployment.client.request({ ...call, headers: { ...call.headers, authorization } });
   let authorization = await credentials.current();
   let upstream = await send(authorization);
@@ -117,7 +120,7 @@ const SMALL_BODY = 64 * 1024;
  * body that stalls before its first byte still becomes a 504 `upstream_timeout`; after that, a stall or a reset
  * can only end the answer visibly (`writeError`: an NDJSON error line, or a cut connection), never cleanly.
  */
-async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, signal: AbortSignal | undefined, read: Buffer | undefined, longPoll: boolean): Promise<void> {
+async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, signal: AbortSignal | undefined, read: Buffer | undefined, longPoll: LongPoll | undefined): Promise<void> {
   const headers: OutgoingHttpHeaders = {};
   for (const name of FORWARDED_RESPONSE_HEADERS) {
     const value = upstream.headers[name];
@@ -125,11 +128,13 @@ async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, sig
   }
   // Airflow streams `/wait` as NDJSON without saying so; labelled, the caller (and `writeError`) can tell.
   if (longPoll && upstream.statusCode === 200 && headers['content-type'] === undefined) headers['content-type'] = 'application/x-ndjson';
+  const filter = longPoll && !longPoll.withResults && upstream.statusCode === 200 ? new NdjsonMemberFilter('results') : undefined;
+  if (filter) delete headers['content-length'];
   const length = Number(upstream.headers['content-length']);
   if (read || length <= SMALL_BODY) {
     // Small bodies in one write: cheaper than a stream pipeline per request on the hot path.
     const data = read ?? Buffer.from(await readUpstream(upstream.body.arrayBuffer()));
-    res.writeHead(upstream.statusCode, headers).end(data);
+    res.writeHead(upstream.statusCode, headers).end(filter ? Buffer.concat([filter.push(data), filter.end()]) : data);
     return;
   }
   const chunks = upstream.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -138,11 +143,12 @@ async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, sig
   let lineEnded = true;
   try {
     for (let next = head; !next.done; next = await chunks.next()) {
-      if (next.value.length === 0) continue;
-      lineEnded = next.value[next.value.length - 1] === 0x0a;
-      if (!res.write(next.value)) await once(res, 'drain', { signal });
+      const chunk = filter ? filter.push(next.value) : next.value;
+      if (chunk.length === 0) continue;
+      lineEnded = chunk[chunk.length - 1] === 0x0a;
+      if (!res.write(chunk)) await once(res, 'drain', { signal });
     }
-    res.end();
+    res.end(filter?.end());
   } catch (err) {
     if (signal?.aborted) return; // the caller went away: nothing left to answer
     // The error line that ends a cut NDJSON stream starts a line of its own.

@@ -76,6 +76,18 @@ it('wait-streams-to-the-final-state: a run triggered through the proxy is follow
   expect(lines.at(-1)).toMatchObject({ state: 'success' });
 }, 200_000);
 
+it('wait-results-leak-xcom-without-read-xcom: /wait for a token without read_xcom carries no results, though Airflow sends them to the proxy', async () => {
+  // Runs after the run above has finished: /wait answers its final state at once.
+  const path = '/dags/etl_daily/dagRuns/waited-1/wait?interval=1&result=extract';
+  const login = await airflowLogin(airflow, 'proxy', 'proxy-pass');
+  const { access_token } = (await login.json()) as { access_token: string };
+  const direct = await (await fetch(`${airflow.url}/api/v2${path}`, { headers: { authorization: `Bearer ${access_token}` } })).text();
+  expect(JSON.parse(direct.trimEnd().split('\n').at(-1)!)).toEqual({ state: 'success', results: { extract: 'extracted' } });
+  const res = await fetch(proxied(path), { headers: { authorization: `Bearer ${tokens['demo-etl']}` } });
+  expect(res.status).toBe(200);
+  expect(JSON.parse((await res.text()).trimEnd().split('\n').at(-1)!)).toEqual({ state: 'success' });
+});
+
 it('dag-list-compressed: Airflow compresses a passed-through DAG list, the proxy a filtered one (sizes in the log)', async () => {
   const plain = await raw('svc-reporting', '/dags');
   const gzip = await raw('svc-reporting', '/dags', { 'accept-encoding': 'gzip' });

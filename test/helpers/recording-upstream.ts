@@ -51,6 +51,8 @@ export interface StreamScript {
   lines: number;
   then: 'success' | 'stall' | 'reset';
   contentType?: string;
+  /** The `results` of the `success` line (the run's XCom, as Airflow's `/wait` sends them). */
+  results?: Record<string, unknown>;
 }
 
 const STAND_IN_PASSWORD = 'stand-in-pass';
@@ -186,7 +188,7 @@ export class RecordingUpstream {
   }
 
   #streamLines(socket: Socket, res: ServerResponse): void {
-    const { everyMs, lines, then, contentType } = this.stream;
+    const { everyMs, lines, then, contentType, results } = this.stream;
     res.writeHead(200, contentType ? { 'content-type': contentType } : {});
     let written = 0;
     const next = () => {
@@ -198,7 +200,7 @@ export class RecordingUpstream {
         written++;
         return void setTimeout(next, everyMs);
       }
-      if (then === 'success') res.end('{"state":"success"}\n');
+      if (then === 'success') res.end(`${JSON.stringify({ state: 'success', ...(results ? { results } : {}) })}\n`);
       else if (then === 'reset') socket.destroy();
     };
     next();

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { Broker } from '../helpers/broker-harness.js';
+import { basic, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 import { startBrokerBeforeStandIn, type RecordingUpstream, type StandInSetup } from '../helpers/recording-upstream.js';
 
 /**
@@ -85,5 +85,28 @@ describe('cut-wait-stream-looks-like-success', () => {
     expect(res.headers.get('content-type')).toBe('application/x-ndjson');
     const got = await lines(res);
     expect(got.at(-1)).toMatchObject({ error: 'upstream_timeout' });
+  });
+});
+
+describe('wait-results-leak-xcom-without-read-xcom', () => {
+  // Airflow checks XCom access against the user it sees: the proxy's own, in service-account mode.
+  const results = { extract: 'secret-return-value' };
+
+  it('a token that may read the DAG but not its XCom gets the run states without their results', async () => {
+    upstream.mode = 'ndjson';
+    upstream.stream = { everyMs: 0, lines: 2, then: 'success', results };
+    const res = await call(`${WAIT}?interval=0.1&result=extract`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).not.toContain('secret-return-value');
+    expect(text.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([{ state: 'running' }, { state: 'running' }, { state: 'success' }]);
+  });
+
+  it('a token that may read its XCom gets the results', async () => {
+    const reader = (await tokenRequest(broker, { grant_type: 'client_credentials' }, { authorization: basic('svc-reporting', 'svc-reporting-secret') })).body.access_token as string;
+    upstream.mode = 'ndjson';
+    upstream.stream = { everyMs: 0, lines: 1, then: 'success', results };
+    const res = await fetch(`${broker.url}/airflow/prod/api/v2${WAIT}?interval=0.1`, { headers: { authorization: `Bearer ${reader}` } });
+    expect((await lines(res)).at(-1)).toEqual({ state: 'success', results });
   });
 });

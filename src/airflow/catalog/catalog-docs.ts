@@ -109,7 +109,7 @@ function notes(o: PolicyOperation): string {
   }
   for (const c of o.also ?? []) out.push(`also ${describeCheck(c)}${c.when ? ` when ${c.when.map(describeFlag).join(' or ')}` : ''}`);
   for (const p of o.pathParams ?? []) out.push(`\`{${p}}\` spans segments`);
-  if (o.longPoll) out.push('long poll');
+  if (o.longPoll) out.push('long poll; its `results` only with `read_xcom`');
   return out.join('; ');
 }
 
