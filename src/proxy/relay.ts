@@ -134,7 +134,8 @@ async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, sig
   if (read || length <= SMALL_BODY) {
     // Small bodies in one write: cheaper than a stream pipeline per request on the hot path.
     const data = read ?? Buffer.from(await readUpstream(upstream.body.arrayBuffer()));
-    res.writeHead(upstream.statusCode, headers).end(filter ? Buffer.concat([filter.push(data), filter.end()]) : data);
+    const sent = filter ? Buffer.concat([filter.push(data), filter.end()]) : data; // a bad line fails before the status
+    res.writeHead(upstream.statusCode, headers).end(sent);
     return;
   }
   const chunks = upstream.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
