@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { UpstreamRequest } from '../airflow/airflow-client.js';
 import { routeApiPath } from '../airflow/api-versions.js';
 import type { Caller } from '../airflow/credentials/upstream-credentials.js';
+import { upstreamAcceptEncoding } from '../http/content-coding.js';
 import { requestIdFrom } from '../http/request-context.js';
 import { writeError } from '../http/write-error.js';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
@@ -38,7 +39,7 @@ export interface ProxyServices {
 }
 
 /** Request headers passed to Airflow: an allow-list. The caller's credentials, cookies and forwarding headers never are. */
-const FORWARDED_REQUEST_HEADERS = ['accept', 'accept-encoding', 'accept-language', 'content-type', 'if-match', 'if-none-match', 'if-modified-since'];
+const FORWARDED_REQUEST_HEADERS = ['accept', 'accept-language', 'content-type', 'if-match', 'if-none-match', 'if-modified-since'];
 const CHALLENGE = { scheme: 'Bearer', realm: 'airflow-token-broker' } as const;
 
 /** What one request learned on its way through the pipeline, for the audit record. */
@@ -164,7 +165,8 @@ function callerCredentials(deployment: Deployment, caller: Caller): CallerCreden
 
 /** One call to Airflow on the caller's behalf, as it is sent; the proxy's `authorization` is added per try. */
 function upstreamCall(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, signal: AbortSignal, contentType?: string): UpstreamRequest {
-  const headers: Record<string, string> = { 'x-request-id': res.getHeader('X-Request-Id') as string };
+  // Only codings the proxy can decode: it must be able to read a refusal (`relay.ts`).
+  const headers: Record<string, string> = { 'x-request-id': res.getHeader('X-Request-Id') as string, 'accept-encoding': upstreamAcceptEncoding(req.headers['accept-encoding']) };
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = req.headers[name];
     if (typeof value === 'string') headers[name] = value;

@@ -6,7 +6,7 @@ import { readUpstream, refusedCredentials, upstreamFailure, type UpstreamRequest
 import type { UpstreamConfig } from '../config/schema.js';
 import { formatDuration } from '../config/duration.js';
 import { OAuthError } from '../errors/oauth-error.js';
-import { decodeBody, upstreamAcceptEncoding } from '../http/content-coding.js';
+import { decodeBody } from '../http/content-coding.js';
 import { isPlainNdjson } from '../http/ndjson-stream.js';
 import type { Deployment } from './deployments.js';
 import { NdjsonMemberFilter } from './ndjson-member-filter.js';
@@ -46,9 +46,8 @@ export function longPollBounds(timeouts: UpstreamConfig['timeouts'], query: URLS
 export async function forward(deployment: Deployment, call: UpstreamRequest, credentials: CallerCredentials, res: ServerResponse, longPoll?: LongPoll): Promise<void> {
   const limit = longPoll && timeLimit(longPoll.limitMs, call.signal);
   try {
-    // Codings the proxy can read, so it can tell a refusal; never for a long poll, which may need an error line.
-    const headers = { ...call.headers, 'accept-encoding': longPoll ? 'identity' : upstreamAcceptEncoding(call.headers['accept-encoding']) };
-    const sent = limit ? { ...call, headers, signal: limit.signal, bodyTimeoutMs: longPoll.pauseMs } : { ...call, headers };
+    // Never compressed for a long poll: a gzip stream cut short could not take an error line.
+    const sent = limit ? { ...call, headers: { ...call.headers, 'accept-encoding': 'identity' }, signal: limit.signal, bodyTimeoutMs: longPoll.pauseMs } : call;
     await forwardOnce(deployment, sent, credentials, res, call.signal, longPoll);
   } finally {
     limit?.clear();
