@@ -17,6 +17,8 @@ export interface UpstreamRequest {
   body?: Buffer | string | undefined;
   /** Aborts the request (the caller went away): the connection is closed at once. */
   signal?: AbortSignal | undefined;
+  /** Longest pause while the body streams, in place of the deployment's `timeouts.body` (long polls). */
+  bodyTimeoutMs?: number | undefined;
 }
 
 /**
@@ -41,12 +43,14 @@ export class AirflowClient {
 
   /** Sends a request; `path` starts with `/` and is already validated (e.g. `/api/v2/dags?limit=1`). */
   request(call: UpstreamRequest): Promise<Dispatcher.ResponseData> {
-    return readUpstream(this.pool.request({ method: call.method, path: this.basePath + call.path, headers: call.headers, body: call.body, signal: call.signal }));
+    const { method, headers, body, signal, bodyTimeoutMs } = call;
+    return readUpstream(this.pool.request({ method, path: this.basePath + call.path, headers, body, signal, ...(bodyTimeoutMs === undefined ? {} : { bodyTimeout: bodyTimeoutMs }) }));
   }
 
   /** A JSON call made by the proxy itself (login, lookups, list scans). */
   async json(method: Dispatcher.HttpMethod, path: string, authorization: string | undefined, body?: unknown, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    // Never compressed: the proxy reads these itself, near Airflow, where bytes are cheaper than CPU on both ends.
+    const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity' };
     if (authorization) headers.authorization = authorization;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await this.request({ method, path, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });

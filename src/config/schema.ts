@@ -345,6 +345,13 @@ const upstream = z
         connect: duration().prefault('5s'),
         headers: duration().prefault('30s').meta({ description: 'Until Airflow\'s response headers arrive.' }),
         body: duration().prefault('60s').meta({ description: 'Longest pause while a response body streams.' }),
+        long_poll: duration().prefault('1h').meta({
+          description:
+            'Longest a long-polling call (`longPoll` in the operation catalog: Airflow 3\'s ' +
+            '`GET .../dagRuns/{id}/wait`) may stream. Its pauses may last its `interval` plus `body`. A cut stream ' +
+            'ends with a final `{"error":"upstream_timeout",...}` NDJSON line; call `/wait` again to go on waiting.',
+          examples: ['6h'],
+        }),
       })
       .prefault({}),
     max_request_body: z.string().default('1mb').meta({ description: 'Largest request body the proxy accepts.' }),

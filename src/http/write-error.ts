@@ -2,11 +2,13 @@ import type { ServerResponse } from 'node:http';
 import { buildErrorResponse, type ChallengeContext } from '../errors/error-response.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { Logger } from '../observability/logger.js';
+import { isPlainNdjson } from './ndjson-stream.js';
 
 /**
  * The one error writer, for express and the proxy alike: builds the answer, logs it at the level it deserves
- * (the full detail, cause included, whenever the caller is told less than the log), and sends it, or cuts the
- * connection when the answer had already begun. Returns the code answered, for the audit.
+ * (the full detail, cause included, whenever the caller is told less than the log), and sends it; when the answer
+ * had already begun, it ends an NDJSON stream with the error as its last line, or cuts the connection. Returns the
+ * code answered, for the audit.
  */
 export function writeError(res: ServerResponse, err: unknown, challenge: ChallengeContext, log: Logger | undefined): string {
   const response = buildErrorResponse(err, challenge);
@@ -21,7 +23,10 @@ export function writeError(res: ServerResponse, err: unknown, challenge: Challen
     log?.error({ err, code }, 'unexpected error');
   }
   if (res.headersSent) {
-    res.destroy();
+    // Never a clean end for an answer cut short: an NDJSON stream gets the error as its last line, anything else
+    // a reset (a chunked body left unterminated, or fewer bytes than its length said).
+    if (isPlainNdjson(res) && !res.writableEnded) res.end(`${JSON.stringify(response.body)}\n`);
+    else res.destroy();
     return code;
   }
   const text = JSON.stringify(response.body);

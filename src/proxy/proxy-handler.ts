@@ -1,13 +1,12 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { readUpstream, refusedCredentials, upstreamFailure, type UpstreamRequest } from '../airflow/airflow-client.js';
+import type { UpstreamRequest } from '../airflow/airflow-client.js';
 import { routeApiPath } from '../airflow/api-versions.js';
 import type { MatchedOperation } from '../airflow/catalog/route-catalog.js';
 import type { Caller } from '../airflow/credentials/upstream-credentials.js';
+import { upstreamAcceptEncoding } from '../http/content-coding.js';
 import { applyCors } from '../http/cors.js';
 import { requestIdFrom } from '../http/request-context.js';
-import { mergeVary } from '../http/vary.js';
 import { writeError } from '../http/write-error.js';
 import { invalidRequest, OAuthError } from '../errors/oauth-error.js';
 import type { AuditLog, DecisionAuditRecord } from '../observability/audit-log.js';
@@ -28,6 +27,9 @@ import { isOpenApiDocumentPath, type ServeOpenApiDocument } from './openapi-docu
 import { checkOperationInput } from './operation-input.js';
 import { refusal } from './refusal.js';
 import { checkBodyFraming, parseJsonBody, readBody } from './request-body.js';
+import { mayReadRunResults } from './run-results.js';
+import { sendList } from './send-list.js';
+import { forward, longPollBounds, proxyForbidden, relay, type CallerCredentials } from './relay.js';
 import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
 import { unauthenticatedRoute } from './unauthenticated-route.js';
 
@@ -46,8 +48,6 @@ export interface ProxyServices {
 
 /** Request headers passed to Airflow: an allow-list. The caller's credentials, cookies and forwarding headers never are. */
 const FORWARDED_REQUEST_HEADERS = ['accept', 'accept-language', 'content-type', 'if-match', 'if-none-match', 'if-modified-since'];
-/** Response headers passed back to the caller: an allow-list (no Set-Cookie, no Location, no Server). */
-const FORWARDED_RESPONSE_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'cache-control', 'etag', 'last-modified', 'vary', 'retry-after', 'expires'];
 /** The proxy's errors also carry Airflow's `detail` member: Airflow's clients print it. */
 const CHALLENGE = { scheme: 'Bearer', realm: 'airflow-token-broker', detail: true } as const;
 
@@ -133,7 +133,11 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   if (!decision.allowed) throw refusal(decision, { method, path: deployment.api.root + apiPath });
 
   const filter = decision.filter;
-  if (!filter) return forward(deployment, upstreamCall(req, res, upstreamPath, body.raw, signal), credentials, res);
+  if (!filter) {
+    const resolved = decision.operation;
+    const longPoll = resolved?.operation.longPoll ? longPollBounds(deployment.config.timeouts, target.params, mayReadRunResults(principal, resolved)) : undefined;
+    return forward(deployment, upstreamCall(req, res, upstreamPath, body.raw, signal), credentials, res, longPoll);
+  }
   const scan = {
     client: deployment.client,
     apiRoot: deployment.api.root,
@@ -158,7 +162,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const result = filter.list.each
     ? await applyToEach(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep, method as Dispatcher.HttpMethod, body.json)
     : await filteredList(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep);
-  return sendJson(res, result.status, result.body);
+  return sendList(res, result.status, result.body, req.headers['accept-encoding']);
 }
 
 /**
@@ -179,7 +183,7 @@ async function servePublic(
   if (req.headers.authorization !== undefined) await identifyForAudit(s, req.headers.authorization, deployment, trail);
   trail.decision = allowPublic({ operation: call.matches[0]!.operation, kind: 'public' });
   const upstream = await deployment.client.request(upstreamCall(req, res, call.path, Buffer.alloc(0), signal));
-  await relay(upstream, res, signal);
+  await relay(upstream, res, signal, undefined, undefined);
 }
 
 async function identifyForAudit(s: ProxyServices, authorization: string, deployment: Deployment, trail: Trail): Promise<void> {
@@ -203,12 +207,6 @@ function abortedOnClose(res: ServerResponse): AbortSignal {
   return controller.signal;
 }
 
-/** The proxy's credentials for one caller: fetched once per request, and fresh ones after Airflow refused them. */
-interface CallerCredentials {
-  current: () => Promise<string>;
-  fresh: () => Promise<string>;
-}
-
 function callerCredentials(deployment: Deployment, caller: Caller): CallerCredentials {
   let current: Promise<string> | undefined;
   return {
@@ -219,7 +217,8 @@ function callerCredentials(deployment: Deployment, caller: Caller): CallerCreden
 
 /** One call to Airflow on the caller's behalf, as it is sent; the proxy's `authorization` is added per try. */
 function upstreamCall(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, signal: AbortSignal, contentType?: string): UpstreamRequest {
-  const headers: Record<string, string> = { 'x-request-id': res.getHeader('X-Request-Id') as string };
+  // Only codings the proxy can decode: it must be able to read a refusal (`relay.ts`).
+  const headers: Record<string, string> = { 'x-request-id': res.getHeader('X-Request-Id') as string, 'accept-encoding': upstreamAcceptEncoding(req.headers['accept-encoding']) };
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = req.headers[name];
     if (typeof value === 'string') headers[name] = value;
@@ -246,92 +245,6 @@ function principalFor(policy: Parameters<typeof compilePrincipal>[0], deployment
     if (byScope.size < 1_000) byScope.set(key, compiled);
   }
   return compiled;
-}
-
-async function forward(deployment: Deployment, call: UpstreamRequest, credentials: CallerCredentials, res: ServerResponse): Promise<void> {
-  const send = (authorization: string) => deployment.client.request({ ...call, headers: { ...call.headers, authorization } });
-  let authorization = await credentials.current();
-  let upstream = await send(authorization);
-  let answer = await readRefusal(upstream);
-  if (answer.refused && deployment.credentials.invalidate(authorization)) {
-    upstream = await send((authorization = await credentials.fresh()));
-    answer = await readRefusal(upstream);
-    // Refused again: the fresh credentials are no better, which the credential mode may remember.
-    if (answer.refused) deployment.credentials.invalidate(authorization);
-  }
-  // A 403 the credential mode pins on itself (Airflow 2's anonymous fallback for a refused password) counts too.
-  if (!answer.refused && upstream.statusCode === 403 && (await proxyForbidden(deployment, authorization))) {
-    if (!answer.body) await upstream.body.dump();
-    answer = { refused: true };
-  }
-  // The caller's token was fine (we checked it); Airflow refused what the proxy sent on its behalf.
-  if (answer.refused) throw deployment.credentials.mode === 'trusted-jwks' ? new OAuthError('upstream_error', MINTED_TOKEN_REFUSED) : refusedCredentials();
-  await relay(upstream, res, call.signal, answer.body);
-}
-
-const MINTED_TOKEN_REFUSED =
-  "Airflow did not accept the per-caller token the proxy minted: its trusted key set, audience or user mapping does not match the broker's";
-
-/** Airflow 3's answer to a token it cannot verify or turn into a user (any other invalid token than an expired one). */
-const INVALID_JWT = Buffer.from('{"detail":"Invalid JWT token"}');
-
-/**
- * Did Airflow refuse the credentials the proxy sent? 401, or 403 "Invalid JWT token" (a bad signature, an unknown
- * `kid`, an unknown user), as opposed to 403 "Forbidden", a permission Airflow refuses the caller. Only small 403
- * bodies are read to tell: the bytes read are handed on for the relay.
- */
-async function readRefusal(upstream: Dispatcher.ResponseData): Promise<{ refused: boolean; body?: Buffer }> {
-  if (upstream.statusCode === 401) {
-    await upstream.body.dump();
-    return { refused: true };
-  }
-  if (upstream.statusCode !== 403 || !(Number(upstream.headers['content-length']) <= 256)) return { refused: false };
-  const body = Buffer.from(await readUpstream(upstream.body.arrayBuffer()));
-  return { refused: body.equals(INVALID_JWT), body };
-}
-
-/** Whether Airflow's 403 to `authorization` is the proxy's credentials failing (Airflow 2's anonymous fallback). */
-function proxyForbidden(deployment: Deployment, authorization: string): Promise<boolean> {
-  return deployment.credentials.forbidden?.(authorization) ?? Promise.resolve(false);
-}
-
-const SMALL_BODY = 64 * 1024;
-
-/**
- * Sends Airflow's answer on. Status and headers are committed only once the body has started to arrive, so a
- * body that stalls before its first byte still becomes a 504 `upstream_timeout`; after that, a stall can only
- * cut the connection.
- */
-async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, signal: AbortSignal | undefined, read?: Buffer): Promise<void> {
-  const headers: OutgoingHttpHeaders = {};
-  for (const name of FORWARDED_RESPONSE_HEADERS) {
-    const value = upstream.headers[name];
-    // Airflow's Vary is added to the proxy's (`Vary: Origin` for CORS), never in its place.
-    if (value !== undefined) headers[name] = name === 'vary' ? mergeVary(res.getHeader('vary'), value) : value;
-  }
-  const length = Number(upstream.headers['content-length']);
-  if (read || length <= SMALL_BODY) {
-    // Small bodies in one write: cheaper than a stream pipeline per request on the hot path.
-    const data = read ?? Buffer.from(await readUpstream(upstream.body.arrayBuffer()));
-    res.writeHead(upstream.statusCode, headers).end(data);
-    return;
-  }
-  const chunks = upstream.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const head = await readUpstream(chunks.next());
-  res.writeHead(upstream.statusCode, headers);
-  if (head.done) return void res.end();
-  async function* rest() {
-    yield head.value;
-    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
-  }
-  try {
-    await pipeline(rest(), res);
-  } catch (err) {
-    if (signal?.aborted) return; // the caller went away: nothing left to answer
-    throw upstreamFailure(err);
-  } finally {
-    if (!upstream.body.destroyed) upstream.body.destroy();
-  }
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -1,4 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import type { ConfigInput } from '../../src/config/schema.js';
@@ -35,7 +36,25 @@ export type UpstreamMode =
   /** Sends 200 headers of a chunked body, then nothing. */
   | 'stall-chunked-body'
   /** Sends 200 headers of a chunked body and its first chunk, then nothing. */
-  | 'stall-mid-body';
+  | 'stall-mid-body'
+  /** Streams NDJSON as Airflow's `/wait` does (no content type, one state line at a time), as `stream` says. */
+  | 'ndjson'
+  /** Answers every API call with a list of `dagCount` DAGs (`etl_0`, `payroll_1`, ...), one page. */
+  | 'dag-list';
+
+/**
+ * How the `ndjson` mode streams: `{"state":"running"}` lines `everyMs` apart (the first at once), `lines` of
+ * them, and then `{"state":"success"}` and a clean end, or a stall (nothing more), or a reset of the connection.
+ * `contentType` is sent when set (Airflow's log stream says `application/x-ndjson`; `/wait` says nothing).
+ */
+export interface StreamScript {
+  everyMs: number;
+  lines: number;
+  then: 'success' | 'stall' | 'reset';
+  contentType?: string;
+  /** The `results` of the `success` line (the run's XCom, as Airflow's `/wait` sends them). */
+  results?: Record<string, unknown>;
+}
 
 const STAND_IN_PASSWORD = 'stand-in-pass';
 const PUBLIC_PATHS = new Set(['/api/v2/version', '/api/v2/monitor/health', '/api/v1/version', '/api/v1/health']);
@@ -52,6 +71,14 @@ export class RecordingUpstream {
   refusal: 401 | 403 = 401;
   /** Extra headers on every 200 answer (e.g. Airflow's own `Access-Control-*`, which the proxy must not relay). */
   answerHeaders: Record<string, string> = {};
+  stream: StreamScript = { everyMs: 0, lines: 1, then: 'success' };
+  dagCount = 20;
+  /**
+   * Compresses answers as Airflow's GZipMiddleware does (gzip when the request accepts it, 1024 bytes and more,
+   * `Vary: Accept-Encoding`); `'always'` also compresses refusals however small, as an nginx with `gzip on` in
+   * front of Airflow would (its default `gzip_min_length` is 20 bytes).
+   */
+  gzip: 'airflow' | 'always' = 'airflow';
   readonly seen: SeenRequest[] = [];
   readonly #sockets = new Set<Socket>();
   readonly #server: Server = createServer((req, res) => {
@@ -62,7 +89,7 @@ export class RecordingUpstream {
       const seen: SeenRequest = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) };
       this.seen.push(seen);
       res.on('close', () => (seen.closedAt ??= Date.now()));
-      this.#answer(req.socket, res, req.headers.authorization, req.url!);
+      this.#answer(req.socket, res, req.headers.authorization, req.url!, req.headers['accept-encoding']);
     });
   });
 
@@ -84,6 +111,9 @@ export class RecordingUpstream {
     this.refuseTokensUpTo = 0;
     this.refusal = 401;
     this.answerHeaders = {};
+    this.stream = { everyMs: 0, lines: 1, then: 'success' };
+    this.dagCount = 20;
+    this.gzip = 'airflow';
     this.seen.length = 0;
   }
 
@@ -105,7 +135,7 @@ export class RecordingUpstream {
     res.end(JSON.stringify({ access_token: `eyJhbGciOiJIUzI1NiJ9.${payload}.c2ln-${this.logins}` }));
   }
 
-  #answer(socket: Socket, res: ServerResponse, authorization: string | undefined, url: string): void {
+  #answer(socket: Socket, res: ServerResponse, authorization: string | undefined, url: string, acceptEncoding: string | undefined): void {
     switch (this.mode) {
       case 'slow':
         return;
@@ -130,6 +160,8 @@ export class RecordingUpstream {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.write('{"dag_id":');
         return;
+      case 'ndjson':
+        return this.#streamLines(socket, res);
     }
     // Airflow's public operations need no credentials at all (Airflow 3 mounts them outside its authenticated router).
     if (PUBLIC_PATHS.has(url)) {
@@ -142,9 +174,11 @@ export class RecordingUpstream {
     const refused = authorization?.startsWith('Basic ') ? authorization !== STAND_IN_BASIC : login <= this.refuseTokensUpTo;
     if (this.mode === 'reject-token' || refused) {
       const body = this.refusal === 401 ? '{"detail":"Not authenticated"}' : '{"detail":"Invalid JWT token"}';
-      res.writeHead(this.refusal, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-      return;
+      return this.#json(res, this.refusal, body, acceptEncoding, this.gzip === 'always' ? 0 : 1024);
+    }
+    if (this.mode === 'dag-list') {
+      const dags = Array.from({ length: this.dagCount }, (_, i) => ({ dag_id: `${['etl', 'payroll', 'report'][i % 3]}_${i}`, is_paused: false, tags: [], description: 'x'.repeat(60) }));
+      return this.#json(res, 200, JSON.stringify({ dags, total_entries: dags.length }), acceptEncoding, this.gzip === 'always' ? 0 : 1024);
     }
     if (this.mode === 'forbid') {
       res.writeHead(403, { 'content-type': 'application/json' });
@@ -153,6 +187,34 @@ export class RecordingUpstream {
     }
     res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': '_token=upstream-secret', server: 'uvicorn', location: 'http://internal/x', ...this.answerHeaders });
     res.end(JSON.stringify({ dag_id: 'etl_daily' }));
+  }
+
+  #json(res: ServerResponse, status: number, body: string, acceptEncoding: string | undefined, minimumSize: number): void {
+    const compress = (acceptEncoding ?? '').includes('gzip') && Buffer.byteLength(body) >= minimumSize;
+    const data = compress ? gzipSync(body) : Buffer.from(body);
+    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': data.length };
+    if (compress) Object.assign(headers, { 'content-encoding': 'gzip', vary: 'Accept-Encoding' });
+    res.writeHead(status, headers);
+    res.end(data);
+  }
+
+  #streamLines(socket: Socket, res: ServerResponse): void {
+    const { everyMs, lines, then, contentType, results } = this.stream;
+    res.writeHead(200, contentType ? { 'content-type': contentType } : {});
+    let written = 0;
+    const next = () => {
+      if (res.destroyed) return;
+      if (written < lines) {
+        // Airflow writes the line and its newline as two chunks.
+        res.write('{"state":"running"}');
+        res.write('\n');
+        written++;
+        return void setTimeout(next, everyMs);
+      }
+      if (then === 'success') res.end(`${JSON.stringify({ state: 'success', ...(results ? { results } : {}) })}\n`);
+      else if (then === 'reset') socket.destroy();
+    };
+    next();
   }
 }
 
@@ -166,13 +228,17 @@ export interface StandInSetup {
   close(): Promise<void>;
 }
 
-/** `api: 'v1'` makes `prod` an Airflow 2 deployment (`/api/v1`, service account over HTTP Basic). */
+/**
+ * `api: 'v1'` makes `prod` an Airflow 2 deployment (`/api/v1`, service account over HTTP Basic); `timeouts` adds to
+ * or replaces the 1 s ones.
+ */
 export async function startBrokerBeforeStandIn(
   credentials: Record<string, unknown> = {},
   policyFile?: string,
   api: 'v1' | 'v2' = 'v2',
   /** Changes the config further once `prod` points at the stand-in (`upstreamUrl`). */
   configure?: (c: ConfigInput, upstreamUrl: string) => void,
+  timeouts: Record<string, string> = {},
 ): Promise<StandInSetup> {
   const upstream = new RecordingUpstream();
   await upstream.start();
@@ -186,7 +252,7 @@ export async function startBrokerBeforeStandIn(
         url: upstream.url,
         api,
         credentials: { mode: 'service-account', username: 'proxy', password: '${ATB_TEST_STANDIN_PASSWORD}', ...credentials },
-        timeouts: { connect: '1s', headers: '1s', body: '1s' },
+        timeouts: { connect: '1s', headers: '1s', body: '1s', ...timeouts },
       };
       configure?.(c, upstream.url);
     },

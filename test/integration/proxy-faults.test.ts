@@ -1,3 +1,5 @@
+import { gunzipSync } from 'node:zlib';
+import { request } from 'undici';
 import { parsePolicy } from '../../src/policy/policy-file.js';
 import type { Broker } from '../helpers/broker-harness.js';
 import { startBrokerBeforeStandIn, type RecordingUpstream, type StandInSetup } from '../helpers/recording-upstream.js';
@@ -238,5 +240,92 @@ describe('the proxy\'s Airflow login', () => {
     const before = upstream.logins;
     for (let i = 0; i < 10; i++) expect((await get()).status).toBe(502);
     expect(upstream.logins - before).toBe(1);
+  });
+});
+
+/** The answer as sent on the wire (undici's `request` decodes nothing), and its body decoded. */
+async function raw(path: string, headers: Record<string, string> = {}) {
+  const res = await request(`${broker.url}/airflow/prod/api/v2${path}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
+  const bytes = Buffer.from(await res.body.arrayBuffer());
+  const encoding = res.headers['content-encoding'];
+  const text = (encoding === 'gzip' ? gunzipSync(bytes) : bytes).toString();
+  return { status: res.statusCode, headers: res.headers, bytes: bytes.length, json: JSON.parse(text) as Record<string, unknown> };
+}
+
+const dagIds = (body: Record<string, unknown>) => (body.dags as Array<{ dag_id: string }>).map((d) => d.dag_id);
+
+/** Compression (issue #11, item 5): the stand-in compresses as Airflow's GZipMiddleware does, or (fault injection) always. */
+describe('accept-encoding-not-forwarded', () => {
+  beforeAll(() => new Promise((r) => setTimeout(r, 1_100))); // past the login back-off the tests above leave
+  beforeEach(() => (upstream.mode = 'dag-list'));
+  it('a pass-through call carries the caller\'s Accept-Encoding (the codings the proxy can read) and relays the compressed answer', async () => {
+    const res = await raw('/dags/etl_daily', { 'accept-encoding': 'gzip, br;q=0.5, zstd' });
+    expect(upstream.seen.at(-1)!.headers['accept-encoding']).toBe('gzip, br;q=0.5');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-encoding']).toBe('gzip');
+    expect(res.headers.vary).toMatch(/accept-encoding/i);
+    expect(dagIds(res.json)).toHaveLength(20);
+  });
+
+  it('without Accept-Encoding the upstream is asked for identity and the answer is plain', async () => {
+    const res = await raw('/dags/etl_daily');
+    expect(upstream.seen.at(-1)!.headers['accept-encoding']).toBe('identity');
+    expect(res.headers['content-encoding']).toBeUndefined();
+  });
+
+  it('a long poll is never asked compressed (the proxy may have to end it with an error line)', async () => {
+    upstream.mode = 'ndjson';
+    await raw('/dags/etl_daily/dagRuns/manual_1/wait?interval=0.1', { 'accept-encoding': 'gzip' }).catch(() => undefined);
+    expect(upstream.seen.at(-1)!.headers['accept-encoding']).toBe('identity');
+  });
+});
+
+describe('filtered-list-never-compressed', () => {
+  beforeEach(() => (upstream.mode = 'dag-list'));
+  it('list scans ask Airflow for identity; the filtered list is gzip-compressed by the proxy, with Vary', async () => {
+    upstream.dagCount = 60;
+    const res = await raw('/dags', { 'accept-encoding': 'br, gzip' });
+    expect(upstream.seen.length).toBeGreaterThan(0);
+    for (const seen of upstream.seen) expect(seen.headers['accept-encoding']).toBe('identity');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-encoding']).toBe('gzip');
+    expect(res.headers.vary).toMatch(/accept-encoding/i);
+    expect(Number(res.headers['content-length'])).toBe(res.bytes);
+    expect(dagIds(res.json)).toHaveLength(20);
+    expect(dagIds(res.json).every((id) => id.startsWith('etl_'))).toBe(true);
+    expect(res.json.total_entries).toBe(20);
+    const plain = await raw('/dags');
+    expect(plain.json).toEqual(res.json);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.headers.vary).toMatch(/accept-encoding/i);
+    expect(res.bytes).toBeLessThan(plain.bytes / 3);
+  });
+
+  it('a small filtered list stays uncompressed, and gzip;q=0 refuses gzip', async () => {
+    upstream.dagCount = 3;
+    const small = await raw('/dags', { 'accept-encoding': 'gzip' });
+    expect(small.headers['content-encoding']).toBeUndefined();
+    expect(dagIds(small.json)).toEqual(['etl_0']);
+    upstream.dagCount = 60;
+    const refused = await raw('/dags', { 'accept-encoding': 'gzip;q=0, identity' });
+    expect(refused.headers['content-encoding']).toBeUndefined();
+    expect(dagIds(refused.json)).toHaveLength(20);
+  });
+});
+
+describe('compressed-invalid-jwt-refusal', () => {
+  it('a gzip-compressed 403 "Invalid JWT token" is still the proxy\'s credentials refused: it logs in again once and retries', async () => {
+    await new Promise((r) => setTimeout(r, 1_100)); // past the login back-off
+    upstream.mode = 'ok';
+    upstream.gzip = 'always';
+    expect((await raw('/dags/etl_daily')).status).toBe(200); // logged in
+    await new Promise((r) => setTimeout(r, 1_100));
+    upstream.refusal = 403;
+    upstream.refuseTokensUpTo = upstream.logins;
+    const before = upstream.logins;
+    const res = await raw('/dags/etl_daily', { 'accept-encoding': 'gzip' });
+    expect(res.status).toBe(200);
+    expect(upstream.logins).toBe(before + 1);
+    expect(upstream.seen.at(-2)!.headers['accept-encoding']).toBe('gzip'); // the refused call was asked compressed
   });
 });

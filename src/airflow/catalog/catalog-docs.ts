@@ -28,7 +28,8 @@ How to read the **Ids** column (where the checked resource ids come from):
 *batch* means the body's \`dag_ids\` filter is rewritten to the permitted DAGs; *bulk* means each entity is
 checked with the action its bulk action maps to (a create with \`action_on_existence: overwrite\` also needs the
 update action); *also* names further checks that must pass too (*when* a body flag says so); *\`{p}\` spans
-segments* marks a parameter that takes the rest of the path, \`/\` included.
+segments* marks a parameter that takes the rest of the path, \`/\` included; *long poll* marks a call Airflow
+holds open while it streams, bounded by the upstream's \`timeouts.long_poll\`.
 
 A path can match more than one operation (\`GET /connections/enqueue-test\` also matches
 \`GET /connections/{connection_id}\`; Airflow picks the one it registered first). The proxy then requires every
@@ -113,6 +114,7 @@ function notes(o: PolicyOperation): string {
   }
   for (const c of o.also ?? []) out.push(`also ${describeCheck(c)}${c.when ? ` when ${c.when.map(describeFlag).join(' or ')}` : ''}`);
   for (const p of o.pathParams ?? []) out.push(`\`{${p}}\` spans segments`);
+  if (o.longPoll) out.push('long poll; its `results` only with `read_xcom`');
   return out.join('; ');
 }
 

@@ -11,7 +11,7 @@ export interface Row {
   takesBody?: false;
 }
 
-export type Extras = Partial<Pick<PolicyOperation, 'list' | 'batch' | 'bulk' | 'also'>>;
+export type Extras = Partial<Pick<PolicyOperation, 'list' | 'batch' | 'bulk' | 'also' | 'longPoll'>>;
 
 /**
  * The `route(name, method, template)` of one API version's table: the version's array query parameters and

@@ -101,6 +101,13 @@ interface OperationBase {
    * its method says (`operationTakesBody`).
    */
   takesBody?: boolean;
+  /**
+   * A long poll: Airflow holds the answer open and streams it (NDJSON) until something finishes, e.g.
+   * `GET /dags/{dag_id}/dagRuns/{dag_run_id}/wait`. The proxy bounds it by `timeouts.long_poll` instead of treating a
+   * pause of its `interval` as a stall, never asks it compressed, and ends a cut one with an error line. The
+   * run's `results` (XCom) in its lines reach only a caller who may `read_xcom` on the DAG (`run-results.ts`).
+   */
+  longPoll?: true;
 }
 
 /** POST, PUT and PATCH take a body unless the operation says otherwise; GET and DELETE never do. */

@@ -153,7 +153,7 @@ export const airflowV2Operations: readonly Operation[] = [
   dags(route('patch_dag_run', 'PATCH', dagRun), 'edit'),
   dags(route('delete_dag_run', 'DELETE', dagRun), 'delete'),
   dags(route('clear_dag_run', 'POST', `${dagRun}/clear`), 'clear'),
-  dags(route('wait_dag_run_until_finished', 'GET', `${dagRun}/wait`), 'read'),
+  dags(route('wait_dag_run_until_finished', 'GET', `${dagRun}/wait`), 'read', dagPath, { longPoll: true }),
   dags(route('get_upstream_asset_events', 'GET', `${dagRun}/upstreamAssetEvents`), 'read', dagPath, {
     also: [check('assets', 'read', all)],
   }),
