@@ -93,19 +93,37 @@ const INVALID_JWT = Buffer.from('{"detail":"Invalid JWT token"}');
 
 /**
  * Did Airflow refuse the credentials the proxy sent? 401, or 403 "Invalid JWT token" (a bad signature, an unknown
- * `kid`, an unknown user), as opposed to 403 "Forbidden", a permission Airflow refuses the caller. Only small 403
- * bodies are read to tell: the bytes read are handed on for the relay.
+ * `kid`, an unknown user), as opposed to 403 "Forbidden", a permission Airflow refuses the caller. Only 403 bodies
+ * of at most 256 bytes, or of unknown length, are read to tell: the bytes read are handed on for the relay.
  */
 async function readRefusal(upstream: Dispatcher.ResponseData): Promise<{ refused: boolean; body?: Buffer }> {
   if (upstream.statusCode === 401) {
     await upstream.body.dump();
     return { refused: true };
   }
-  if (upstream.statusCode !== 403 || !(Number(upstream.headers['content-length']) <= 256)) return { refused: false };
-  const body = Buffer.from(await readUpstream(upstream.body.arrayBuffer()));
-  // Compressed when the caller accepts it and something in front of Airflow compresses even tiny bodies.
+  const length = Number(upstream.headers['content-length']);
+  if (upstream.statusCode !== 403 || length > 256) return { refused: false };
+  // Airflow 3 streams every answer through a middleware: asked for gzip, even this 30-byte one comes compressed
+  // and chunked, without a length.
+  const body = length <= 256 ? Buffer.from(await readUpstream(upstream.body.arrayBuffer())) : await readBounded(upstream.body, SMALL_BODY);
   const plain = decodeBody(body, upstream.headers['content-encoding'], INVALID_JWT.length);
   return { refused: plain?.equals(INVALID_JWT) === true, body };
+}
+
+/** A body of unknown length read whole, up to `max` bytes: a larger one fails (`upstream_error`). */
+async function readBounded(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > max) throw new OAuthError('upstream_error', "Airflow's refusal was too large to read");
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    throw upstreamFailure(err);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Whether Airflow's 403 to `authorization` is the proxy's credentials failing (Airflow 2's anonymous fallback). */

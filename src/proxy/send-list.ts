@@ -6,12 +6,12 @@ import { addVary } from '../http/vary.js';
 
 const gzipped = promisify(gzip);
 
-/** Smaller answers are sent as they are: Airflow's own threshold (its GZipMiddleware's `minimum_size`). */
+/** Smaller answers are sent as they are (GZipMiddleware's default `minimum_size`): gzip would save little. */
 const COMPRESS_FROM = 1024;
 
 /**
  * Sends an answer the proxy built itself (a filtered list, a change applied to each permitted match): gzip when the
- * caller accepts it and it is at least 1 kB, as Airflow would have compressed it; `Vary: Accept-Encoding` either way.
+ * caller accepts it and it is at least 1 kB; `Vary: Accept-Encoding` either way.
  * Compressed off the event loop (zlib's thread pool): a filtered list may be large.
  */
 export async function sendList(res: ServerResponse, status: number, body: unknown, acceptEncoding: string | undefined): Promise<void> {

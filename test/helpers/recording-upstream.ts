@@ -74,11 +74,11 @@ export class RecordingUpstream {
   stream: StreamScript = { everyMs: 0, lines: 1, then: 'success' };
   dagCount = 20;
   /**
-   * Compresses answers as Airflow's GZipMiddleware does (gzip when the request accepts it, 1024 bytes and more,
-   * `Vary: Accept-Encoding`); `'always'` also compresses refusals however small, as an nginx with `gzip on` in
-   * front of Airflow would (its default `gzip_min_length` is 20 bytes).
+   * Compresses answers when the request accepts gzip. `'airflow'`: as Airflow 3.3.2 does, every answer however
+   * small, chunked without a length (its GZipMiddleware sees every body as a stream, since a BaseHTTPMiddleware
+   * sits inside it), `Vary: Accept-Encoding`. `'sized'`: from 1024 bytes, with a length (GZipMiddleware on its own).
    */
-  gzip: 'airflow' | 'always' = 'airflow';
+  gzip: 'airflow' | 'sized' = 'sized';
   readonly seen: SeenRequest[] = [];
   readonly #sockets = new Set<Socket>();
   readonly #server: Server = createServer((req, res) => {
@@ -113,7 +113,7 @@ export class RecordingUpstream {
     this.answerHeaders = {};
     this.stream = { everyMs: 0, lines: 1, then: 'success' };
     this.dagCount = 20;
-    this.gzip = 'airflow';
+    this.gzip = 'sized';
     this.seen.length = 0;
   }
 
@@ -174,11 +174,11 @@ export class RecordingUpstream {
     const refused = authorization?.startsWith('Basic ') ? authorization !== STAND_IN_BASIC : login <= this.refuseTokensUpTo;
     if (this.mode === 'reject-token' || refused) {
       const body = this.refusal === 401 ? '{"detail":"Not authenticated"}' : '{"detail":"Invalid JWT token"}';
-      return this.#json(res, this.refusal, body, acceptEncoding, this.gzip === 'always' ? 0 : 1024);
+      return this.#json(res, this.refusal, body, acceptEncoding);
     }
     if (this.mode === 'dag-list') {
       const dags = Array.from({ length: this.dagCount }, (_, i) => ({ dag_id: `${['etl', 'payroll', 'report'][i % 3]}_${i}`, is_paused: false, tags: [], description: 'x'.repeat(60) }));
-      return this.#json(res, 200, JSON.stringify({ dags, total_entries: dags.length }), acceptEncoding, this.gzip === 'always' ? 0 : 1024);
+      return this.#json(res, 200, JSON.stringify({ dags, total_entries: dags.length }), acceptEncoding);
     }
     if (this.mode === 'forbid') {
       res.writeHead(403, { 'content-type': 'application/json' });
@@ -189,11 +189,12 @@ export class RecordingUpstream {
     res.end(JSON.stringify({ dag_id: 'etl_daily' }));
   }
 
-  #json(res: ServerResponse, status: number, body: string, acceptEncoding: string | undefined, minimumSize: number): void {
-    const compress = (acceptEncoding ?? '').includes('gzip') && Buffer.byteLength(body) >= minimumSize;
+  #json(res: ServerResponse, status: number, body: string, acceptEncoding: string | undefined): void {
+    const compress = (acceptEncoding ?? '').includes('gzip') && (this.gzip === 'airflow' || Buffer.byteLength(body) >= 1024);
     const data = compress ? gzipSync(body) : Buffer.from(body);
-    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': data.length };
+    const headers: Record<string, string | number> = { 'content-type': 'application/json' };
     if (compress) Object.assign(headers, { 'content-encoding': 'gzip', vary: 'Accept-Encoding' });
+    if (!compress || this.gzip === 'sized') headers['content-length'] = data.length;
     res.writeHead(status, headers);
     res.end(data);
   }
