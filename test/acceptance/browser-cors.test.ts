@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEV_DIRECTORY_AUDIENCE, type DevDirectory } from '../../scripts/dev-directory.js';
 import { startAirflow, type AirflowServer } from '../helpers/airflow-server.js';
-import { PROD_AUDIENCE, startBroker, startDirectory, type Broker } from '../helpers/broker-harness.js';
+import { PROD_AUDIENCE, startBroker, startDirectory, serviceAccountUpstream, type Broker } from '../helpers/broker-harness.js';
 import { startChromium, type HeadlessChromium } from '../helpers/chromium.js';
 
 /**
@@ -35,15 +35,11 @@ const originOf = (server: Server) => `http://127.0.0.1:${(server.address() as Ad
 
 beforeAll(async () => {
   [airflow, directory, allowedApp, otherApp, chromium] = await Promise.all([startAirflow(), startDirectory(), serveApp(), serveApp(), startChromium()]);
-  process.env.ATB_TEST_AIRFLOW_PASSWORD = 'proxy-pass';
   broker = await startBroker(directory, {
     configure: (c) => {
-      c.upstreams.prod = {
-        audience: PROD_AUDIENCE,
-        url: airflow.url,
-        credentials: { mode: 'service-account', username: 'proxy', password: '${ATB_TEST_AIRFLOW_PASSWORD}' },
+      c.upstreams.prod = serviceAccountUpstream(airflow.url, {
         cors: { allowed_origins: [originOf(allowedApp)] },
-      };
+      });
       c.token_endpoint_cors = { allowed_origins: [originOf(allowedApp)] };
     },
   });

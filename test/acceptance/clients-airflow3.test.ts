@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { airflowLogin, startAirflow, unpauseDag, type AirflowServer } from '../helpers/airflow-server.js';
-import { basic, PROD_AUDIENCE, STAGING_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
+import { basic, STAGING_AUDIENCE, startBroker, startDirectory, tokenRequest, serviceAccountUpstream, type Broker } from '../helpers/broker-harness.js';
 import { brokerCliOnPath, clientsVenv, runClient } from '../helpers/python-clients.js';
 
 /**
@@ -30,8 +30,7 @@ beforeAll(async () => {
   venv = clientsVenv();
   airflow = await startAirflow({ scheduler: true });
   directory = await startDirectory();
-  process.env.ATB_TEST_AIRFLOW_PASSWORD = 'proxy-pass';
-  const upstream = { audience: PROD_AUDIENCE, url: airflow.url, credentials: { mode: 'service-account' as const, username: 'proxy', password: '${ATB_TEST_AIRFLOW_PASSWORD}' } };
+  const upstream = serviceAccountUpstream(airflow.url);
   const policyFile = resolve('test/fixtures/policy/clients.yaml');
   broker = await startBroker(directory, { policyFile, configure: (c) => void (c.upstreams.prod = upstream) });
   shortLived = await startBroker(directory, {

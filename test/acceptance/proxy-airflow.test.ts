@@ -8,7 +8,7 @@ import { apiVersions } from '../../src/airflow/api-versions.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
 import { proxyMatrix } from '../fixtures/proxy-matrix.js';
 import { startAirflow, type AirflowServer } from '../helpers/airflow-server.js';
-import { basic, EXAMPLE_POLICY as EXAMPLE_POLICY_PATH, PROD_AUDIENCE, startBroker, startDirectory, STAGING_AUDIENCE, tokenRequest, type Broker } from '../helpers/broker-harness.js';
+import { basic, EXAMPLE_POLICY as EXAMPLE_POLICY_PATH, startBroker, startDirectory, STAGING_AUDIENCE, tokenRequest, serviceAccountUpstream, type Broker } from '../helpers/broker-harness.js';
 
 /** The proxy in `service-account` mode in front of a real Airflow 3 (scripts/airflow/start.sh). */
 
@@ -21,14 +21,9 @@ const tokens: Record<string, string> = {};
 beforeAll(async () => {
   airflow = await startAirflow();
   directory = await startDirectory();
-  process.env.ATB_TEST_AIRFLOW_PASSWORD = 'proxy-pass';
   broker = await startBroker(directory, {
     configure: (c) => {
-      c.upstreams.prod = {
-        audience: PROD_AUDIENCE,
-        url: airflow.url,
-        credentials: { mode: 'service-account', username: 'proxy', password: '${ATB_TEST_AIRFLOW_PASSWORD}' },
-      };
+      c.upstreams.prod = serviceAccountUpstream(airflow.url);
     },
   });
   for (const account of DEMO_ACCOUNTS) {

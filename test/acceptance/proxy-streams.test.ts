@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { airflowLogin, startAirflow, unpauseDag, type AirflowServer } from '../helpers/airflow-server.js';
-import { basic, PROD_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
+import { basic, startBroker, startDirectory, tokenRequest, serviceAccountUpstream, type Broker } from '../helpers/broker-harness.js';
 
 /**
  * Streams and compression through the proxy against a real Airflow 3 with a scheduler (issue #11, items 4 and 5):
@@ -20,15 +20,10 @@ const tokens: Record<string, string> = {};
 beforeAll(async () => {
   airflow = await startAirflow({ scheduler: true });
   directory = await startDirectory();
-  process.env.ATB_TEST_AIRFLOW_PASSWORD = 'proxy-pass';
   broker = await startBroker(directory, {
     policyFile: resolve('test/fixtures/policy/all-dags-reader.yaml'),
     configure: (c) => {
-      c.upstreams.prod = {
-        audience: PROD_AUDIENCE,
-        url: airflow.url,
-        credentials: { mode: 'service-account', username: 'proxy', password: '${ATB_TEST_AIRFLOW_PASSWORD}' },
-      };
+      c.upstreams.prod = serviceAccountUpstream(airflow.url);
     },
   });
   for (const [client, secret] of [['demo-etl', 'demo-etl-secret'], ['svc-reporting', 'svc-reporting-secret']] as const) {

@@ -17,6 +17,21 @@ export const EXAMPLE_POLICY = resolve('examples/policy.yaml');
 export const PROD_AUDIENCE = 'https://airflow.prod.example';
 export const STAGING_AUDIENCE = 'https://airflow.staging.example';
 
+/**
+ * The `prod` upstream entry for a real test Airflow, reached with the proxy's service account (`proxy`, the fixed
+ * user of scripts/airflow/start.sh; its password read from the environment, as a real config would). `extra`
+ * adds to it (e.g. `cors`).
+ */
+export function serviceAccountUpstream(url: string, extra: Partial<ConfigInput['upstreams'][string]> = {}): ConfigInput['upstreams'][string] {
+  process.env.ATB_TEST_AIRFLOW_PASSWORD = 'proxy-pass';
+  return {
+    audience: PROD_AUDIENCE,
+    url,
+    credentials: { mode: 'service-account', username: 'proxy', password: '${ATB_TEST_AIRFLOW_PASSWORD}' },
+    ...extra,
+  };
+}
+
 export interface Broker {
   url: string;
   /** The ops listener (`/healthz`, `/readyz` with details, `/metrics`), as `server.ops` serves it. */
