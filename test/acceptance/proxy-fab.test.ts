@@ -169,9 +169,8 @@ it('minted-token-refused: Airflow cannot turn the per-caller token into a user: 
   expect(res.status).toBe(200);
   const call = await fetch(`${broker.url}/airflow/staging/api/v2/dags/etl_daily`, { headers: { authorization: `Bearer ${res.body.access_token as string}` } });
   expect(call.status).toBe(502);
-  expect(await call.json()).toEqual({
-    error: 'upstream_error',
-    error_description: "Airflow did not accept the per-caller token the proxy minted: its trusted key set, audience or user mapping does not match the broker's",
-  });
+  const minted = "Airflow did not accept the per-caller token the proxy minted: its trusted key set, audience or user mapping does not match the broker's";
+  // `detail` too: Airflow's clients print that member (issue #11).
+  expect(await call.json()).toEqual({ error: 'upstream_error', error_description: minted, detail: minted });
   expect(await fabRoles('unprovisioned-demo-etl')).toBe(404);
 });
