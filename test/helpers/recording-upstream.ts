@@ -54,6 +54,8 @@ export interface StreamScript {
   contentType?: string;
   /** The `results` of the `success` line (the run's XCom, as Airflow's `/wait` sends them). */
   results?: Record<string, unknown>;
+  /** Written after the lines and before `then`, without a newline: a stream cut in the middle of a line. */
+  partial?: string;
 }
 
 const STAND_IN_PASSWORD = 'stand-in-pass';
@@ -200,7 +202,7 @@ export class RecordingUpstream {
   }
 
   #streamLines(socket: Socket, res: ServerResponse): void {
-    const { everyMs, lines, then, contentType, results } = this.stream;
+    const { everyMs, lines, then, contentType, results, partial } = this.stream;
     res.writeHead(200, contentType ? { 'content-type': contentType } : {});
     let written = 0;
     const next = () => {
@@ -212,8 +214,13 @@ export class RecordingUpstream {
         written++;
         return void setTimeout(next, everyMs);
       }
-      if (then === 'success') res.end(`${JSON.stringify({ state: 'success', ...(results ? { results } : {}) })}\n`);
-      else if (then === 'reset') socket.destroy();
+      const end = () => {
+        if (then === 'success') res.end(`${JSON.stringify({ state: 'success', ...(results ? { results } : {}) })}\n`);
+        else if (then === 'reset') socket.destroy();
+      };
+      if (partial === undefined) return end();
+      // The half line goes out on its own before the end (a reset right after a write would discard it).
+      res.write(partial, () => setTimeout(end, 50));
     };
     next();
   }

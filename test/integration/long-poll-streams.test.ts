@@ -88,6 +88,31 @@ describe('cut-wait-stream-looks-like-success', () => {
   });
 });
 
+describe('cut-mid-line-stream-error-glued-to-the-partial-line', () => {
+  it('a log stream cut in the middle of a line: the error line stands on a line of its own after the partial one', async () => {
+    upstream.mode = 'ndjson';
+    upstream.stream = { everyMs: 0, lines: 1, then: 'reset', contentType: 'application/x-ndjson', partial: '{"state":"runn' };
+    const res = await call(LOG, { accept: 'application/x-ndjson' });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const got = text.trimEnd().split('\n');
+    expect(got).toHaveLength(3);
+    expect(JSON.parse(got[0]!)).toEqual({ state: 'running' });
+    // What Airflow sent is relayed as it came; the proxy's error line does not extend it.
+    expect(got[1]).toBe('{"state":"runn');
+    expect(JSON.parse(got[2]!)).toMatchObject({ error: 'upstream_error', error_description: expect.any(String) });
+  });
+
+  it('a /wait stream cut in the middle of a line: the half line never reaches the caller, the error line does', async () => {
+    upstream.mode = 'ndjson';
+    upstream.stream = { everyMs: 0, lines: 1, then: 'stall', partial: '{"state":"succ' };
+    const got = await lines(await call(`${WAIT}?interval=0.1`));
+    expect(got[0]).toEqual({ state: 'running' });
+    expect(got).toHaveLength(2);
+    expect(got[1]).toMatchObject({ error: 'upstream_timeout' });
+  });
+});
+
 describe('wait-results-leak-xcom-without-read-xcom', () => {
   // Airflow checks XCom access against the user it sees: the proxy's own, in service-account mode.
   const results = { extract: 'secret-return-value' };
