@@ -135,15 +135,16 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
   const api = versionFor(namedVersion, upstream, apis);
   const method = call.method.toUpperCase();
   const asked: string[] = [];
+  let routedCall;
   try {
-    unauthenticatedRoute(api.catalog, method, apiPath, api.root);
+    routedCall = unauthenticatedRoute(api.catalog, method, apiPath, api.root);
   } catch (err) {
     // The proxy's 405 for a method the catalog has not on this path, answered before any token or decision.
     if (err instanceof OAuthError) throw new UnexplainableCall(`the proxy answers ${err.status}: ${err.description}`);
     throw err;
   }
   const compiled = compilePrincipal(policy, principal, upstream ?? undefined);
-  const decided = await authorizeCall(api.catalog, compiled, { method, apiPath, query: new URLSearchParams(query), body: call.body }, offlineLookups(asked)).catch(
+  const decided = await authorizeCall(api.catalog, compiled, { method, apiPath, query: new URLSearchParams(query), body: call.body }, offlineLookups(asked), routedCall.matches).catch(
     (err: unknown) => {
       // The proxy's input check (a repeated scalar, a body where none is taken): refused before any decision.
       if (err instanceof OAuthError && err.code === 'invalid_request') throw new UnexplainableCall(`the proxy refuses this call: ${err.description}`);

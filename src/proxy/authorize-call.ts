@@ -25,10 +25,16 @@ export interface OperationCatalog {
 
 /**
  * Resolve the operation, its resource ids, and decide: the one code path behind the proxy and the admin
- * `explain` tools, so an explanation is exactly the proxy's answer.
+ * `explain` tools, so an explanation is exactly the proxy's answer. `matches` is the catalog's match of this call
+ * when the caller has it already (the proxy routed it before authentication).
  */
-export async function authorizeCall(catalog: OperationCatalog, principal: CompiledPrincipal, call: ApiCall, lookups: IdLookups): Promise<CallDecision> {
-  const matches = catalog.match(call.method, call.apiPath);
+export async function authorizeCall(
+  catalog: OperationCatalog,
+  principal: CompiledPrincipal,
+  call: ApiCall,
+  lookups: IdLookups,
+  matches: MatchedOperation[] = catalog.match(call.method, call.apiPath),
+): Promise<CallDecision> {
   // Input the matched operations do not declare (a repeated scalar, a body where none is taken) is refused first.
   checkOperationInput(matches, call.query, call.body !== undefined);
   const interpretations = await Promise.all(

@@ -111,8 +111,8 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const signal = abortedOnClose(res);
   const upstreamPath = '/' + rest.join('/') + (target.query ? `?${target.query}` : '');
   // Before any token: a method the catalog has not for this path is 405; a public operation is served bare.
-  const publicMatches = unauthenticatedRoute(deployment.api.catalog, method, apiPath, deployment.api.root);
-  if (publicMatches) return servePublic(s, deployment, req, res, { path: upstreamPath, query: target.params, matches: publicMatches }, trail, signal);
+  const routedCall = unauthenticatedRoute(deployment.api.catalog, method, apiPath, deployment.api.root);
+  if (routedCall.public) return servePublic(s, deployment, req, res, { path: upstreamPath, query: target.params, matches: routedCall.matches }, trail, signal);
 
   const claims = await s.authenticator.authenticate(req.headers.authorization, deployment.audience);
   trail.claims = claims;
@@ -128,7 +128,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const credentials = callerCredentials(deployment, { subject: claims.sub, clientId: claims.client_id, roles: principal.rolesHere, policy, claims: claims as unknown as Caller['claims'] });
 
   const call = { method, apiPath, query: target.params, body: body.json };
-  const { decision } = await authorizeCall(deployment.api.catalog, principal, call, idLookups(deployment, credentials.current, signal));
+  const { decision } = await authorizeCall(deployment.api.catalog, principal, call, idLookups(deployment, credentials.current, signal), routedCall.matches);
   trail.decision = decision;
   if (!decision.allowed) throw refusal(decision, { method, path: deployment.api.root + apiPath });
 

@@ -7,19 +7,25 @@ export interface MethodCatalog {
   methodsAt(path: string): string[];
 }
 
+/** The operations a call matched, and whether every one of them is `public` (served without a token). */
+export interface RoutedCall {
+  matches: MatchedOperation[];
+  public: boolean;
+}
+
 /**
  * What the catalog answers before any token is read, since neither answer says anything secret:
  * - a path the catalog knows, with a method it has no operation for (HEAD, PUT on `/dags`, OPTIONS outside a CORS
  *   preflight): 405 `invalid_request` with `Allow`, as Airflow answers before it authenticates. Never a scope
  *   refusal, which would send a developer to ask for more scope;
- * - a call whose every interpretation is a `public` operation (Airflow's version and health): those matches, to be
+ * - a call whose every interpretation is a `public` operation (Airflow's version and health): `public`, to be
  *   served without a token;
- * - anything else: `undefined`, authenticate.
+ * - anything else: authenticate. The matches are handed on to the decision, which need not match again.
  *
  * Airflow 3.3.2 (FastAPI 0.136) registers no HEAD route for a GET one, and Starlette's 405 lists the methods of
  * the first route that matched the path only; `Allow` here lists every method the catalog has for the path.
  */
-export function unauthenticatedRoute(catalog: MethodCatalog, method: string, apiPath: string, root: string): MatchedOperation[] | undefined {
+export function unauthenticatedRoute(catalog: MethodCatalog, method: string, apiPath: string, root: string): RoutedCall {
   const matches = catalog.match(method, apiPath);
   if (matches.length === 0) {
     const allowed = catalog.methodsAt(apiPath);
@@ -29,7 +35,7 @@ export function unauthenticatedRoute(catalog: MethodCatalog, method: string, api
         headers: { Allow: allowed.join(', ') },
       });
     }
-    return undefined;
+    return { matches, public: false };
   }
-  return matches.every((m) => m.operation.public) ? matches : undefined;
+  return { matches, public: matches.every((m) => m.operation.public) };
 }
