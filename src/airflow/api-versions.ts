@@ -39,29 +39,24 @@ export interface OpenApiSource {
   pathsBelowRoot: boolean;
 }
 
-const v1: ApiVersion = {
-  name: 'v1',
-  rootSegments: ['api', 'v1'],
-  root: '/api/v1',
+/** A version from what differs between them; its root and route catalog follow from its name and operations. */
+function apiVersion(name: ApiVersion['name'], operations: readonly Operation[], rest: Pick<ApiVersion, 'health' | 'paging' | 'openApi'>): ApiVersion {
+  return { name, rootSegments: ['api', name], root: `/api/${name}`, operations, catalog: new RouteCatalog(operations), ...rest };
+}
+
+const v1 = apiVersion('v1', airflowV1Operations, {
   health: '/api/v1/health',
-  operations: airflowV1Operations,
-  catalog: new RouteCatalog(airflowV1Operations),
   paging: { defaultLimit: 100, zeroLimitIsDefault: true },
   // Connexion's copy of `api_connexion/openapi/v1.yaml`, served without authentication.
   openApi: { path: '/api/v1/openapi.yaml', format: 'yaml', pathsBelowRoot: true },
-};
+});
 
-const v2: ApiVersion = {
-  name: 'v2',
-  rootSegments: ['api', 'v2'],
-  root: '/api/v2',
+const v2 = apiVersion('v2', airflowV2Operations, {
   health: '/api/v2/monitor/health',
-  operations: airflowV2Operations,
-  catalog: new RouteCatalog(airflowV2Operations),
   paging: { defaultLimit: 50, zeroLimitIsDefault: false },
   // FastAPI's document of the public API (the `/ui` routes are left out of it), served without authentication.
   openApi: { path: '/openapi.json', format: 'json', pathsBelowRoot: false },
-};
+});
 
 export const apiVersions = { v1, v2 } as const;
 export type ApiVersionName = keyof typeof apiVersions;
