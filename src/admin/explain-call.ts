@@ -1,4 +1,4 @@
-import { apiVersions, routeApiPath, type ApiVersion, type ApiVersionName } from '../airflow/api-versions.js';
+import { apiVersions, routeApiPath, type ApiSurface, type ApiVersion, type ApiVersionName } from '../airflow/api-versions.js';
 import { ALL, compilePrincipal, matchesElsewhere, ruleRef, type Check, type Principal, type Reason, type RuleRef } from '../policy/evaluator.js';
 import type { Policy } from '../policy/policy.js';
 import { OAuthError } from '../errors/oauth-error.js';
@@ -56,8 +56,12 @@ export interface OperationReport {
 }
 
 export interface Explanation {
-  /** `upstream`: the deployment decided on (from the path or the call's `deployment`), `null` when none is named. */
-  request: { method: string; apiPath: string; query: string; upstream: string | null; api: ApiVersionName };
+  /**
+   * `upstream`: the deployment decided on (from the path or the call's `deployment`), `null` when none is named.
+   * `api` is the deployment's API version, `root` the root of the API the path is below (`/api/v2`, or FAB's
+   * `/auth/fab/v1` on a v2 deployment).
+   */
+  request: { method: string; apiPath: string; query: string; upstream: string | null; api: ApiVersionName; root: string };
   roles: string[];
   verdict: Verdict;
   decision: { allowed: boolean; filtered: boolean; reason: Reason; rule: RuleReport | null };
@@ -90,10 +94,17 @@ function offlineLookups(asked: string[]): IdLookups {
 
 /**
  * Normalises an admin's path to what the proxy's decision sees: `/dags/x`, `/api/v2/dags/x` and
- * `/airflow/prod/api/v2/dags/x` all mean `/dags/x`, routed as the proxy routes (`routeApiPath`); `version` is
+ * `/airflow/prod/api/v2/dags/x` all mean `/dags/x`, routed as the proxy routes (`routeApiPath`; FAB's
+ * `/auth/fab/v1/users` is below its own root, `surface`); `version` is
  * the API root the path names, `null` for a bare path. The whole target is validated as the proxy validates it.
  */
 export function apiPathOf(path: string): { apiPath: string; query: string; upstream: string | null; version: ApiVersionName | null } {
+  const { surface: _surface, ...named } = routedPathOf(path);
+  return named;
+}
+
+/** `apiPathOf` and the API the path is below (`surface`: `/api/v2`, FAB's `/auth/fab/v1`; `null` for a bare path). */
+function routedPathOf(path: string): ReturnType<typeof apiPathOf> & { surface: ApiSurface | null } {
   let target;
   try {
     target = parseRequestTarget(path.replace(/^https?:\/\/[^/?#]+/i, ''));
@@ -104,12 +115,13 @@ export function apiPathOf(path: string): { apiPath: string; query: string; upstr
   const direct = routeApiPath(s);
   const proxied = direct ? undefined : routeApiPath(s.slice(2));
   const routed = direct ?? proxied;
-  if (routed?.apiPath === '') throw new UnexplainableCall(`no API path below ${routed.api.root}`);
+  if (routed?.apiPath === '') throw new UnexplainableCall(`no API path below ${routed.surface.root}`);
   return {
     apiPath: routed ? routed.apiPath : `/${s.join('/')}`,
     query: target.query,
     upstream: proxied ? s[1]! : null,
     version: routed ? routed.api.name : null,
+    surface: routed ? routed.surface : null,
   };
 }
 
@@ -127,24 +139,26 @@ function versionFor(named: ApiVersionName | null, upstream: string | null, apis:
  * with the same catalog. The only difference is offline id lookups: those stay unresolved, which is said.
  */
 export async function explainCall(policy: Policy, principal: Principal, call: CallToExplain, apis: UpstreamApis = {}): Promise<Explanation> {
-  const { apiPath, query, upstream: named, version: namedVersion } = apiPathOf(call.path);
+  const { apiPath, query, upstream: named, version: namedVersion, surface: namedSurface } = routedPathOf(call.path);
   if (named !== null && call.deployment !== undefined && named !== call.deployment) {
     throw new UnexplainableCall(`the path names upstream ${named}, the deployment option ${call.deployment}`);
   }
   const upstream = named ?? call.deployment ?? null;
   const api = versionFor(namedVersion, upstream, apis);
+  // A bare path (`/dags/x`) is below the version's own root.
+  const surface = namedSurface ?? api;
   const method = call.method.toUpperCase();
   const asked: string[] = [];
   let routedCall;
   try {
-    routedCall = unauthenticatedRoute(api.catalog, method, apiPath, api.root);
+    routedCall = unauthenticatedRoute(surface, method, apiPath);
   } catch (err) {
-    // The proxy's 405 for a method the catalog has not on this path, answered before any token or decision.
+    // The proxy's 405 for a method the catalog has not on this path (404 for a path FAB's API has not), answered before any token or decision.
     if (err instanceof OAuthError) throw new UnexplainableCall(`the proxy answers ${err.status}: ${err.description}`);
     throw err;
   }
   const compiled = compilePrincipal(policy, principal, upstream ?? undefined);
-  const decided = await authorizeCall(api.catalog, compiled, { method, apiPath, query: new URLSearchParams(query), body: call.body }, offlineLookups(asked), routedCall.matches).catch(
+  const decided = await authorizeCall(surface.catalog, compiled, { method, apiPath, query: new URLSearchParams(query), body: call.body }, offlineLookups(asked), routedCall.matches).catch(
     (err: unknown) => {
       // The proxy's input check (a repeated scalar, a body where none is taken): refused before any decision.
       if (err instanceof OAuthError && err.code === 'invalid_request') throw new UnexplainableCall(`the proxy refuses this call: ${err.description}`);
@@ -193,11 +207,11 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
     notes.push(`the proxy reads the whole list from Airflow and answers only the ${resource} this token may ${action}, through ${through.join('; ')}`);
   }
   return {
-    request: { method, apiPath, query, upstream, api: api.name },
+    request: { method, apiPath, query, upstream, api: api.name, root: surface.root },
     roles: [...principal.roles],
     verdict: !decision.allowed ? 'deny' : filter ? 'filter' : 'allow',
     decision: { allowed: decision.allowed, filtered: filter !== undefined, reason: decision.reason, rule: rule(decision.rule) },
-    ...(!decision.allowed && { refusal: refusalBody(refusal(decision, { method, path: api.root + apiPath })) }),
+    ...(!decision.allowed && { refusal: refusalBody(refusal(decision, { method, path: surface.root + apiPath })) }),
     operations,
     checks: decision.verdicts.map((v) => ({
       resource: v.check.resource,
@@ -223,7 +237,7 @@ export function formatRule(r: RuleReport): string {
 
 /** The explanation for a human: request, roles, operations, verdict with the deciding rule, the proxy's refusal, each check, notes. */
 export function formatExplanation(e: Explanation): string {
-  const lines = [`request:   ${e.request.method} ${apiVersions[e.request.api].root}${e.request.apiPath}${e.request.query ? `?${e.request.query}` : ''}${e.request.upstream ? ` (upstream ${e.request.upstream})` : ''}`];
+  const lines = [`request:   ${e.request.method} ${e.request.root}${e.request.apiPath}${e.request.query ? `?${e.request.query}` : ''}${e.request.upstream ? ` (upstream ${e.request.upstream})` : ''}`];
   lines.push(`roles:     ${e.roles.length ? e.roles.join(', ') : '(none)'}`);
   for (const op of e.operations) {
     const what =

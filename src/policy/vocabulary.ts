@@ -15,11 +15,16 @@ export const resourceActions = {
   /** Deployment-wide views, named by the ids in `viewIds`. */
   views: ['read'],
   /**
-   * Airflow 2's FAB user accounts (`/api/v1/users`), by username: list and read, create and change (`write`),
-   * delete. Whoever may write a user may give it any FAB role, so grant it only to roles that administer Airflow.
+   * FAB user accounts, by username: Airflow 2's `/api/v1/users` and, on Airflow 3 with the FAB auth manager,
+   * `/auth/fab/v1/users`: list and read, create and change (`write`), delete. Whoever may write a user may give it
+   * any FAB role (and a password), so grant it only to roles that administer Airflow. Like `roles`, granted only by
+   * a grant that names it: no grant of another kind, however wide, reaches it (the evaluator matches the kind).
    */
   users: ['read', 'write', 'delete'],
-  /** Airflow 2's FAB roles (`/api/v1/roles`), by role name; listing FAB's permissions is `read` on every role. */
+  /**
+   * FAB roles, by role name (`/api/v1/roles`, `/auth/fab/v1/roles`); listing FAB's permissions is `read` on every
+   * role. Renaming a role needs `write` on the new name as well.
+   */
   roles: ['read', 'write', 'delete'],
 } as const;
 

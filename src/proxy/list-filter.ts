@@ -87,7 +87,7 @@ export async function filteredList(ctx: ScanContext, apiPath: string, rawQuery: 
   const query = new URLSearchParams(rawQuery);
   if (query.has('cursor')) throw invalidRequest('cursor pagination is not available to DAG-restricted tokens; use limit and offset');
   const asked = nonNegativeInt(query.get('limit'), 'limit', ctx.paging.defaultLimit);
-  const limit = asked === 0 && ctx.paging.zeroLimitIsDefault ? ctx.paging.defaultLimit : asked;
+  const limit = asked === 0 ? ctx.paging.zeroLimit : asked;
   const offset = nonNegativeInt(query.get('offset'), 'offset', 0);
   // Airflow 2's `fields` trims the items; without their id the proxy could not tell which ones to keep.
   const fields = query.getAll('fields');

@@ -100,18 +100,19 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   if (deployment.cors && applyCors(res, deployment.cors, req)) return void (trail.preflight = true);
   if (isOpenApiDocumentPath(rest)) return s.openApiDocument(deployment, req, res, trail);
   const routed = routeApiPath(rest);
-  // A deployment serves its own API version only: `/api/v2` on an Airflow 2 upstream is not found, and vice versa.
+  // A deployment serves its own API version only (and what that version serves alongside, FAB's `/auth/fab/v1` for
+  // v2): `/api/v2` on an Airflow 2 upstream is not found, and vice versa; so is the rest of `/auth`.
   if (!routed || routed.api !== deployment.api || routed.apiPath === '') {
     throw new OAuthError('invalid_request', `only ${deployment.api.root} is proxied`, { status: 404 });
   }
-  const { apiPath } = routed;
+  const { apiPath, surface } = routed;
   trail.path = apiPath;
   checkBodyFraming(method, req.headers);
   // The caller going away aborts whatever the proxy is still asking Airflow on its behalf.
   const signal = abortedOnClose(res);
   const upstreamPath = '/' + rest.join('/') + (target.query ? `?${target.query}` : '');
   // Before any token: a method the catalog has not for this path is 405; a public operation is served bare.
-  const routedCall = unauthenticatedRoute(deployment.api.catalog, method, apiPath, deployment.api.root);
+  const routedCall = unauthenticatedRoute(surface, method, apiPath);
   if (routedCall.public) return servePublic(s, deployment, req, res, { path: upstreamPath, query: target.params, matches: routedCall.matches }, trail, signal);
 
   const claims = await s.authenticator.authenticate(req.headers.authorization, deployment.audience);
@@ -128,9 +129,9 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const credentials = callerCredentials(deployment, { subject: claims.sub, clientId: claims.client_id, roles: principal.rolesHere, policy, claims: claims as unknown as Caller['claims'] });
 
   const call = { method, apiPath, query: target.params, body: body.json };
-  const { decision } = await authorizeCall(deployment.api.catalog, principal, call, idLookups(deployment, credentials.current, signal), routedCall.matches);
+  const { decision } = await authorizeCall(surface.catalog, principal, call, idLookups(deployment, credentials.current, signal), routedCall.matches);
   trail.decision = decision;
-  if (!decision.allowed) throw refusal(decision, { method, path: deployment.api.root + apiPath });
+  if (!decision.allowed) throw refusal(decision, { method, path: surface.root + apiPath });
 
   const filter = decision.filter;
   if (!filter) {
@@ -143,7 +144,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
     apiRoot: deployment.api.root,
     authorization: await credentials.current(),
     scanLimit: deployment.config.list_scan_limit,
-    paging: deployment.api.paging,
+    paging: surface.paging,
     signal,
     refused: (authorization: string) => void deployment.credentials.invalidate(authorization),
     forbidden: (authorization: string) => proxyForbidden(deployment, authorization),
@@ -156,12 +157,12 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   }
   if (!filter.list) {
     const refused = { interpretation: decision.operation!, check: decision.verdicts.find((v) => !v.allowed)?.check };
-    throw refusal({ reason: 'no-matching-grant', refused }, { method, path: deployment.api.root + apiPath });
+    throw refusal({ reason: 'no-matching-grant', refused }, { method, path: surface.root + apiPath });
   }
   const keep = (id: string) => permits(principal, filter.operation, id);
   const result = filter.list.each
-    ? await applyToEach(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep, method as Dispatcher.HttpMethod, body.json)
-    : await filteredList(scan, `${deployment.api.root}${apiPath}`, target.query, filter.list, keep);
+    ? await applyToEach(scan, `${surface.root}${apiPath}`, target.query, filter.list, keep, method as Dispatcher.HttpMethod, body.json)
+    : await filteredList(scan, `${surface.root}${apiPath}`, target.query, filter.list, keep);
   return sendList(res, result.status, result.body, req.headers['accept-encoding']);
 }
 

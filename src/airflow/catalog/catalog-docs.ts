@@ -1,18 +1,25 @@
 import { resourceKinds } from '../../policy/vocabulary.js';
+import { fabAuthOperations } from './fab-auth-operations.js';
 import type { BodyFlag, CheckSpec, IdSource, Operation, PolicyOperation } from './operation.js';
 import { airflowV1Operations } from './v1-operations.js';
 import { airflowV2Operations } from './v2-operations.js';
 
 const intro = `# Airflow API operations and the permissions they need
 
-<!-- Generated from src/airflow/catalog/v2-operations.ts and v1-operations.ts by
+<!-- Generated from src/airflow/catalog/v2-operations.ts, fab-auth-operations.ts and v1-operations.ts by
 \`npm run build && node dist/scripts/gen-catalog-docs.js\`; edit the tables, not this file. -->
 
 Every operation of Airflow 3's REST API (\`/api/v2\`, checked against Airflow 3.3.2 by
 \`test/acceptance/catalog-coverage.test.ts\`) and of Airflow 2's (\`/api/v1\`, checked against Airflow 2.11.2
-by \`test/acceptance/catalog-coverage-v1.test.ts\`), and the check the proxy makes before forwarding it. Which
-table applies is the upstream's \`api\` setting; one policy file governs both. A request for a path or method not
-listed in its deployment's table is refused.
+by \`test/acceptance/catalog-coverage-v1.test.ts\`), FAB's user management on Airflow 3 (\`/auth/fab/v1\`, checked
+against provider 3.10.2 by \`test/acceptance/proxy-fab-users.test.ts\`), and the check the proxy makes before
+forwarding it. Which table applies is the upstream's \`api\` setting (\`/auth/fab/v1\` is served on \`api: v2\`
+deployments); one policy file governs all. A request for a path or method not listed in its deployment's table is
+refused; below \`/auth\`, every path but FAB's operations listed here is not found (404), \`/auth/token\` and
+\`/auth/logout\` included.
+
+\`users\` and \`roles\` are granted only by grants that name them (\`users: [...]\`, \`roles: [...]\`): no grant of
+another kind, however wide (\`dags: ["*"]\`, \`views: ["*"]\`, an \`admin: true\` role), reaches them.
 
 How to read the **Ids** column (where the checked resource ids come from):
 
@@ -45,6 +52,8 @@ export function renderCatalogDocs(): string {
     intro,
     `## Airflow 3: \`/api/v2\`\n`,
     renderCatalogTables(airflowV2Operations),
+    `## Airflow 3 with the FAB auth manager: \`/auth/fab/v1\`\n`,
+    renderCatalogTables(fabAuthOperations),
     `## Airflow 2: \`/api/v1\` (\`api: v1\`)\n`,
     renderCatalogTables(airflowV1Operations),
   ].join('\n');
