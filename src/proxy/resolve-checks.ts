@@ -75,6 +75,7 @@ async function idsFrom(source: IdSource, resource: ResourceKind, facts: RequestF
     }
     case 'body': {
       const value = (facts.body as Record<string, unknown> | undefined)?.[source.field];
+      if (value === undefined && source.optional) return [];
       if (typeof value === 'number' && Number.isSafeInteger(value)) return [String(value)];
       if (typeof value !== 'string') throw new Unresolved(`body field ${source.field} must be a string`);
       return [value];

@@ -104,6 +104,12 @@ describe('FAB user management is proxied on an Airflow 3 deployment, for a role 
     );
   });
 
+  it('renaming a user needs write on the new name too', async () => {
+    const answer = await send('PATCH', '/airflow/prod/auth/fab/v1/users/alice?update_mask=username', bearer('user-admin@prod'), '{"username":"alice2"}');
+    expect(answer.status).toBe(200);
+    expect(broker.audit.decisions).toContainEqual(expect.objectContaining({ operation: 'update_user', resource_ids: ['alice', 'alice2'] }));
+  });
+
   it('renaming a role needs write on the new name too', async () => {
     const answer = await send('PATCH', '/airflow/prod/auth/fab/v1/roles/Viewer', bearer('user-admin@prod'), '{"name":"Viewer2","actions":[]}');
     expect(answer.status).toBe(200);

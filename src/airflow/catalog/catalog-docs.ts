@@ -98,7 +98,7 @@ function describeIds(ids: IdSource): string {
     case 'query':
       return `query \`${ids.param}\`${ids.separator ? ' (comma list)' : ''}`;
     case 'body':
-      return `body \`${ids.field}\``;
+      return `body \`${ids.field}\`${ids.optional ? ' (if present)' : ''}`;
     case 'fixed':
       return code(ids.id);
     case 'all':

@@ -11,7 +11,8 @@ import type { IdSource, Operation } from './operation.js';
  * - Users are the `users` resource by username, roles the `roles` resource by role name (FAB's path parameter is
  *   `{name}`); listing FAB's permissions is `read` on every role, as in v1.
  * - Lists are filtered to the names a grant covers, as every other list is.
- * - A role patch renames the role to the body's `name` (required by FAB), so it needs `write` on that name as well.
+ * - A patch may rename: a role to the body's `name` (required by FAB), a user to the body's `username` (when
+ *   present), so it needs `write` on that name as well.
  * - Nothing else below `/auth` is proxied: FAB serves its password login (`/auth/token`, `/auth/token/cli`), its
  *   logout (which revokes the presented token) and its Flask pages there, and the proxy answers 404 for all of them.
  */
@@ -26,7 +27,7 @@ export const fabAuthOperations: readonly Operation[] = [
   policy(route('get_users', 'GET', '/users'), check('users', 'read', all), list('users', 'username')),
   policy(route('create_user', 'POST', '/users'), check('users', 'write', { from: 'body', field: 'username' })),
   policy(route('get_user', 'GET', '/users/{username}'), check('users', 'read', users)),
-  policy(route('update_user', 'PATCH', '/users/{username}'), check('users', 'write', users)),
+  policy(route('update_user', 'PATCH', '/users/{username}'), check('users', 'write', users), { also: [check('users', 'write', { from: 'body', field: 'username', optional: true })] }),
   policy(route('delete_user', 'DELETE', '/users/{username}'), check('users', 'delete', users)),
 
   policy(route('get_roles', 'GET', '/roles'), check('roles', 'read', all), list('roles', 'name')),

@@ -25,9 +25,10 @@ export type IdSource =
     }
   /**
    * A field of the JSON body: a string, or an integer taken as its decimal string (asset ids). A missing field
-   * or any other type leaves the id unresolved.
+   * or any other type leaves the id unresolved; with `optional` (for `also` checks only), a missing field means
+   * there is nothing to check (a patch that leaves a user's `username` as it is).
    */
-  | { from: 'body'; field: string }
+  | { from: 'body'; field: string; optional?: true }
   /** A fixed id, e.g. the view `config`. */
   | { from: 'fixed'; id: string }
   /** The operation reaches every resource of its kind: only a grant covering everything allows it. */
