@@ -59,7 +59,11 @@ const clearsOtherDags = (when?: readonly BodyFlag[]): { also: ExtraCheck[] } => 
 /** Committing a task state (no `dry_run`, which defaults to true) clears failed tasks downstream, other DAGs included. */
 const committed: readonly BodyFlag[] = [{ field: 'dry_run', is: false, default: true }];
 
-/** Variables, connections, pools and FAB users and roles share one shape: list, create, read, patch, delete. */
+/**
+ * Variables, connections, pools and FAB users and roles share one shape: list, create, read, patch, delete.
+ * `renames`: a patch may rename the item to the body's `field` (FAB users and roles; Airflow refuses a variable,
+ * connection or pool body naming another key), so that name needs `write` too.
+ */
 function keyedResource(
   resource: 'variables' | 'connections' | 'pools' | 'users' | 'roles',
   base: string,
@@ -67,14 +71,16 @@ function keyedResource(
   field: string,
   names: { list: string; create: string; get: string; patch: string; delete: string },
   pathParams?: readonly string[],
+  renames = false,
 ): Operation[] {
   const item = `${base}/{${param}}`;
   const byPath: IdSource = { from: 'path', param };
+  const rename = renames ? { also: [check(resource, 'write', { from: 'body', field, optional: true })] } : {};
   return [
     policy(route(names.list, 'GET', base), check(resource, 'read', all), list(base.slice(1), field)),
     policy(route(names.create, 'POST', base), check(resource, 'write', { from: 'body', field })),
     policy(route(names.get, 'GET', item, pathParams), check(resource, 'read', byPath)),
-    policy(route(names.patch, 'PATCH', item, pathParams), check(resource, 'write', byPath)),
+    policy(route(names.patch, 'PATCH', item, pathParams), check(resource, 'write', byPath), rename),
     policy(route(names.delete, 'DELETE', item, pathParams), check(resource, 'delete', byPath)),
   ];
 }
@@ -185,8 +191,8 @@ export const airflowV1Operations: readonly Operation[] = [
   ...keyedResource('pools', '/pools', 'pool_name', 'name', { list: 'get_pools', create: 'post_pool', get: 'get_pool', patch: 'patch_pool', delete: 'delete_pool' }),
 
   // FAB's users and roles (Airflow 2 forwards these to the FAB auth manager).
-  ...keyedResource('users', '/users', 'username', 'username', { list: 'get_users', create: 'post_user', get: 'get_user', patch: 'patch_user', delete: 'delete_user' }),
-  ...keyedResource('roles', '/roles', 'role_name', 'name', { list: 'get_roles', create: 'post_role', get: 'get_role', patch: 'patch_role', delete: 'delete_role' }),
+  ...keyedResource('users', '/users', 'username', 'username', { list: 'get_users', create: 'post_user', get: 'get_user', patch: 'patch_user', delete: 'delete_user' }, undefined, true),
+  ...keyedResource('roles', '/roles', 'role_name', 'name', { list: 'get_roles', create: 'post_role', get: 'get_role', patch: 'patch_role', delete: 'delete_role' }, undefined, true),
   policy(route('get_permissions', 'GET', '/permissions'), check('roles', 'read', all)),
 
   // Deployment-wide views.
