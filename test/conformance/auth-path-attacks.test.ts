@@ -6,8 +6,9 @@ import { RecordingUpstream } from '../helpers/recording-upstream.js';
 
 /**
  * Below a deployment, the proxy forwards FAB's user management (`/auth/fab/v1/users|roles|permissions`) and
- * nothing else of Airflow's `/auth` mount: not `/auth/logout` (Airflow 3.2+ revokes the presented token there),
- * not `/auth/token` (FAB's password login), not FAB's Flask pages. Those are 404 before any token is read, or 400
+ * nothing else of Airflow's `/auth` mount: not `/auth/logout` (FAB's logout: clears the session cookies), not
+ * `/auth/token` (FAB's password login), not FAB's Flask pages; and never `/api/v2/auth/logout` (Airflow 3.3.2 revokes
+ * every token presented there, which would be the proxy's own). Those are 404 before any token is read, or 400
  * where the path is one the proxy refuses to read at all (dot segments, encoded separators). `users` and `roles`
  * are granted only by grants that name them: no wildcard of another kind reaches them. `prod` is Airflow 3, `staging`
  * Airflow 2.
@@ -182,6 +183,15 @@ describe('nothing else below /auth is proxied', () => {
   ])('%s is refused as a bad request and not forwarded', async (_, path) => {
     const answer = await send('GET', `/airflow/prod${path}`, bearer('user-admin@prod'));
     expect({ status: answer.status, error: answer.body.error }).toEqual({ status: 400, error: 'invalid_request' });
+    expect(upstream.seen).toHaveLength(0);
+  });
+
+  it.each([
+    ['GET', '/api/v2/auth/logout'],
+    ['GET', '/api/v2/auth/login'],
+  ])('api-v2-auth-logout-revokes-the-presented-token-so-it-is-never-forwarded: %s %s', async (method, path) => {
+    const answer = await send(method, `/airflow/prod${path}`, bearer('user-admin@prod'));
+    expect(answer).toMatchObject({ status: 403, body: { error: 'insufficient_scope', reason: 'operation-not-proxied' } });
     expect(upstream.seen).toHaveLength(0);
   });
 

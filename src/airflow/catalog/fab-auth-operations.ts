@@ -14,7 +14,7 @@ import type { IdSource, Operation } from './operation.js';
  * - A patch may rename: a role to the body's `name` (required by FAB), a user to the body's `username` (when
  *   present), so it needs `write` on that name as well.
  * - Nothing else below `/auth` is proxied: FAB serves its password login (`/auth/token`, `/auth/token/cli`), its
- *   logout (which revokes the presented token) and its Flask pages there, and the proxy answers 404 for all of them.
+ *   logout (cookies; Airflow's `/api/v2/auth/logout` is the one that revokes tokens) and its Flask pages there, and the proxy answers 404 for all of them.
  */
 
 const all: IdSource = { from: 'all' };
