@@ -126,10 +126,10 @@ function routedPathOf(path: string): ReturnType<typeof apiPathOf> & { surface: A
 }
 
 /** The API version the proxy would serve the call with: the one the path names must be the upstream's. */
-function versionFor(named: ApiVersionName | null, upstream: string | null, apis: UpstreamApis): ApiVersion {
+function versionFor(named: ApiVersionName | null, upstream: string | null, apis: UpstreamApis, namedRoot = named && apiVersions[named].root): ApiVersion {
   const configured = upstream === null ? undefined : apis[upstream];
   if (named && configured && named !== configured) {
-    throw new UnexplainableCall(`upstream ${upstream} serves ${apiVersions[configured].root}: the proxy answers 404 for ${apiVersions[named].root}`);
+    throw new UnexplainableCall(`upstream ${upstream} serves ${apiVersions[configured].root}: the proxy answers 404 for ${namedRoot}`);
   }
   return apiVersions[named ?? configured ?? 'v2'];
 }
@@ -144,7 +144,7 @@ export async function explainCall(policy: Policy, principal: Principal, call: Ca
     throw new UnexplainableCall(`the path names upstream ${named}, the deployment option ${call.deployment}`);
   }
   const upstream = named ?? call.deployment ?? null;
-  const api = versionFor(namedVersion, upstream, apis);
+  const api = versionFor(namedVersion, upstream, apis, namedSurface?.root);
   // A bare path (`/dags/x`) is below the version's own root.
   const surface = namedSurface ?? api;
   const method = call.method.toUpperCase();
