@@ -116,6 +116,8 @@ function routedPathOf(path: string): ReturnType<typeof apiPathOf> & { surface: A
   const proxied = direct ? undefined : routeApiPath(s.slice(2));
   const routed = direct ?? proxied;
   if (routed?.apiPath === '') throw new UnexplainableCall(`no API path below ${routed.surface.root}`);
+  // `<prefix>/<upstream>/auth/...` off FAB's root (`/auth/token`, `/auth/logout`): the proxy answers 404 (no catalog path has `auth` third).
+  if (!routed && s[2] === 'auth') throw new UnexplainableCall(`the proxy answers 404: below ${s[1]} only the API roots are proxied (under /auth: ${fabRoots()})`);
   return {
     apiPath: routed ? routed.apiPath : `/${s.join('/')}`,
     query: target.query,
@@ -124,6 +126,8 @@ function routedPathOf(path: string): ReturnType<typeof apiPathOf> & { surface: A
     surface: routed ? routed.surface : null,
   };
 }
+
+const fabRoots = () => Object.values(apiVersions).flatMap((v) => v.alongside.map((a) => a.root)).join(', ');
 
 /** The API version the proxy would serve the call with: the one the path names must be the upstream's. */
 function versionFor(named: ApiVersionName | null, upstream: string | null, apis: UpstreamApis, namedRoot = named && apiVersions[named].root): ApiVersion {

@@ -139,6 +139,19 @@ describe('explain', () => {
     expect(res.status).toBe(400);
   });
 
+  it('explains FAB user management (/auth/fab/v1) as the proxy decides it: a DAG role reaches no user', async () => {
+    const res = await admin('POST', '/admin/explain', { method: 'DELETE', path: '/airflow/prod/auth/fab/v1/users/admin', claims: { scope: 'etl-operator' } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      verdict: 'deny',
+      request: { upstream: 'prod', api: 'v2', root: '/auth/fab/v1', apiPath: '/users/admin' },
+      refusal: { error: 'insufficient_scope', reason: 'no-matching-grant', operation: 'delete_user', resource: 'users', resource_id: 'admin', action: 'delete' },
+    });
+    // The proxy answers 404 for the rest of /auth: so does explain, before any decision.
+    const token = await admin('POST', '/admin/explain', { method: 'POST', path: '/airflow/prod/auth/token', claims: { scope: 'etl-operator' } });
+    expect(token).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: expect.stringContaining('the proxy answers 404') } });
+  });
+
   it('decides on the deployment given, and refuses one that is not an upstream', async () => {
     const call = { method: 'GET', path: '/api/v2/dags/etl_daily', claims: { scope: 'etl-operator' } };
     expect((await admin('POST', '/admin/explain', { ...call, deployment: 'staging' })).body).toMatchObject({ verdict: 'allow', request: { upstream: 'staging' } });

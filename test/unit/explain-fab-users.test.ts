@@ -40,6 +40,8 @@ describe('explaining FAB paths', () => {
   it.each([
     ['GET', '/auth/fab/v1/token', /404/],
     ['GET', '/airflow/prod/auth/fab/v1/logout', /404/],
+    ['GET', '/airflow/prod/auth/logout', /404/],
+    ['POST', '/airflow/prod/auth/token', /404/],
     ['PUT', '/auth/fab/v1/users/admin', /405/],
     ['GET', '/auth/fab/v1', /no API path/],
   ])('%s %s: the proxy answers before any decision', async (method, path, message) => {
