@@ -59,3 +59,16 @@ describe('cookies on an https issuer', () => {
     expect(session).not.toMatch(/Domain=/);
   });
 });
+
+describe('logout with an embed session beside the top-level one', () => {
+  it('logout-ends-the-embed-session-too', async () => {
+    const l = logins('https://broker.example', ['prod']);
+    const embedCookies = await login(l, '/console/prod?login=popup');
+    const topCookies = await login(l, '/console');
+    const both = [...embedCookies, ...topCookies].filter((c) => !/Max-Age=0/.test(c));
+    const top = await l.fromRequest(request(both));
+    expect(top?.embedded).toBeUndefined();
+    await l.logout(request(both), top!.csrfToken, '/console');
+    expect(await l.fromRequest(request(embedCookies.filter((c) => !/Max-Age=0/.test(c))))).toBeUndefined();
+  });
+});
