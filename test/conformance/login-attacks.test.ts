@@ -127,6 +127,23 @@ describe('the login callback', () => {
     await expectRefused(browser, await browser.request(callback));
   });
 
+  it('id-token-for-another-client: an audience that is not the broker\'s login client', async () => {
+    const browser = new PersonBrowser();
+    const callback = await callbackOf(browser);
+    rewriteIdToken = resigned((c) => (c.aud = 'another-relying-party'));
+    await expectRefused(browser, await browser.request(callback));
+  });
+
+  it('id-token-expired', async () => {
+    const browser = new PersonBrowser();
+    const callback = await callbackOf(browser);
+    rewriteIdToken = resigned((c) => {
+      c.iat = Math.floor(Date.now() / 1000) - 7200;
+      c.exp = Math.floor(Date.now() / 1000) - 3600;
+    });
+    await expectRefused(browser, await browser.request(callback));
+  });
+
   it('id-token-signed-by-a-rogue-directory: the right claims under a key the directory does not publish', async () => {
     const browser = new PersonBrowser();
     const callback = await callbackOf(browser);

@@ -72,3 +72,19 @@ describe('logout with an embed session beside the top-level one', () => {
     expect(await l.fromRequest(request(embedCookies.filter((c) => !/Max-Age=0/.test(c))))).toBeUndefined();
   });
 });
+
+describe('a session store that cannot answer', () => {
+  it('session-store-down: reading the session is 503 temporarily_unavailable, never "no session"', async () => {
+    const l = logins('https://broker.example', []);
+    const cookies = await login(l, '/console');
+    const broken = new Logins({
+      issuer: 'https://broker.example',
+      directory,
+      store: { set: async () => {}, get: async () => { throw new Error('ECONNREFUSED'); }, take: async () => undefined, delete: async () => {}, close: () => {} },
+      timeouts: { idleMs: 60_000, absoluteMs: 3_600_000 },
+      now: Date.now,
+      embeddable: () => false,
+    });
+    await expect(broken.fromRequest(request(cookies))).rejects.toMatchObject({ code: 'temporarily_unavailable', status: 503 });
+  });
+});
