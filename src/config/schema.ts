@@ -3,32 +3,15 @@ import { duration } from './duration.js';
 import { deploymentCors, tokenEndpointCors } from './cors-schema.js';
 import { parseClaimPointer } from '../policy/claim-pointer.js';
 import { SubjectTemplate } from '../airflow/credentials/subject-template.js';
+import { secretRef } from './secret-ref.js';
+import { redisConnection } from './redis-schema.js';
+
+export { secretRef };
 
 /**
  * The operator configuration: the single source of truth for every option. `docs/configuration.md` is
  * generated from the descriptions below (`npm run docs:config`) and a test fails when it is stale.
  */
-
-const envRef = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
-
-/** A secret: must be written as `${ENV_VAR}` and is read from the environment at load time. */
-export const secretRef = () =>
-  z
-    .string()
-    .meta({ description: 'Secret: write it as a `${ENV_VAR}` reference; inline values are refused.' })
-    .transform((value, ctx) => {
-      const match = envRef.exec(value);
-      if (!match) {
-        ctx.addIssue({ code: 'custom', message: 'secrets must be given as ${ENV_VAR} references, never inline' });
-        return z.NEVER;
-      }
-      const resolved = process.env[match[1]!];
-      if (resolved === undefined || resolved === '') {
-        ctx.addIssue({ code: 'custom', message: `environment variable ${match[1]} is not set` });
-        return z.NEVER;
-      }
-      return resolved;
-    });
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use lower-case letters, digits, "-" and "_"');
@@ -572,16 +555,7 @@ export const configSchema = z
             '`sqlite` persists revocations in a file (survives restarts; several instances need a shared volume); ' +
             '`redis` shares them between every instance behind a load balancer; `memory` is for tests.',
         }),
-        redis: z
-          .strictObject({
-            url: secretRef().meta({ description: 'Redis URL, e.g. `${REDIS_URL}` = `redis://:password@redis:6379/0`.' }),
-            key_prefix: z.string().default('atb:revoked:').meta({ description: 'Prefix of every key the broker writes.' }),
-            connect_timeout: duration().prefault('5s').meta({
-              description:
-                'Bounds each connection attempt and the first connect at start: Redis unreachable by then, `serve` exits 1. ' +
-                'Every retry is logged with its attempt number and delay.',
-            }),
-          })
+        redis: redisConnection('atb:revoked:')
           .optional()
           .meta({
             description:
