@@ -10,6 +10,8 @@ import { serveOpenApiDocument } from './proxy/openapi-document-endpoint.js';
 import { OpenApiDocumentCache } from './proxy/openapi-document-cache.js';
 import { fetchAirflowOpenApi } from './proxy/openapi-document-source.js';
 import { createProxyHandler } from './proxy/proxy-handler.js';
+import { loginRouter } from './login/login-router.js';
+import { SessionCaller } from './proxy/session-caller.js';
 import type { Services } from './services.js';
 
 /**
@@ -25,6 +27,9 @@ export function createApp(s: Services): Express {
   app.use(helmet());
   app.use(brokerRouter(s));
   app.use(adminRouter(s));
+  if (s.logins) {
+    app.use(loginRouter({ logins: s.logins, policies: s.policies, deployments: Object.keys(s.config.upstreams), bodyLimit: s.config.server.body_limit }));
+  }
   app.use(publicProbesRouter(localOps(s)));
   app.use(notFound);
   app.use(errorMiddleware({ scheme: 'Basic', realm: 'airflow-token-broker' }));
@@ -58,6 +63,7 @@ export function createRequestListener(s: Services): (req: IncomingMessage, res: 
     audit: s.audit,
     logger: s.logger,
     metrics: s.metrics,
+    ...(s.logins ? { sessions: new SessionCaller(s.logins, s.tokens, s.config.issuer, s.now) } : {}),
     openApiDocument: serveOpenApiDocument({
       issuer: s.config.issuer,
       prefix: s.config.proxy.path_prefix,

@@ -1,17 +1,18 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
 import { deploymentCors, tokenEndpointCors } from './cors-schema.js';
+import { secretRef } from './secret-ref.js';
+import { loginSchema } from './login-schema.js';
 import { parseClaimPointer } from '../policy/claim-pointer.js';
 import { SubjectTemplate } from '../airflow/credentials/subject-template.js';
-import { secretRef } from './secret-ref.js';
 import { redisConnection } from './redis-schema.js';
-
-export { secretRef };
 
 /**
  * The operator configuration: the single source of truth for every option. `docs/configuration.md` is
  * generated from the descriptions below (`npm run docs:config`) and a test fails when it is stale.
  */
+
+export { secretRef } from './secret-ref.js';
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use lower-case letters, digits, "-" and "_"');
@@ -527,6 +528,7 @@ export const configSchema = z
       })
       .prefault({}),
     token_endpoint_cors: tokenEndpointCors.optional(),
+    login: loginSchema.optional(),
     rate_limits: z
       .strictObject({
         per_client: rateLimit.prefault({ requests: 120, per: '1m' }),
@@ -599,6 +601,11 @@ export const configSchema = z
         typeof v === 'object' && v !== null && 'upstreams' in v && typeof v.upstreams === 'object' && v.upstreams !== null,
     },
   )
+  .superRefine((config, ctx) => {
+    if (config.login && !Object.hasOwn(config.directories, config.login.directory)) {
+      ctx.addIssue({ code: 'custom', path: ['login', 'directory'], message: `no directory named "${config.login.directory}"` });
+    }
+  })
   .superRefine((config, ctx) => {
     const stream = config.audit.destination === 'stdout' || config.audit.destination === 'stderr';
     if (config.server.workers !== 1 && !stream) {

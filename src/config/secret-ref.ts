@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 const envRef = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
-/** A secret: must be written as `${ENV_VAR}` and is read from the environment at load time. */
+/** A secret (in its own file so that the schema's parts can share it without an import cycle): must be written as `${ENV_VAR}` and is read from the environment at load time. */
 export const secretRef = () =>
   z
     .string()
