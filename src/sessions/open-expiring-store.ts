@@ -11,14 +11,14 @@ import { SqliteExpiringStore } from './sqlite-expiring-store.js';
  * The configured session store (`login.session_store`). A Redis that cannot be reached within `connect_timeout`
  * rejects, so start-up fails naming it instead of serving logins nobody else can see.
  */
-export async function openExpiringStore(settings: SessionStoreConfig, loaded: Pick<LoadedConfig, 'file' | 'paths'>, logger: Logger): Promise<ExpiringStore> {
+export async function openExpiringStore(settings: SessionStoreConfig, loaded: Pick<LoadedConfig, 'file' | 'paths'>, logger: Logger, now: () => number): Promise<ExpiringStore> {
   const maxEntries = settings.max_entries;
-  if (settings.store === 'memory') return new MemoryExpiringStore({ maxEntries });
+  if (settings.store === 'memory') return new MemoryExpiringStore({ maxEntries, now });
   if (settings.store === 'redis') {
     const r = settings.redis!;
     return RedisExpiringStore.connect({ url: r.url, keyPrefix: r.key_prefix, connectTimeoutMs: r.connect_timeout, maxEntries, logger });
   }
-  return new SqliteExpiringStore({ file: sessionDbPath(settings, loaded), maxEntries });
+  return new SqliteExpiringStore({ file: sessionDbPath(settings, loaded), maxEntries, now });
 }
 
 /** `sqlite_path` relative to the config file; by default `sessions.sqlite` beside the revocation file. */
