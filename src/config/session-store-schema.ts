@@ -35,8 +35,8 @@ export const sessionStoreSchema = z
       description:
         'Most live entries (sessions, pending logins, codes). When it is reached a NEW entry is refused (503, a login ' +
         'fails until one expires or ends) and nothing live is evicted: a flood of started logins cannot log people ' +
-        'out. Size it above peak sessions plus logins started per `10m`. The `memory` store evicts the least recently ' +
-        'used entry instead.',
+        'out. Size it above the peak of people logged in at once plus the logins started in 10 minutes (a pending ' +
+        'login\'s lifetime). The `memory` store evicts the least recently used entry instead.',
     }),
   })
   .refine((s) => s.store !== 'redis' || s.redis !== undefined, { message: 'store: redis needs login.session_store.redis.url', path: ['redis'] })

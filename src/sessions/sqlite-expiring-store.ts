@@ -1,11 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { storeOperation, type ExpiringStore } from './expiring-store.js';
 import { storeFull } from './store-full.js';
 
 export interface SqliteExpiringStoreOptions {
-  /** The database file (created with its directory, mode 0700), or `:memory:`. */
+  /** The database file (created mode 0600, its directory 0700), or `:memory:`. */
   file: string;
   /** Most live entries; a new key past it is refused (503), nothing live is evicted. */
   maxEntries: number;
@@ -34,7 +34,11 @@ export class SqliteExpiringStore implements ExpiringStore {
   constructor(private readonly options: SqliteExpiringStoreOptions) {
     this.what = options.what ?? 'session';
     this.now = options.now ?? Date.now;
-    if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
+    if (options.file !== ':memory:') {
+      mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
+      // Sessions hold the tokens minted for them: owner only. SQLite gives its WAL file the same mode.
+      closeSync(openSync(options.file, 'a', 0o600));
+    }
     this.db = new DatabaseSync(options.file);
     // The busy timeout first: instances starting together would otherwise fail on the lock WAL mode takes.
     this.db.exec(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs ?? 5_000)}; PRAGMA journal_mode = WAL;`);

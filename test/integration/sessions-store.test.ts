@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -143,6 +143,20 @@ describe('SqliteExpiringStore on one file', () => {
       expect(await store.take('session:before')).toBe('v');
     } finally {
       other.close();
+      await store.close();
+    }
+  });
+
+  it('session-file-readable-by-others: the file (and its WAL) is created 0600, as it holds minted tokens', async () => {
+    const file = join(dir, 'private', 'sessions.sqlite');
+    const previous = process.umask(0o022);
+    const store = new SqliteExpiringStore({ file, maxEntries: 10 });
+    try {
+      await store.set('session:x', 'secret', 60_000);
+      for (const f of [file, `${file}-wal`]) expect((statSync(f).mode & 0o777).toString(8)).toBe('600');
+      expect((statSync(join(dir, 'private')).mode & 0o777).toString(8)).toBe('700');
+    } finally {
+      process.umask(previous);
       await store.close();
     }
   });
