@@ -611,6 +611,9 @@ export const configSchema = z
     if (config.server.workers !== 1 && !stream) {
       ctx.addIssue({ code: 'custom', path: ['server', 'workers'], message: 'several workers cannot rotate one audit file: send audit to stdout or stderr' });
     }
+    if (config.server.workers !== 1 && config.login?.session_store.store === 'memory') {
+      ctx.addIssue({ code: 'custom', path: ['server', 'workers'], message: 'several workers cannot share a memory session store: use login.session_store.store sqlite or redis' });
+    }
   });
 
 export type ConfigInput = z.input<typeof configSchema>;
