@@ -1,6 +1,8 @@
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { DatabaseSync } from 'node:sqlite';
 import { buildErrorResponse } from '../../src/errors/error-response.js';
 import { OAuthError } from '../../src/errors/oauth-error.js';
@@ -145,6 +147,41 @@ describe('SqliteExpiringStore on one file', () => {
       other.close();
       await store.close();
     }
+  });
+
+  it('take-once-across-threads: two threads taking the same codes from one file at once never both get one', async () => {
+    const file = join(dir, 'threads.sqlite');
+    const codes = Array.from({ length: 2_000 }, (_, i) => `code:${i}`);
+    const setup = new SqliteExpiringStore({ file, maxEntries: 10_000 });
+    for (const code of codes) await setup.set(code, code, 60_000);
+    await setup.close();
+    // Each thread loads the built store (npm test builds dist/ first), as another broker process would.
+    const storeModule = pathToFileURL(resolve('dist/src/sessions/sqlite-expiring-store.js')).href;
+    // Both threads open the file, then start taking together (a start signal), so their takes interleave.
+    const source = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      import(workerData.storeModule).then(({ SqliteExpiringStore }) => {
+        const store = new SqliteExpiringStore({ file: workerData.file, maxEntries: 10000 });
+        parentPort.once('message', async () => {
+          const taken = [];
+          for (const code of workerData.codes) if ((await store.take(code)) !== undefined) taken.push(code);
+          store.close();
+          parentPort.postMessage(taken);
+        });
+        parentPort.postMessage('ready');
+      });`;
+    const workers = [0, 1].map(() => new Worker(source, { eval: true, workerData: { file, codes, storeModule } }));
+    const next = (w: Worker) =>
+      new Promise<unknown>((done, fail) => {
+        w.once('message', done);
+        w.once('error', fail);
+      });
+    await Promise.all(workers.map(next));
+    const results = workers.map(next);
+    for (const w of workers) w.postMessage('go');
+    const [one, two] = (await Promise.all(results)) as [string[], string[]];
+    expect(one.filter((c) => two.includes(c))).toEqual([]);
+    expect([...one, ...two].sort()).toEqual([...codes].sort());
   });
 
   it('session-file-readable-by-others: the file (and its WAL) is created 0600, as it holds minted tokens', async () => {
