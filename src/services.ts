@@ -27,6 +27,7 @@ import { ProxyAuthenticator } from './proxy/authenticate.js';
 import { buildDeployments, type Deployment } from './proxy/deployments.js';
 import type { ExpiringStore } from './sessions/expiring-store.js';
 import { MemoryExpiringStore } from './sessions/memory-expiring-store.js';
+import { openExpiringStore } from './sessions/open-expiring-store.js';
 import { createLogins } from './login/create-logins.js';
 import type { Logins } from './login/logins.js';
 
@@ -120,8 +121,10 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   const rl = config.rate_limits;
   const deployments = buildDeployments(config, airflowKeys, now);
   const probe = config.server.ops.upstream_probe;
-  // Until a shared store is configured (login.session_store), one process's bounded memory.
-  const sessionStore: ExpiringStore = new MemoryExpiringStore({ maxEntries: 100_000, now });
+  // Without people's logins nothing keeps state there: no file is created, no Redis is needed.
+  const sessionStore: ExpiringStore = config.login
+    ? await openExpiringStore(config.login.session_store, loaded, logger, now)
+    : new MemoryExpiringStore({ maxEntries: 1_000, now });
   const logins = config.login ? createLogins(config, directories, sessionStore, now) : undefined;
   const upstreamProbes = new UpstreamProbes(
     [...deployments.values()].map((d) => ({ name: d.name, url: d.config.url!.replace(/\/+$/, '') + d.api.health })),

@@ -8,6 +8,7 @@ import { openKeyStores } from '../keys/open-key-stores.js';
 import { createLogger } from '../observability/logger.js';
 import { startOpsListener, startServer } from '../server.js';
 import { openRevocationStore } from '../services.js';
+import { openExpiringStore } from '../sessions/open-expiring-store.js';
 
 export async function serve(options: { config: string }): Promise<void> {
   const loaded = loadOrExit(options.config);
@@ -54,9 +55,11 @@ function exitWith(err: InvalidFileError): never {
 async function supervise(loaded: LoadedConfig, workers: number): Promise<void> {
   const logger = createLogger(loaded.config.logging.level);
   await openKeyStores(loaded, logger, Date.now);
-  // Create the SQLite file and switch it to WAL once, so the workers only open it; an unreachable Redis stops
+  // Create the SQLite files and switch them to WAL once, so the workers only open them; an unreachable Redis stops
   // the start here (exit 1) instead of workers dying and being restarted for ever.
   if (loaded.config.revocation.store !== 'memory') (await openRevocationStore(loaded, logger, Date.now)).close();
+  const sessions = loaded.config.login?.session_store;
+  if (sessions && sessions.store !== 'memory') await (await openExpiringStore(sessions, loaded, logger, Date.now)).close();
   // Before any worker starts: a port already taken stops the primary alone.
   const ops = await startOpsListener(loaded.config.server.ops, clusterOps());
   cluster.schedulingPolicy = cluster.SCHED_NONE;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
 import { secretRef } from './secret-ref.js';
+import { sessionStoreSchema } from './session-store-schema.js';
 
 /**
  * `login`: people log in with the central directory, the broker being an OpenID relying party there (authorization
@@ -35,7 +36,8 @@ export const loginSchema = z
       .refine((s) => s.idle_timeout <= s.absolute_timeout, { message: 'idle_timeout cannot exceed absolute_timeout', path: ['idle_timeout'] })
       .prefault({})
       .meta({ description: 'People\'s sessions (server side; the browser holds only an opaque id in a cookie).' }),
-    // session_store: stores' schema (src/config/session-store-schema.ts); cli: cli's (src/config/cli-login-schema.ts).
+    session_store: sessionStoreSchema,
+    // cli: cli's schema (src/config/cli-login-schema.ts).
   })
   .refine((l) => l.scope.split(' ').includes('openid'), { message: 'scope must include openid', path: ['scope'] })
   .meta({ description: 'People log in with the central directory (the browser console, `GET /session`, the proxy with a session).' });

@@ -5,6 +5,7 @@ import { secretRef } from './secret-ref.js';
 import { loginSchema } from './login-schema.js';
 import { parseClaimPointer } from '../policy/claim-pointer.js';
 import { SubjectTemplate } from '../airflow/credentials/subject-template.js';
+import { redisConnection } from './redis-schema.js';
 
 /**
  * The operator configuration: the single source of truth for every option. `docs/configuration.md` is
@@ -556,16 +557,7 @@ export const configSchema = z
             '`sqlite` persists revocations in a file (survives restarts; several instances need a shared volume); ' +
             '`redis` shares them between every instance behind a load balancer; `memory` is for tests.',
         }),
-        redis: z
-          .strictObject({
-            url: secretRef().meta({ description: 'Redis URL, e.g. `${REDIS_URL}` = `redis://:password@redis:6379/0`.' }),
-            key_prefix: z.string().default('atb:revoked:').meta({ description: 'Prefix of every key the broker writes.' }),
-            connect_timeout: duration().prefault('5s').meta({
-              description:
-                'Bounds each connection attempt and the first connect at start: Redis unreachable by then, `serve` exits 1. ' +
-                'Every retry is logged with its attempt number and delay.',
-            }),
-          })
+        redis: redisConnection('atb:revoked:')
           .optional()
           .meta({
             description:
@@ -618,6 +610,9 @@ export const configSchema = z
     const stream = config.audit.destination === 'stdout' || config.audit.destination === 'stderr';
     if (config.server.workers !== 1 && !stream) {
       ctx.addIssue({ code: 'custom', path: ['server', 'workers'], message: 'several workers cannot rotate one audit file: send audit to stdout or stderr' });
+    }
+    if (config.server.workers !== 1 && config.login?.session_store.store === 'memory') {
+      ctx.addIssue({ code: 'custom', path: ['server', 'workers'], message: 'several workers cannot share a memory session store: use login.session_store.store sqlite or redis' });
     }
   });
 

@@ -1,4 +1,5 @@
-import { createClient, type RedisClientType } from 'redis';
+import type { RedisClientType } from 'redis';
+import { connectRedis } from '../redis/connect-redis.js';
 import type { Logger } from '../observability/logger.js';
 import { storeOperation, type IssuanceBlock, type PrincipalKind, type RevocableToken, type RevocationStore } from './revocation-store.js';
 
@@ -22,9 +23,6 @@ export interface RedisRevocationOptions {
   now?: () => number;
 }
 
-/** Backoff between reconnect attempts: 100 ms doubling up to 2 s. */
-const retryDelayMs = (retries: number) => Math.min(100 * 2 ** retries, 2_000);
-
 /**
  * Revocations in Redis, shared by every instance behind a load balancer. Entries expire with the tokens they
  * hit (Redis TTLs). Fails closed: while Redis cannot answer, token checks answer 503, never "not revoked".
@@ -41,40 +39,7 @@ export class RedisRevocationStore implements RevocationStore {
    * address (start-up fails instead of hanging). Once connected, a lost connection is retried for ever.
    */
   static async connect(options: RedisRevocationOptions): Promise<RedisRevocationStore> {
-    const where = addressOf(options.url);
-    const log = options.logger;
-    const started = Date.now();
-    let connected = false;
-    let lost = false;
-    const client: RedisClientType = createClient({
-      url: options.url,
-      // Fail fast while disconnected instead of queueing requests behind an outage.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: options.connectTimeoutMs,
-        reconnectStrategy: (retries, cause: Error) => {
-          const delay = retryDelayMs(retries);
-          if (!connected && Date.now() - started + delay > options.connectTimeoutMs) return cause;
-          lost = connected;
-          const context = { redis: where, attempt: retries + 1, delay_ms: delay, error: cause.message };
-          log?.warn(context, connected ? 'Redis connection lost; reconnecting' : 'Redis not reachable yet; retrying');
-          return delay;
-        },
-      },
-    });
-    client.on('error', () => {}); // reported through failing commands and the reconnect log
-    client.on('ready', () => {
-      if (lost) log?.info({ redis: where }, 'Redis connection restored');
-      lost = false;
-    });
-    try {
-      await client.connect();
-    } catch (err) {
-      client.destroy();
-      const seconds = options.connectTimeoutMs / 1000;
-      throw new Error(`revocation store: cannot reach Redis at ${where} within ${seconds}s: ${reasonOf(err)}`, { cause: err });
-    }
-    connected = true;
+    const client = await connectRedis({ url: options.url, connectTimeoutMs: options.connectTimeoutMs, what: 'revocation store', logger: options.logger });
     return new RedisRevocationStore(client, options.keyPrefix, options.now ?? Date.now);
   }
 
@@ -128,26 +93,10 @@ export class RedisRevocationStore implements RevocationStore {
   private ttl(untilMs: number): number {
     return Math.max(1, Math.ceil(untilMs - this.now()));
   }
-
 }
 
 function toBlock(field: string, value: string): IssuanceBlock {
   const colon = field.indexOf(':');
   const { sinceMs, by } = JSON.parse(value) as { sinceMs: number; by: string };
   return { kind: field.slice(0, colon) as PrincipalKind, value: field.slice(colon + 1), sinceMs, by };
-}
-
-/** Scheme, host and port only: a Redis URL may carry a password. */
-function addressOf(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}`;
-  } catch {
-    return '(unparseable URL)';
-  }
-}
-
-function reasonOf(err: unknown): string {
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
-  return cause instanceof Error ? cause.message : String(cause);
 }

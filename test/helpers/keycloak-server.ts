@@ -23,6 +23,11 @@ export interface KeycloakServer {
   login(): Promise<{ access: string; id: string }>;
   /** A call of the realm's admin REST API (`/admin/realms/airflow<path>`) as the realm's `test-admin` client. */
   admin(path: string, init?: { method?: string; body?: unknown }): Promise<Response>;
+  /**
+   * Registers a broker on the realm's relying-party client `airflow-token-broker-console`: `<issuer>/login/callback`
+   * as its redirect URI and `<issuer>/login/logged-out` as its post-logout redirect URI (exact, no wildcard).
+   */
+  allowBrokerLogin(brokerIssuer: string): Promise<void>;
   /** Adds a generated RS256 key with a higher priority than any before: Keycloak signs with it from now on. Returns its `kid`. */
   rotateKey(): Promise<string>;
   /** The last lines Keycloak logged. */
@@ -53,6 +58,10 @@ export const KC = {
   login: { id: 'workflow-ui', secret: 'workflow-ui-secret' },
   admin: { id: 'test-admin', secret: 'test-admin-secret' },
   alice: { username: 'alice', password: 'alice-password' },
+  /** The broker's relying-party client for people's browser logins (authorization code, PKCE S256 enforced). */
+  console: { id: 'airflow-token-broker-console', secret: 'airflow-token-broker-console-secret' },
+  /** A person in group airflow-etl who logs in only through Keycloak's own login page (the console client). */
+  carol: { username: 'carol', password: 'carol-password' },
 } as const;
 
 // Relative to the working directory: npm scripts and jest run from the project root.
@@ -166,13 +175,25 @@ export async function startKeycloak(opts: { timeoutMs?: number } = {}): Promise<
     return kid;
   };
 
+  const allowBrokerLogin: KeycloakServer['allowBrokerLogin'] = async (brokerIssuer) => {
+    const found = (await (await admin(`/clients?clientId=${KC.console.id}`)).json()) as Array<{ id: string; attributes?: Record<string, string> }>;
+    const client = found[0];
+    if (!client) throw new Error(`the realm has no client ${KC.console.id}`);
+    const base = brokerIssuer.replace(/\/+$/, '');
+    const updated = await admin(`/clients/${client.id}`, {
+      method: 'PUT',
+      body: { ...client, redirectUris: [`${base}/login/callback`], attributes: { ...client.attributes, 'post.logout.redirect.uris': `${base}/login/logged-out` } },
+    });
+    if (updated.status !== 204) throw new Error(`Keycloak refused the redirect URIs: ${updated.status} ${await updated.text()}`);
+  };
+
   const login: KeycloakServer['login'] = async () => {
     const res = await token({ grant_type: 'password', username: KC.alice.username, password: KC.alice.password, scope: 'openid' }, KC.login);
     if (!res.body.access_token || !res.body.id_token) throw new Error(`Keycloak refused alice's login: ${JSON.stringify(res.body)}\n${server.logTail()}`);
     return { access: res.body.access_token, id: res.body.id_token };
   };
 
-  return { url, issuer, token, login, admin, rotateKey, logTail: server.logTail, stop };
+  return { url, issuer, token, login, admin, allowBrokerLogin, rotateKey, logTail: server.logTail, stop };
 }
 
 /**

@@ -47,6 +47,7 @@ describe('a valid config', () => {
 });
 
 describe('a broken config is refused with every problem located', () => {
+  beforeAll(() => (process.env.ATB_TEST_FIXTURE_LOGIN_SECRET = 'x'));
   test.each<[string, string[]]>([
     // Regression: an unknown key was located at the first line of its map, not at the key.
     ['unknown-key.yaml', ['5:3 error: server.hots: unknown key']],
@@ -67,6 +68,12 @@ describe('a broken config is refused with every problem located', () => {
     ['workers-with-audit-file.yaml', ['3:12 error: server.workers: several workers cannot rotate one audit file: send audit to stdout or stderr']],
     ['ops-same-port.yaml', ['4:16 error: server.ops.port: the ops listener needs a port of its own']],
     ['redis-without-url.yaml', ['6:3 error: revocation.redis: store: redis needs revocation.redis.url']],
+    ['session-redis-without-url.yaml', ['10:18 error: login.session_store.redis: store: redis needs login.session_store.redis.url']],
+    // Each worker would hold its own sessions: a login on one would be unknown to the next request's worker.
+    [
+      'workers-with-memory-sessions.yaml',
+      ['3:12 error: server.workers: several workers cannot share a memory session store: use login.session_store.store sqlite or redis'],
+    ],
     // Credentials an Airflow 2 upstream cannot use are refused at config check, not at the first call.
     [
       'airflow2-credentials.yaml',
