@@ -25,6 +25,10 @@ import { CachedRevocationStore } from './tokens/cached-revocation-store.js';
 import { RedisRevocationStore } from './tokens/redis-revocation-store.js';
 import { ProxyAuthenticator } from './proxy/authenticate.js';
 import { buildDeployments, type Deployment } from './proxy/deployments.js';
+import type { ExpiringStore } from './sessions/expiring-store.js';
+import { MemoryExpiringStore } from './sessions/memory-expiring-store.js';
+import { createLogins } from './login/create-logins.js';
+import type { Logins } from './login/logins.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. */
 export interface Services {
@@ -48,6 +52,10 @@ export interface Services {
   /** Reachability of each deployment, for `/readyz` and `atb_upstream_up`; `start()`ed by the server. */
   upstreamProbes: UpstreamProbes;
   authenticator: ProxyAuthenticator;
+  /** Server-side state of people's logins: sessions, pending logins, one-time codes. */
+  sessionStore: ExpiringStore;
+  /** People's logins and sessions, when `login` is configured. */
+  logins: Logins | undefined;
   now: () => number;
   close(): Promise<void>;
 }
@@ -112,6 +120,9 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   const rl = config.rate_limits;
   const deployments = buildDeployments(config, airflowKeys, now);
   const probe = config.server.ops.upstream_probe;
+  // Until a shared store is configured (login.session_store), one process's bounded memory.
+  const sessionStore: ExpiringStore = new MemoryExpiringStore({ maxEntries: 100_000, now });
+  const logins = config.login ? createLogins(config, directories, sessionStore, now) : undefined;
   const upstreamProbes = new UpstreamProbes(
     [...deployments.values()].map((d) => ({ name: d.name, url: d.config.url!.replace(/\/+$/, '') + d.api.health })),
     { intervalMs: probe.interval, timeoutMs: probe.timeout, gauge: metrics.upstreamUp, now },
@@ -142,6 +153,8 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       cacheSize: config.proxy.token_cache_size,
       now,
     }),
+    sessionStore,
+    logins,
     now,
     async close() {
       keys.stop();
@@ -150,6 +163,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       upstreamProbes.stop();
       await Promise.all([...deployments.values()].map((d) => d.client.close()));
       revocations.close();
+      await sessionStore.close();
       audit.flush();
     },
   };
