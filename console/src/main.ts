@@ -36,8 +36,10 @@ function logoutControl(session: Session): HTMLElement {
 }
 
 function deploymentList(session: Session): HTMLElement {
-  if (session.deployments.length === 0) return h('section', {}, h('h2', {}, 'Deployments'), h('p', {}, 'You have no role for any deployment.'));
-  return h('section', { 'aria-labelledby': 'deployments-title' }, h('h2', { id: 'deployments-title' }, 'Deployments'), h('ul', {}, ...session.deployments.map((d) => h('li', {}, h('a', { href: `/console/${encodeURIComponent(d)}` }, d)))));
+  const consoles = new Set((body.dataset.consoles ?? '').split(' '));
+  const mine = session.deployments.filter((d) => consoles.has(d));
+  if (mine.length === 0) return h('section', {}, h('h2', {}, 'Deployments'), h('p', {}, 'You have no role for any deployment.'));
+  return h('section', { 'aria-labelledby': 'deployments-title' }, h('h2', { id: 'deployments-title' }, 'Deployments'), h('ul', {}, ...mine.map((d) => h('li', {}, h('a', { href: `/console/${encodeURIComponent(d)}` }, d)))));
 }
 
 async function main(): Promise<void> {

@@ -6,6 +6,8 @@ export interface ConsolePageInput {
   proxyPrefix: string;
   /** Whether pages on other origins may frame this one (`console.frame_ancestors` not empty). */
   embeddable: boolean;
+  /** On `/console`: the deployments that have a console (the page lists those the person has a role for). */
+  consoles?: readonly string[];
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -20,6 +22,7 @@ export function consolePage(input: ConsolePageInput): string {
     input.deployment === undefined ? '' : ` data-deployment="${escapeHtml(input.deployment)}"`,
     ` data-proxy-prefix="${escapeHtml(input.proxyPrefix)}"`,
     ` data-embeddable="${input.embeddable}"`,
+    input.consoles === undefined ? '' : ` data-consoles="${escapeHtml(input.consoles.join(' '))}"`,
   ].join('');
   return `<!doctype html>
 <html lang="en">

@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { ConsoleAssets } from './console-assets.js';
 import { setConsoleHeaders } from './console-headers.js';
-import { consolePage } from './console-page.js';
+import { consolePage, type ConsolePageInput } from './console-page.js';
 
 export interface ConsoleRouterOptions {
   upstreams: Config['upstreams'];
@@ -22,14 +22,16 @@ const notFound = () => new OAuthError('invalid_request', 'no such endpoint', { s
 export function consoleRouter({ upstreams, proxyPrefix, assets }: ConsoleRouterOptions): Router {
   const router = Router();
 
-  const sendPage = (res: Response, deployment: string | undefined, frameAncestors: readonly string[]) => {
+  const consoles = Object.entries(upstreams).filter(([, u]) => u.url && u.console.enabled).map(([name]) => name);
+
+  const sendPage = (res: Response, page: Omit<ConsolePageInput, 'proxyPrefix' | 'embeddable'>, frameAncestors: readonly string[]) => {
     if (!assets.built) throw new OAuthError('server_error', `the console's assets are not built in ${assets.dir} (npm run build)`);
     setConsoleHeaders(res, frameAncestors);
-    res.set('Cache-Control', 'no-store').type('html').send(consolePage({ ...(deployment !== undefined && { deployment }), proxyPrefix, embeddable: frameAncestors.length > 0 }));
+    res.set('Cache-Control', 'no-store').type('html').send(consolePage({ ...page, proxyPrefix, embeddable: frameAncestors.length > 0 }));
   };
 
   router.get('/console', function consoleIndex(_req: Request, res: Response) {
-    sendPage(res, undefined, []);
+    sendPage(res, { consoles }, []);
   });
 
   router.get('/console/_assets/:file', function consoleAsset(req: Request, res: Response, next: NextFunction) {
@@ -44,9 +46,8 @@ export function consoleRouter({ upstreams, proxyPrefix, assets }: ConsoleRouterO
 
   router.get('/console/:deployment', function deploymentConsole(req: Request, res: Response, next: NextFunction) {
     const name = String(req.params.deployment);
-    const upstream = Object.hasOwn(upstreams, name) ? upstreams[name] : undefined;
-    if (!upstream?.url || !upstream.console.enabled) return next(notFound());
-    sendPage(res, name, upstream.console.frame_ancestors);
+    if (!consoles.includes(name)) return next(notFound());
+    sendPage(res, { deployment: name }, upstreams[name]!.console.frame_ancestors);
   });
 
   return router;

@@ -1,6 +1,6 @@
 import type { DevDirectory } from '../../scripts/dev-directory.js';
-import type { ConfigInput } from '../../src/config/schema.js';
 import { startBroker, startDirectory, type Broker } from '../helpers/broker-harness.js';
+import { devLogin } from '../helpers/login-broker.js';
 
 /**
  * The console's pages and assets as a hostile page or request sees them: who may frame the page (CSP
@@ -12,12 +12,6 @@ import { startBroker, startDirectory, type Broker } from '../helpers/broker-harn
 const PLANNING = 'https://planning.example.com';
 let directory: DevDirectory;
 let broker: Broker;
-
-/** `login` as the login helper's schema takes it, against the dev directory's RP client. */
-export function consoleLogin(c: ConfigInput): void {
-  process.env.ATB_TEST_LOGIN_SECRET = 'demo-console-secret';
-  (c as Record<string, unknown>).login = { directory: 'dev', client_id: 'airflow-token-broker-console', client_secret: '${ATB_TEST_LOGIN_SECRET}' };
-}
 
 const upstream = (name: string, extra: Record<string, unknown> = {}) => ({
   audience: `https://airflow.${name}.example`,
@@ -31,7 +25,7 @@ beforeAll(async () => {
   directory = await startDirectory();
   broker = await startBroker(directory, {
     configure: (c) => {
-      consoleLogin(c);
+      c.login = devLogin();
       c.upstreams = {
         prod: upstream('prod'),
         planning: upstream('planning', { console: { frame_ancestors: [PLANNING, 'http://127.0.0.1:5173'] } }),
