@@ -203,12 +203,15 @@ describe('alice in the console of the demo deployment', () => {
   );
 
   it(
-    'logout ends the session: the page shows the login again and the old cookie opens nothing',
+    'logout ends the session (and the directory\'s): the page shows the login again and the old cookie opens nothing',
     async () => {
       const before = (await page.context().cookies(stack.issuer)).map((c) => `${c.name}=${c.value}`).join('; ');
       expect(before).not.toBe('');
       await page.getByRole('button', { name: 'Log out' }).click();
-      await page.waitForURL((url) => url.href !== consoleUrl);
+      // RP-initiated logout: the directory asks, then sends the browser back to the broker's logged-out page.
+      await page.waitForURL((url) => url.origin === new URL(stack.directory.issuer).origin);
+      await page.getByRole('button', { name: /sign me out/i }).click();
+      await page.waitForURL(`${stack.issuer}/login/logged-out`);
       await page.goto(consoleUrl);
       await page.getByRole('link', { name: 'Log in' }).waitFor();
       const replay = await fetch(`${stack.issuer}/session`, { headers: { cookie: before } });
