@@ -18,8 +18,8 @@ import type { Services } from './services.js';
 
 /**
  * Composes the public HTTP surface: context, security headers, broker endpoints, admin API, people's login and the
- * console (with `login` only), the load balancer's
- * probes, and the one error answer. Metrics and readiness details are on the ops listener ({@link createOpsApp}).
+ * console (with `login` only), the load balancer's probes, and the one error answer. Metrics and readiness details
+ * are on the ops listener ({@link createOpsApp}).
  */
 export function createApp(s: Services): Express {
   const app = express();

@@ -237,7 +237,7 @@ export class DeploymentView {
                   h('td', {}, ti.task_id, ti.map_index >= 0 ? ` [${ti.map_index}]` : ''),
                   h('td', { class: `state state-${ti.state ?? 'none'}`, 'data-state': ti.state ?? 'none' }, ti.state ?? 'no state yet'),
                   h('td', {}, ti.try_number),
-                  h('td', {}, ti.try_number > 0 ? h('button', { type: 'button', 'aria-label': `Log of ${ti.task_id}`, onclick: () => void this.loadLog(path + segment(ti.task_id) + '/logs/' + ti.try_number, ti, log) }, 'Log') : null),
+                  h('td', {}, ti.try_number > 0 ? h('button', { type: 'button', 'aria-label': `Show the log of ${ti.task_id}`, onclick: () => void this.loadLog(path + segment(ti.task_id) + '/logs/' + ti.try_number, ti, log) }, 'Log') : null),
                 ),
               ),
             ),

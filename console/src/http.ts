@@ -10,9 +10,12 @@ export interface Session {
   groups: string[];
   roles: string[];
   deployments: string[];
+  /** Set on a session made by a login from a framed console: valid for this deployment only. */
+  embedded?: string;
   csrf_token: string;
-  expires_at: number;
-  idle_expires_at: number;
+  /** ISO 8601 times (UTC). */
+  expires_at: string;
+  idle_expires_at: string;
 }
 
 /** An error answer of the broker, the proxy or Airflow, with the fields the proxy's refusals carry. */

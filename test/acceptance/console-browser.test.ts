@@ -162,7 +162,7 @@ describe('alice in the console of the demo deployment', () => {
   it(
     'reads the log of the run\'s task',
     async () => {
-      await page.getByRole('button', { name: 'Log of extract' }).click();
+      await page.getByRole('button', { name: 'Show the log of extract' }).click();
       const log = page.getByLabel('Log of extract', { exact: true });
       await log.waitFor();
       expect(await log.textContent()).toContain(`etl_daily extract: run ${runId} extracted 3 rows`);
@@ -175,7 +175,7 @@ describe('alice in the console of the demo deployment', () => {
     'switches etl_target to the fallback system, and Airflow holds the new value',
     async () => {
       const form = page.locator('form.variable[data-key="etl_target"]');
-      await form.getByLabel('etl_target').fill('fallback');
+      await form.getByRole('textbox', { name: 'etl_target' }).fill('fallback');
       await form.getByRole('button', { name: 'Save etl_target' }).click();
       await form.getByRole('status').filter({ hasText: 'Saved: etl_target is now "fallback".' }).waitFor();
       const stored = await proxied('GET', '/variables/etl_target');
@@ -264,6 +264,34 @@ describe('embedding the console in another page', () => {
       expect(await frame.locator('button.dag').allTextContents()).toEqual(['etl_daily', 'etl_hourly']);
       await shot(page, '09-framed-console');
       await page.close();
+    },
+    timeout,
+  );
+});
+
+describe('a person without a role', () => {
+  it(
+    'bob (no group) logs in and is refused, with the reason, wherever the console calls the proxy',
+    async () => {
+      // A fresh profile: nobody is logged in at the broker or the directory.
+      const own = await startChromium();
+      try {
+        const { page } = await own.newPage();
+        await page.setViewportSize({ width: 1366, height: 768 });
+        await page.goto(consoleUrl);
+        await page.getByRole('link', { name: 'Log in' }).click();
+        await loginAtDirectory(page, 'bob', 'bob-password');
+        await page.waitForURL(consoleUrl);
+        await page.getByRole('status').filter({ hasText: 'You have no role for local' }).waitFor();
+        const refusal = page.locator('.dags .problem[data-status="403"]');
+        await refusal.waitFor();
+        expect(await refusal.getAttribute('data-reason')).toBe('no-role-on-deployment');
+        expect(await refusal.textContent()).toContain('Listing the DAGs was refused');
+        expect(await page.locator('button.dag').count()).toBe(0);
+        await shot(page, '10-no-role');
+      } finally {
+        await own.close();
+      }
     },
     timeout,
   );
