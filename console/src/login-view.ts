@@ -4,26 +4,26 @@ import { readSession } from './http.js';
 /** True when this page is inside a frame of another page (the embedded console). */
 export const framed = () => window.self !== window.top;
 
-/**
- * The broker's login, coming back to `returnTo` (a path of this origin). `embed`: the deployment whose framed
- * console starts the login, so that the broker may give it a session that works inside the frame (login's embed
- * cookie, only for a deployment with `console.frame_ancestors`).
- */
-export const loginUrl = (returnTo: string, embed?: string) => `/login?return_to=${encodeURIComponent(returnTo)}${embed === undefined ? '' : `&embed=${encodeURIComponent(embed)}`}`;
+/** The broker's login, coming back to `returnTo` (a path of this origin). */
+export const loginUrl = (returnTo: string) => `/login?return_to=${encodeURIComponent(returnTo)}`;
 
-/** The query a login started from a frame comes back with: the popup then closes itself. */
+/**
+ * The query a login started from a frame comes back with: the popup then closes itself. The broker recognises
+ * `/console/<d>?login=popup` as the framed console's login and, for a deployment with `frame_ancestors` on an https
+ * issuer, gives it the embed cookie (src/login/logins.ts).
+ */
 export const POPUP_RETURN = 'login=popup';
 
 /**
  * Nobody is logged in. At the top level: a link to the login. In a frame: directories refuse to be framed, so the
  * login opens in its own window; the frame asks `GET /session` until the login has happened there, then reloads.
  */
-export function loginView(returnTo: string, embed?: string): HTMLElement {
+export function loginView(returnTo: string): HTMLElement {
   if (!framed()) {
     return h('section', { class: 'login', 'aria-labelledby': 'login-title' }, h('h2', { id: 'login-title' }, 'Not logged in'), h('p', {}, h('a', { href: loginUrl(returnTo), class: 'button' }, 'Log in')));
   }
   const status = h('p', { role: 'status' });
-  const popupUrl = loginUrl(`${returnTo}${returnTo.includes('?') ? '&' : '?'}${POPUP_RETURN}`, embed);
+  const popupUrl = loginUrl(`${returnTo}${returnTo.includes('?') ? '&' : '?'}${POPUP_RETURN}`);
   const start = () => {
     const popup = window.open(popupUrl, 'atb-login', 'popup,width=520,height=720');
     status.textContent = popup ? 'Log in in the window that opened; this console reloads when you are done.' : 'The login window was blocked: use the link below.';

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   } catch (err) {
     return show(app, errorView(err, 'Reading your session'));
   }
-  if (!session) return show(app, loginView(here, body.dataset.embeddable === 'true' ? deployment : undefined));
+  if (!session) return show(app, loginView(here));
   // Back from a login a framed console opened (its window may have lost `opener` on the way through the directory).
   if (new URLSearchParams(location.search).toString() === POPUP_RETURN) return show(app, popupDoneView());
   show(who, h('span', { class: 'person' }, session.name ?? session.email ?? session.subject), ' ', logoutControl(session));

@@ -126,9 +126,11 @@ describe('alice in the console of the demo deployment', () => {
   );
 
   it(
-    'a conf that is not a JSON object is caught before anything is sent',
+    'by keyboard alone: a DAG opens with Enter, focus moves to its heading; a conf that is not a JSON object is caught before anything is sent',
     async () => {
-      await page.getByRole('button', { name: 'etl_daily' }).click();
+      await page.getByRole('button', { name: 'etl_daily' }).focus();
+      await page.keyboard.press('Enter');
+      await page.locator('h2#dag-title:focus', { hasText: 'etl_daily' }).waitFor();
       const conf = page.getByLabel('Run configuration (JSON)');
       await conf.fill('["not", "an object"]');
       await page.getByRole('button', { name: 'Trigger run' }).click();
