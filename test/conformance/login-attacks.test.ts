@@ -176,3 +176,81 @@ describe('the login callback', () => {
     expect(res.headers.get('location')).toBe(`${broker.url}/console/prod?dag=etl_daily`);
   });
 });
+
+describe('logout', () => {
+  async function loggedIn(): Promise<{ browser: PersonBrowser; csrf: string; id: string }> {
+    const browser = new PersonBrowser();
+    await loginAs(browser, broker.url, 'alice', 'alice-password');
+    const csrf = ((await (await browser.request(`${broker.url}/session`)).json()) as { csrf_token: string }).csrf_token;
+    return { browser, csrf, id: browser.cookie(broker.url, 'atb_session')! };
+  }
+  const logout = (browser: PersonBrowser, headers: Record<string, string>, form: Record<string, string> = {}) =>
+    browser.request(`${broker.url}/logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form) });
+
+  it('logout-without-csrf-token: a page of another site cannot log the person out', async () => {
+    const { browser } = await loggedIn();
+    const res = await logout(browser, {});
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { reason: string }).reason).toBe('csrf-token-missing-or-wrong');
+    expect((await browser.request(`${broker.url}/session`)).status).toBe(200);
+  });
+
+  it('logout ends the session and goes on to the directory\'s end_session_endpoint (RP-initiated logout)', async () => {
+    const { browser, csrf, id } = await loggedIn();
+    const res = await logout(browser, { 'x-csrf-token': csrf });
+    expect(res.status).toBe(303);
+    const to = new URL(res.headers.get('location')!);
+    expect(to.origin).toBe(directory.issuer);
+    expect(to.searchParams.get('post_logout_redirect_uri')).toBe(`${broker.url}/login/logged-out`);
+    expect(decodeJwt(to.searchParams.get('id_token_hint')!).sub).toBe('alice');
+    expect((await browser.request(`${broker.url}/session`)).status).toBe(401);
+    // The old id, replayed by whoever copied it, is dead too.
+    const copy = new PersonBrowser();
+    copy.setCookie(broker.url, 'atb_session', id);
+    expect((await copy.request(`${broker.url}/session`)).status).toBe(401);
+    // The directory accepts the logout request (a post_logout_redirect_uri it does not know would be a 400).
+    const atDirectory = await browser.request(to.href);
+    expect(atDirectory.status).toBe(200);
+  });
+
+  it('logout with the csrf_token form field works like the header', async () => {
+    const { browser, csrf } = await loggedIn();
+    const res = await logout(browser, {}, { csrf_token: csrf });
+    expect(res.status).toBe(303);
+    expect((await browser.request(`${broker.url}/session`)).status).toBe(401);
+  });
+});
+
+describe('session timeouts', () => {
+  let skew = 0;
+  let clocked: Broker;
+  beforeAll(async () => {
+    clocked = await startLoginBroker(directory, { login: { session: { idle_timeout: '30m', absolute_timeout: '1h' } }, overrides: { now: () => Date.now() + skew } });
+  });
+  afterAll(() => clocked.close());
+
+  const minutes = (m: number) => m * 60_000;
+  const sessionStatus = async (browser: PersonBrowser) => (await browser.request(`${clocked.url}/session`)).status;
+
+  it('session-past-idle-timeout: unused for longer than idle_timeout, the session is gone', async () => {
+    skew = 0;
+    const browser = new PersonBrowser();
+    await loginAs(browser, clocked.url, 'alice', 'alice-password');
+    skew = minutes(10);
+    expect(await sessionStatus(browser)).toBe(200);
+    skew = minutes(41);
+    expect(await sessionStatus(browser)).toBe(401);
+  });
+
+  it('session-past-absolute-timeout: however active, the session ends absolute_timeout after login', async () => {
+    skew = 0;
+    const browser = new PersonBrowser();
+    await loginAs(browser, clocked.url, 'alice', 'alice-password');
+    for (const m of [25, 50]) {
+      skew = minutes(m);
+      expect(await sessionStatus(browser)).toBe(200);
+    }
+    skew = minutes(61);
+    expect(await sessionStatus(browser)).toBe(401);
+  });
+});
