@@ -126,6 +126,20 @@ describe('alice in the console of the demo deployment', () => {
   );
 
   it(
+    '/console lists the deployments alice has a role for, each linking to its console',
+    async () => {
+      await page.goto(`${stack.issuer}/console`);
+      const links = page.getByRole('list').getByRole('link');
+      await links.first().waitFor();
+      expect(await links.allTextContents()).toEqual(['local']);
+      await links.first().click();
+      await page.waitForURL(consoleUrl);
+      await page.locator('button.dag').first().waitFor();
+    },
+    timeout,
+  );
+
+  it(
     'by keyboard alone: a DAG opens with Enter, focus moves to its heading; a conf that is not a JSON object is caught before anything is sent',
     async () => {
       await page.getByRole('button', { name: 'etl_daily' }).focus();
@@ -253,7 +267,7 @@ describe('embedding the console in another page', () => {
   );
 
   it(
-    'the configured origin frames it; the login opens in its own window and the frame then shows alice\'s console',
+    'the configured origin frames it; the login opens in its own window, the frame then shows alice\'s console, and logs out',
     async () => {
       const { page, frame } = await framedConsole(allowedEmbedder);
       const loginButton = frame.getByRole('button', { name: 'Log in (opens a new window)' });
@@ -265,6 +279,12 @@ describe('embedding the console in another page', () => {
       await frame.locator('button.dag').first().waitFor({ timeout: 30_000 });
       expect(await frame.locator('button.dag').allTextContents()).toEqual(['etl_daily', 'etl_hourly']);
       await shot(page, '09-framed-console');
+      // Logging out inside the frame ends the session by a call; the frame shows the login button again.
+      const cookie = (await page.context().cookies(stack.issuer)).map((c) => `${c.name}=${c.value}`).join('; ');
+      expect((await fetch(`${stack.issuer}/session`, { headers: { cookie } })).status).toBe(200);
+      await frame.getByRole('button', { name: 'Log out' }).click();
+      await frame.getByRole('button', { name: 'Log in (opens a new window)' }).waitFor();
+      expect((await fetch(`${stack.issuer}/session`, { headers: { cookie } })).status).toBe(401);
       await page.close();
     },
     timeout,
