@@ -28,6 +28,7 @@ process.stdout.write(`
   airflow-token-broker demo  (DEVELOPMENT ONLY: fixed secrets, throwaway directory and Airflow)
 
   directory  ${directory.issuer}   service accounts: ${DEMO_ACCOUNTS.map((a) => `${a.clientId} (${a.groups.join(',') || 'no groups'})`).join(', ')}
+             people: ${DEMO_PEOPLE.map((p) => `${p.username} / ${p.password} (${p.groups.join(',') || 'no groups'})`).join(', ')}
   airflow    ${airflow ? airflow.url : '(skipped)'}   DAGs: etl_daily, etl_hourly, report_weekly, payroll_monthly
   broker     ${issuer}   proxy: ${proxied}
   ops        ${broker.opsUrl}/readyz (details: directories, key, policy, Airflow reachability)   ${broker.opsUrl}/metrics
