@@ -542,7 +542,7 @@ export const configSchema = z
           .meta({ description: 'Most clients/addresses tracked at once; the least recently seen are dropped.' }),
       })
       .prefault({})
-      .meta({ description: 'Rate limits of the token, introspection and revocation endpoints.' }),
+      .meta({ description: 'Rate limits of the token, introspection and revocation endpoints; `per_ip` also counts `GET /login` (each writes a pending login to the session store).' }),
     introspection: z
       .strictObject({
         allowed_clients: z.array(z.string()).default([]).meta({

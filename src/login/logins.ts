@@ -133,7 +133,10 @@ export class Logins implements SessionReader {
     const cookies = [this.cookies.clear('session'), ...(this.cookies.canEmbed ? [this.cookies.clear('session', true)] : [])];
     if (!session) return { location: this.base + sameOriginPath(returnTo), cookies };
     assertCsrfToken(session, csrfToken);
+    // Both of this browser's sessions end: the one whose CSRF token came, and an embed session beside it.
+    const embedId = this.cookies.canEmbed ? this.cookies.read(req, 'session', true) : undefined;
     await this.sessions.end(session.id);
+    if (embedId !== undefined && embedId !== session.id) await this.sessions.end(embedId);
     const endSession = await this.options.directory.endSessionUrl(session.idToken, this.base + LOGIN_PATHS.loggedOut).catch(() => undefined);
     return { location: endSession ?? this.base + sameOriginPath(returnTo), cookies };
   }

@@ -59,3 +59,32 @@ describe('cookies on an https issuer', () => {
     expect(session).not.toMatch(/Domain=/);
   });
 });
+
+describe('logout with an embed session beside the top-level one', () => {
+  it('logout-ends-the-embed-session-too', async () => {
+    const l = logins('https://broker.example', ['prod']);
+    const embedCookies = await login(l, '/console/prod?login=popup');
+    const topCookies = await login(l, '/console');
+    const both = [...embedCookies, ...topCookies].filter((c) => !/Max-Age=0/.test(c));
+    const top = await l.fromRequest(request(both));
+    expect(top?.embedded).toBeUndefined();
+    await l.logout(request(both), top!.csrfToken, '/console');
+    expect(await l.fromRequest(request(embedCookies.filter((c) => !/Max-Age=0/.test(c))))).toBeUndefined();
+  });
+});
+
+describe('a session store that cannot answer', () => {
+  it('session-store-down: reading the session is 503 temporarily_unavailable, never "no session"', async () => {
+    const l = logins('https://broker.example', []);
+    const cookies = await login(l, '/console');
+    const broken = new Logins({
+      issuer: 'https://broker.example',
+      directory,
+      store: { set: async () => {}, get: async () => { throw new Error('ECONNREFUSED'); }, take: async () => undefined, delete: async () => {}, close: () => {} },
+      timeouts: { idleMs: 60_000, absoluteMs: 3_600_000 },
+      now: Date.now,
+      embeddable: () => false,
+    });
+    await expect(broken.fromRequest(request(cookies))).rejects.toMatchObject({ code: 'temporarily_unavailable', status: 503 });
+  });
+});
