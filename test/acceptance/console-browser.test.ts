@@ -204,6 +204,18 @@ describe('alice in the console of the demo deployment', () => {
   );
 
   it(
+    'every field of the page has a label and every button a name (the whole console open: DAG, run, tasks, log, variables)',
+    async () => {
+      type Labelled = { labels?: { length: number } | null; getAttribute(name: string): string | null; textContent: string | null };
+      const unlabelled = await page.locator('input:not([type="hidden"]), textarea, select').evaluateAll((fields) => fields.filter((f) => ((f as unknown as Labelled).labels?.length ?? 0) === 0).length);
+      const unnamed = await page.locator('button').evaluateAll((buttons) => buttons.filter((b) => !(b as unknown as Labelled).getAttribute('aria-label') && !(b as unknown as Labelled).textContent?.trim()).length);
+      expect(await page.locator('input:not([type="hidden"]), textarea').count()).toBeGreaterThanOrEqual(2);
+      expect({ unlabelled, unnamed }).toEqual({ unlabelled: 0, unnamed: 0 });
+    },
+    timeout,
+  );
+
+  it(
     'a refused action (pausing etl_daily: alice\'s role lacks pause) shows the proxy\'s reason and description',
     async () => {
       await page.getByRole('button', { name: 'Pause', exact: true }).click();
