@@ -54,12 +54,9 @@ async function main(): Promise<void> {
   if (new URLSearchParams(location.search).toString() === POPUP_RETURN) return show(app, popupDoneView());
   show(who, h('span', { class: 'person' }, session.name ?? session.email ?? session.subject), ' ', logoutControl(session));
   if (deployment === undefined) return show(app, deploymentList(session));
-  if (!session.deployments.includes(deployment)) {
-    show(app, h('p', { role: 'status' }, `You have no role for ${deployment}: the proxy refuses what you try here.`));
-  }
   const view = new DeploymentView(new DeploymentApi(proxyPrefix, deployment, session.csrf_token));
-  app.append(view.element);
-  if (session.deployments.includes(deployment)) app.firstElementChild?.remove();
+  const noRole = session.deployments.includes(deployment) ? null : h('p', { role: 'status' }, `You have no role for ${deployment}: the proxy refuses what you try here.`);
+  show(app, noRole, view.element);
   await view.start();
 }
 

@@ -37,7 +37,7 @@ export function consoleRouter({ upstreams, proxyPrefix, assets }: ConsoleRouterO
   router.get('/console/_assets/:file', function consoleAsset(req: Request, res: Response, next: NextFunction) {
     const asset = assets.get(String(req.params.file));
     if (!asset) return next(notFound());
-    // Assets are framed together with the page only as subresources: no frame-ancestors needed beyond 'none'.
+    // A script or stylesheet is never a framed document itself: 'none' whatever the deployment.
     setConsoleHeaders(res, []);
     res.set({ 'Content-Type': asset.contentType, 'Cache-Control': 'no-cache', ETag: asset.etag });
     if (req.headers['if-none-match'] === asset.etag) return void res.status(304).end();
