@@ -4,7 +4,8 @@ import { dirname, join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { startServer, type RunningServer } from '../src/server.js';
 import { startAirflow, type AirflowServer, type StartAirflowOptions } from './airflow-server.js';
-import { startDevDirectory, type DevDirectory } from './dev-directory.js';
+import { Logins } from '../src/login/logins.js';
+import { DEV_LOGIN_CLIENT, startDevDirectory, type DevDirectory } from './dev-directory.js';
 
 /** The fixed ports of `npm run demo`, as examples/config.yaml names them. */
 export interface DemoPorts {
@@ -53,17 +54,21 @@ export interface DemoStack {
 }
 
 /**
- * `npm run demo`'s stack: the dev directory, the demo Airflow (see DEMO_AIRFLOW) and the broker + proxy with
- * examples/config.yaml. The Postman and `run --wait` acceptance tests start the same stack on free ports.
+ * `npm run demo`'s stack: the dev directory (service accounts and people), the demo Airflow (see DEMO_AIRFLOW) and
+ * the broker + proxy with examples/config.yaml (people's login and the console included). The Postman and `run --wait` acceptance tests start the same stack on free ports.
  */
 export async function startDemoStack(options: DemoStackOptions = {}): Promise<DemoStack> {
   const ports = { ...DEMO_PORTS, ...options.ports };
+  // The demo's people log in through the dev directory's login client (examples/config.yaml `login`).
+  process.env.LOGIN_CLIENT_SECRET ??= DEV_LOGIN_CLIENT.secret;
   const configFile = configForPorts(resolve(options.configFile ?? 'examples/config.yaml'), ports, options.configure);
   const directory = await startDevDirectory({ port: ports.directory });
   let airflow: AirflowServer | undefined;
   try {
     airflow = options.skipAirflow ? undefined : await startAirflow({ ...DEMO_AIRFLOW, port: ports.airflow });
+    if (airflow) await seedDemoVariables(airflow.url);
     const broker = await startServer(configFile);
+    directory.addLoginRedirectUri(Logins.redirectUri(broker.services.config.issuer));
     return {
       directory,
       airflow,
@@ -79,6 +84,23 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     await airflow?.stop();
     await directory.close();
     throw err;
+  }
+}
+
+/**
+ * The demo's variables, created as Airflow's admin (the dev Airflow's fixed `admin` / `admin-pass`) unless they exist:
+ * `etl_target`, the system the ETL writes to, which a person switches to `fallback` from the console when the
+ * primary one is down (the error-recovery case).
+ */
+export const DEMO_VARIABLES = [{ key: 'etl_target', value: 'primary', description: 'System the ETL DAGs write to: primary, or fallback while it is down' }];
+
+async function seedDemoVariables(airflowUrl: string): Promise<void> {
+  const login = await fetch(`${airflowUrl}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'admin-pass' }) });
+  if (!login.ok) throw new Error(`the demo Airflow refused its admin login: HTTP ${login.status}`);
+  const { access_token } = (await login.json()) as { access_token: string };
+  for (const variable of DEMO_VARIABLES) {
+    const res = await fetch(`${airflowUrl}/api/v2/variables`, { method: 'POST', headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' }, body: JSON.stringify(variable) });
+    if (!res.ok && res.status !== 409) throw new Error(`creating the demo variable ${variable.key}: HTTP ${res.status} ${await res.text()}`);
   }
 }
 

@@ -1,9 +1,9 @@
 import { DEMO_PORTS, startDemoStack } from './demo-stack.js';
-import { DEMO_ACCOUNTS } from './dev-directory.js';
+import { DEMO_ACCOUNTS, DEMO_PEOPLE } from './dev-directory.js';
 
 /**
  * `npm run demo` (development only): a throwaway directory (service account demo-etl / demo-etl-secret in group
- * airflow-etl) on :8401, a local Airflow 3 with a scheduler and the demo DAGs, unpaused, on :28080 (installed on
+ * airflow-etl; people alice / alice-password in airflow-etl and bob / bob-password in no group) on :8401, a local Airflow 3 with a scheduler and the demo DAGs, unpaused, on :28080 (installed on
  * first run by scripts/airflow/ensure-venv.sh into a cache), and the broker + proxy with examples/config.yaml on
  * :8400 (ops listener: probes and metrics on 127.0.0.1:9400). DEMO_DIRECTORY_PORT and DEMO_AIRFLOW_PORT move the
  * peers (the config is then rewritten for them); DEMO_SKIP_AIRFLOW=1 runs without Airflow.
@@ -21,14 +21,24 @@ const stack = await startDemoStack({
 });
 const { directory, airflow, broker, issuer } = stack;
 const proxied = `${issuer}/airflow/local/api/v2`;
+const consoleUrl = `${issuer}/console/local`;
+const person = (username: string) => DEMO_PEOPLE.find((p) => p.username === username)!;
 
 process.stdout.write(`
   airflow-token-broker demo  (DEVELOPMENT ONLY: fixed secrets, throwaway directory and Airflow)
 
   directory  ${directory.issuer}   service accounts: ${DEMO_ACCOUNTS.map((a) => `${a.clientId} (${a.groups.join(',') || 'no groups'})`).join(', ')}
+             people: ${DEMO_PEOPLE.map((p) => `${p.username} / ${p.password} (${p.groups.join(',') || 'no groups'})`).join(', ')}
   airflow    ${airflow ? airflow.url : '(skipped)'}   DAGs: etl_daily, etl_hourly, report_weekly, payroll_monthly
   broker     ${issuer}   proxy: ${proxied}
   ops        ${broker.opsUrl}/readyz (details: directories, key, policy, Airflow reachability)   ${broker.opsUrl}/metrics
+  console    ${consoleUrl}
+
+  0. Open the console in a browser and log in at the dev directory as ${person('alice').username} / ${person('alice').password}
+     (group airflow-etl: sees etl_* only, triggers etl_daily, reads its log, edits etl_* variables such as etl_target).
+     ${person('bob').username} / ${person('bob').password} has no group: every call is refused, with its reason.
+
+    ${consoleUrl}
 
   1. Trigger etl_daily through the proxy and wait until it has run (exit 0 on success; docs/cli.md):
 

@@ -29,8 +29,11 @@ if (needed.length > 0) {
   if (run('apt-get', ['update', '-qq'], quiet).status !== 0 || run('apt-get', ['install', '-y', '-qq', ...packages], quiet).status !== 0) process.exit(1);
 }
 
-// Emitting (not only --noEmit) also builds dist/, which the CLI tests run as the real bin.
+// Emitting (not only --noEmit) also builds dist/, which the CLI tests run as the real bin and the console tests serve.
 const typecheck = run('tsc', ['-p', 'tsconfig.json']);
 if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
+// The console's browser code (its own tsconfig, DOM types) into dist/console, which the broker serves.
+const consoleBuild = run('node', ['scripts/build-console.mjs']);
+if (consoleBuild.status !== 0) process.exit(consoleBuild.status ?? 1);
 const jest = run('jest', process.argv.slice(2));
 process.exit(jest.status ?? 1);

@@ -3,6 +3,8 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { adminRouter } from './admin/admin-router.js';
 import { brokerRouter, ENDPOINT_PATHS } from './broker/http/broker-router.js';
+import { ConsoleAssets } from './console/console-assets.js';
+import { consoleRouter } from './console/console-router.js';
 import { errorMiddleware, notFound } from './http/error-middleware.js';
 import { localOps, opsRouter, publicProbesRouter, type OpsSource } from './http/ops-router.js';
 import { requestContext } from './http/request-context.js';
@@ -16,8 +18,9 @@ import { SessionCaller } from './proxy/session-caller.js';
 import type { Services } from './services.js';
 
 /**
- * Composes the public HTTP surface: context, security headers, broker endpoints, admin API, the load balancer's
- * probes, and the one error answer. Metrics and readiness details are on the ops listener ({@link createOpsApp}).
+ * Composes the public HTTP surface: context, security headers, broker endpoints, admin API, people's login and the
+ * console (with `login` only), the load balancer's probes, and the one error answer. Metrics and readiness details
+ * are on the ops listener ({@link createOpsApp}).
  */
 export function createApp(s: Services): Express {
   const app = express();
@@ -31,6 +34,7 @@ export function createApp(s: Services): Express {
   if (s.logins) {
     const deployments = Object.keys(s.config.upstreams);
     app.use(loginRouter({ logins: s.logins, policies: s.policies, deployments, bodyLimit: s.config.server.body_limit, limitByAddress: rateLimitByAddress(s) }));
+    app.use(consoleRouter({ upstreams: s.config.upstreams, proxyPrefix: s.config.proxy.path_prefix, assets: new ConsoleAssets() }));
   }
   app.use(publicProbesRouter(localOps(s)));
   app.use(notFound);

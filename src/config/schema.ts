@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
+import { deploymentConsole } from './console-schema.js';
 import { deploymentCors, tokenEndpointCors } from './cors-schema.js';
 import { secretRef } from './secret-ref.js';
 import { loginSchema } from './login-schema.js';
@@ -344,6 +345,7 @@ const upstream = z
         'Most items the proxy reads to filter a list for a DAG-restricted token; past it the request is refused.',
     }),
     cors: deploymentCors.optional(),
+    console: deploymentConsole.prefault({}),
   })
   .refine((u) => (u.url === undefined) === (u.credentials === undefined), {
     message: 'url and credentials go together',

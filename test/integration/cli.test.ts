@@ -10,7 +10,7 @@ import { startBroker, startDirectory, type Broker } from '../helpers/broker-harn
 
 describe('config check', () => {
   it('accepts the example config and policy', async () => {
-    const res = await cli(['config', 'check', '--config', 'examples/config.yaml'], { env: { AIRFLOW_PROXY_PASSWORD: 'proxy-pass' } });
+    const res = await cli(['config', 'check', '--config', 'examples/config.yaml'], { env: { AIRFLOW_PROXY_PASSWORD: 'proxy-pass', LOGIN_CLIENT_SECRET: 'demo-console-secret' } });
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/config\.yaml: ok/);
@@ -18,7 +18,7 @@ describe('config check', () => {
   });
 
   it('names an unset secret reference with its location', async () => {
-    const res = await cli(['config', 'check', '--config', 'examples/config.yaml'], { env: { AIRFLOW_PROXY_PASSWORD: '' } });
+    const res = await cli(['config', 'check', '--config', 'examples/config.yaml'], { env: { AIRFLOW_PROXY_PASSWORD: '', LOGIN_CLIENT_SECRET: 'demo-console-secret' } });
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/config\.yaml:\d+:\d+ error: upstreams\.local\.credentials\.password: environment variable AIRFLOW_PROXY_PASSWORD is not set/);
   });

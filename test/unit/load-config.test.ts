@@ -39,10 +39,14 @@ describe('a valid config', () => {
 
   test('examples/config.yaml loads', () => {
     process.env.AIRFLOW_PROXY_PASSWORD = 'proxy-pass';
+    process.env.LOGIN_CLIENT_SECRET = 'demo-console-secret';
     const loaded = loadConfig('examples/config.yaml');
     delete process.env.AIRFLOW_PROXY_PASSWORD;
+    delete process.env.LOGIN_CLIENT_SECRET;
     expect(loaded.config.directories.dev?.allow_insecure_http).toBe(true);
     expect(loaded.config.upstreams.local?.credentials).toMatchObject({ mode: 'service-account', password: 'proxy-pass' });
+    expect(loaded.config.login).toMatchObject({ directory: 'dev', client_secret: 'demo-console-secret' });
+    expect(loaded.config.upstreams.local?.console).toEqual({ enabled: true, frame_ancestors: [] });
   });
 });
 
