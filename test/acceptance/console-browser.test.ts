@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import type { Frame, Page } from 'playwright-core';
 import { startDemoStack, type DemoStack } from '../../scripts/demo-stack.js';
 import { freePort } from '../helpers/airflow-server.js';
-import { basic } from '../helpers/broker-harness.js';
+import { basic, type Broker } from '../helpers/broker-harness.js';
 import { startChromium, type HeadlessChromium } from '../helpers/chromium.js';
+import { startLoginBroker } from '../helpers/login-broker.js';
+import { selfSignedCertificate } from '../helpers/self-signed-cert.js';
 
 /**
  * The console in a real headless Chromium, on the demo's stack (dev directory with its people, Airflow 3.3.2 with a
@@ -27,7 +29,8 @@ let consoleUrl: string;
 async function embedder(): Promise<Server> {
   const server = createServer((req, res) => {
     const src = new URL(req.url ?? '/', 'http://x').searchParams.get('src') ?? '';
-    if (!src.startsWith('http://127.0.0.1:')) return void res.writeHead(404).end();
+    // It frames only a broker of this test: the demo's on 127.0.0.1, or the one on https://localhost.
+    if (!/^(http:\/\/127\.0\.0\.1|https:\/\/localhost):\d+\//.test(src)) return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     res.end(`<!doctype html><html><head><title>Planning</title></head><body><h1>Planning tool</h1><iframe id="atb" title="Airflow console" src="${src.replace(/"/g, '&quot;')}" width="1300" height="680"></iframe></body></html>`);
   });
@@ -332,6 +335,131 @@ describe('a person without a role', () => {
       } finally {
         await own.close();
       }
+    },
+    timeout,
+  );
+});
+
+/**
+ * The console framed by a page of ANOTHER SITE: a second broker (the same directory and Airflow) served over TLS
+ * on https://localhost with a self-signed certificate, framed by the planning page on http://127.0.0.1 (localhost and
+ * 127.0.0.1 are different sites). Inside that frame the browser sends only `SameSite=None` cookies, so the console
+ * works only through the embed cookie `__Host-atb_embed_session` (src/login/session-cookies.ts).
+ */
+describe('embedded by a page of another site (the broker on https://localhost)', () => {
+  let tlsBroker: Broker;
+  let tlsChromium: HeadlessChromium;
+  let tlsConsoleUrl: string;
+  /** The frame of alice's logged-in embedded console (the first test logs her in). */
+  let framed: { page: Page; frame: Frame } | undefined;
+
+  beforeAll(async () => {
+    const airflowUrl = stack.airflow!.url;
+    const upstream = (name: string, issuer: string) => ({
+      audience: `${issuer}/airflow/${name}`,
+      url: airflowUrl,
+      credentials: { mode: 'service-account' as const, username: 'proxy', password: '${AIRFLOW_PROXY_PASSWORD}' },
+      console: { frame_ancestors: [originOf(allowedEmbedder)] },
+    });
+    tlsBroker = await startLoginBroker(stack.directory, {
+      https: selfSignedCertificate(),
+      configure: (c) => {
+        // `other`: a second deployment (the same Airflow) the embed session of `local` must not reach.
+        c.upstreams = { local: upstream('local', c.issuer), other: upstream('other', c.issuer) };
+        c.default_upstream = 'local';
+      },
+    });
+    tlsConsoleUrl = `${tlsBroker.url}/console/local`;
+    // This Chromium blocks third-party cookies in a fresh profile: the person (or the company's browser policy)
+    // allows them for the broker's site only, as docs/people.md "Embedding" asks.
+    tlsChromium = await startChromium({ ignoreHTTPSErrors: true, allowThirdPartyCookiesFor: ['[*.]localhost'] });
+  }, timeout);
+
+  afterAll(async () => {
+    await tlsChromium?.close();
+    await tlsBroker?.close();
+  }, timeout);
+
+  const frameIn = async (embedding: Server): Promise<{ page: Page; frame: Frame; console: string[] }> => {
+    const { page, console } = await tlsChromium.newPage();
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await page.goto(`${originOf(embedding)}/?src=${encodeURIComponent(tlsConsoleUrl)}`);
+    const frame = (await (await page.waitForSelector('iframe#atb')).contentFrame())!;
+    await frame.waitForLoadState();
+    return { page, frame, console };
+  };
+
+  /** A call made by the framed console's own script (same origin as the frame, cookies as the browser sends them there). */
+  const fromFrame = (frame: Frame, path: string) =>
+    frame.evaluate(async (p) => {
+      const res = await fetch(p, { credentials: 'same-origin' });
+      return { status: res.status, body: (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined };
+    }, path);
+
+  it(
+    'embedded-cross-site-console-works: alice logs in through the popup, the frame shows only etl_* and a trigger from it reaches Airflow',
+    async () => {
+      const { page, frame } = await frameIn(allowedEmbedder);
+      const loginButton = frame.getByRole('button', { name: 'Log in (opens a new window)' });
+      await loginButton.waitFor();
+      const [popup] = await Promise.all([page.waitForEvent('popup'), loginButton.click()]);
+      await popup.waitForURL((url) => url.origin === new URL(stack.directory.issuer).origin);
+      await loginAtDirectory(popup, 'alice', 'alice-password');
+      // The frame (third-party: localhost inside 127.0.0.1) sees the session only through the SameSite=None cookie.
+      await frame.locator('button.dag').first().waitFor({ timeout: 30_000 });
+      expect(await frame.locator('button.dag').allTextContents()).toEqual(['etl_daily', 'etl_hourly']);
+      await frame.getByRole('button', { name: 'etl_daily' }).click();
+      await frame.getByLabel('Run configuration (JSON)').fill('{"source": "embedded-cross-site"}');
+      await frame.getByRole('button', { name: 'Trigger run' }).click();
+      const created = frame.locator('.trigger-result [role="status"]').filter({ hasText: /^Run \S+ created/ });
+      await created.waitFor();
+      const embeddedRun = /^Run (\S+) created/.exec((await created.textContent())!)![1]!;
+      // What Airflow holds (read through the demo broker, as demo-etl): the run with the conf given in the frame.
+      const run = await proxied('GET', `/dags/etl_daily/dagRuns/${encodeURIComponent(embeddedRun)}`);
+      expect(run.status).toBe(200);
+      expect(run.body).toMatchObject({ conf: { source: 'embedded-cross-site' } });
+      await shot(page, '11-cross-site-framed-console');
+      framed = { page, frame };
+    },
+    timeout,
+  );
+
+  it(
+    'the session cookie as Chromium stored it: __Host-atb_embed_session, SameSite=None, Secure, HttpOnly (and no Lax session cookie)',
+    async () => {
+      expect(framed).toBeDefined();
+      const cookies = await tlsChromium.context.cookies(tlsBroker.url);
+      const sessions = cookies.filter((c) => /atb_(embed_)?session/.test(c.name));
+      expect(sessions.map(({ name, sameSite, secure, httpOnly, path }) => ({ name, sameSite, secure, httpOnly, path }))).toEqual([
+        { name: '__Host-atb_embed_session', sameSite: 'None', secure: true, httpOnly: true, path: '/' },
+      ]);
+    },
+    timeout,
+  );
+
+  it(
+    'embed-session-serves-only-its-deployment: from the frame, the embed session opens local but is refused on other (401 session-other-deployment)',
+    async () => {
+      const { frame } = framed!;
+      expect((await fromFrame(frame, '/airflow/local/api/v2/dags')).status).toBe(200);
+      const other = await fromFrame(frame, '/airflow/other/api/v2/dags');
+      expect(other).toMatchObject({ status: 401, body: { error: 'invalid_token', reason: 'session-other-deployment' } });
+      // GET /session says so too: the session reaches only its own deployment.
+      expect((await fromFrame(frame, '/session')).body).toMatchObject({ embedded: 'local', deployments: ['local'] });
+    },
+    timeout,
+  );
+
+  it(
+    'not-allowed-cross-site-origin-refused: a page on another origin gets no console, even with alice logged in',
+    async () => {
+      const { page, frame, console } = await frameIn(otherEmbedder);
+      await page.waitForTimeout(1500);
+      expect(await frame.locator('#app').count()).toBe(0);
+      expect(frame.url()).not.toBe(tlsConsoleUrl);
+      expect(console.join('\n')).toMatch(/frame-ancestors/);
+      await shot(page, '12-cross-site-framing-refused');
+      await page.close();
     },
     timeout,
   );

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,15 +44,25 @@ export interface Broker {
   close(): Promise<void>;
 }
 
-/** Starts the broker on loopback with a real config file; `configure` may change any option. */
+/** A TLS certificate and its key (PEM) for {@link startBroker}'s `https` option, e.g. from `selfSignedCertificate`. */
+export interface BrokerTls {
+  key: string;
+  cert: string;
+}
+
+/**
+ * Starts the broker on loopback with a real config file; `configure` may change any option. With `https` it is
+ * served over TLS as `https://localhost:<port>` (another site than `127.0.0.1` for a browser), else on
+ * `http://127.0.0.1:<port>`.
+ */
 export async function startBroker(
   directory: DevDirectory | { issuer: string },
-  options: { policyFile?: string; configure?: (c: ConfigInput) => void; overrides?: ServiceOverrides; dir?: string } = {},
+  options: { policyFile?: string; configure?: (c: ConfigInput) => void; overrides?: ServiceOverrides; dir?: string; https?: BrokerTls } = {},
 ): Promise<Broker> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'atb-test-'));
-  const server = createServer();
+  const server: Server = options.https ? createHttpsServer(options.https) : createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `${options.https ? 'https://localhost' : 'http://127.0.0.1'}:${(server.address() as AddressInfo).port}`;
   const policyFile = join(dir, 'policy.yaml');
   writeFileSync(policyFile, readFileSync(options.policyFile ?? EXAMPLE_POLICY));
   const config: ConfigInput = {
