@@ -261,16 +261,34 @@ describe('alice in the console of the demo deployment', () => {
   });
 });
 
+/** A new page of `browser` on the `embedding` page, which frames `src`. */
+async function frameIn(browser: HeadlessChromium, embedding: Server, src: string): Promise<{ page: Page; frame: Frame; console: string[] }> {
+  const { page, console } = await browser.newPage();
+  await page.setViewportSize({ width: 1366, height: 768 });
+  await page.goto(`${originOf(embedding)}/?src=${encodeURIComponent(src)}`);
+  const frame = (await (await page.waitForSelector('iframe#atb')).contentFrame())!;
+  await frame.waitForLoadState();
+  return { page, frame, console };
+}
+
+/** The framed console's login: its button opens the popup, the person logs in at the directory there (the popup then closes itself). */
+async function popupLogin(page: Page, frame: Frame, username: string, password: string): Promise<Page> {
+  const loginButton = frame.getByRole('button', { name: 'Log in (opens a new window)' });
+  await loginButton.waitFor();
+  const [popup] = await Promise.all([page.waitForEvent('popup'), loginButton.click()]);
+  await popup.waitForURL((url) => url.origin === new URL(stack.directory.issuer).origin);
+  await loginAtDirectory(popup, username, password);
+  return popup;
+}
+
+/** {@link popupLogin}, then the frame notices the session by itself and reloads into the console. */
+async function loginThroughPopup(page: Page, frame: Frame, username: string, password: string): Promise<void> {
+  await popupLogin(page, frame, username, password);
+  await frame.locator('button.dag').first().waitFor({ timeout: 30_000 });
+}
+
 describe('embedding the console in another page', () => {
-  const framedConsole = async (embedding: Server): Promise<{ page: Page; frame: Frame; console: string[] }> => {
-    const { page, console } = await chromium.newPage();
-    await page.setViewportSize({ width: 1366, height: 768 });
-    await page.goto(`${originOf(embedding)}/?src=${encodeURIComponent(consoleUrl)}`);
-    const handle = await page.waitForSelector('iframe#atb');
-    const frame = (await handle.contentFrame())!;
-    await frame.waitForLoadState();
-    return { page, frame, console };
-  };
+  const framedConsole = (embedding: Server) => frameIn(chromium, embedding, consoleUrl);
 
   it(
     'a page on an origin the configuration does not list cannot frame the console: Chromium refuses to load it',
@@ -291,13 +309,7 @@ describe('embedding the console in another page', () => {
     'the configured origin frames it; the login opens in its own window, the frame then shows alice\'s console, and logs out',
     async () => {
       const { page, frame } = await framedConsole(allowedEmbedder);
-      const loginButton = frame.getByRole('button', { name: 'Log in (opens a new window)' });
-      await loginButton.waitFor();
-      const [popup] = await Promise.all([page.waitForEvent('popup'), loginButton.click()]);
-      await popup.waitForURL((url) => url.origin === new URL(stack.directory.issuer).origin);
-      await loginAtDirectory(popup, 'alice', 'alice-password');
-      // The frame notices the session by itself and reloads into the console.
-      await frame.locator('button.dag').first().waitFor({ timeout: 30_000 });
+      await loginThroughPopup(page, frame, 'alice', 'alice-password');
       expect(await frame.locator('button.dag').allTextContents()).toEqual(['etl_daily', 'etl_hourly']);
       await shot(page, '09-framed-console');
       // Logging out inside the frame ends the session by a call; the frame shows the login button again.
@@ -380,14 +392,7 @@ describe('embedded by a page of another site (the broker on https://localhost)',
     await tlsBroker?.close();
   }, timeout);
 
-  const frameIn = async (embedding: Server): Promise<{ page: Page; frame: Frame; console: string[] }> => {
-    const { page, console } = await tlsChromium.newPage();
-    await page.setViewportSize({ width: 1366, height: 768 });
-    await page.goto(`${originOf(embedding)}/?src=${encodeURIComponent(tlsConsoleUrl)}`);
-    const frame = (await (await page.waitForSelector('iframe#atb')).contentFrame())!;
-    await frame.waitForLoadState();
-    return { page, frame, console };
-  };
+  const framedConsole = (embedding: Server) => frameIn(tlsChromium, embedding, tlsConsoleUrl);
 
   /** A call made by the framed console's own script (same origin as the frame, cookies as the browser sends them there). */
   const fromFrame = (frame: Frame, path: string) =>
@@ -399,14 +404,9 @@ describe('embedded by a page of another site (the broker on https://localhost)',
   it(
     'embedded-cross-site-console-works: alice logs in through the popup, the frame shows only etl_* and a trigger from it reaches Airflow',
     async () => {
-      const { page, frame } = await frameIn(allowedEmbedder);
-      const loginButton = frame.getByRole('button', { name: 'Log in (opens a new window)' });
-      await loginButton.waitFor();
-      const [popup] = await Promise.all([page.waitForEvent('popup'), loginButton.click()]);
-      await popup.waitForURL((url) => url.origin === new URL(stack.directory.issuer).origin);
-      await loginAtDirectory(popup, 'alice', 'alice-password');
+      const { page, frame } = await framedConsole(allowedEmbedder);
       // The frame (third-party: localhost inside 127.0.0.1) sees the session only through the SameSite=None cookie.
-      await frame.locator('button.dag').first().waitFor({ timeout: 30_000 });
+      await loginThroughPopup(page, frame, 'alice', 'alice-password');
       expect(await frame.locator('button.dag').allTextContents()).toEqual(['etl_daily', 'etl_hourly']);
       await frame.getByRole('button', { name: 'etl_daily' }).click();
       await frame.getByLabel('Run configuration (JSON)').fill('{"source": "embedded-cross-site"}');
@@ -427,7 +427,6 @@ describe('embedded by a page of another site (the broker on https://localhost)',
   it(
     'the session cookie as Chromium stored it: __Host-atb_embed_session, SameSite=None, Secure, HttpOnly (and no Lax session cookie)',
     async () => {
-      expect(framed).toBeDefined();
       const cookies = await tlsChromium.context.cookies(tlsBroker.url);
       const sessions = cookies.filter((c) => /atb_(embed_)?session/.test(c.name));
       expect(sessions.map(({ name, sameSite, secure, httpOnly, path }) => ({ name, sameSite, secure, httpOnly, path }))).toEqual([
@@ -451,9 +450,27 @@ describe('embedded by a page of another site (the broker on https://localhost)',
   );
 
   it(
+    'without the site exception this Chromium blocks the embed cookie in the frame: the popup login stores it, the frame stays logged out',
+    async () => {
+      // Pins what docs/people.md "Embedding" tells people: a fresh profile of this Chromium blocks third-party cookies.
+      const strict = await startChromium({ ignoreHTTPSErrors: true });
+      try {
+        const { page, frame } = await frameIn(strict, allowedEmbedder, tlsConsoleUrl);
+        const popup = await popupLogin(page, frame, 'alice', 'alice-password');
+        await popup.waitForEvent('close');
+        expect((await strict.context.cookies(tlsBroker.url)).map((c) => c.name)).toContain('__Host-atb_embed_session');
+        expect(await fromFrame(frame, '/session')).toMatchObject({ status: 401, body: { error: 'login_required' } });
+      } finally {
+        await strict.close();
+      }
+    },
+    timeout,
+  );
+
+  it(
     'not-allowed-cross-site-origin-refused: a page on another origin gets no console, even with alice logged in',
     async () => {
-      const { page, frame, console } = await frameIn(otherEmbedder);
+      const { page, frame, console } = await framedConsole(otherEmbedder);
       await page.waitForTimeout(1500);
       expect(await frame.locator('#app').count()).toBe(0);
       expect(frame.url()).not.toBe(tlsConsoleUrl);
