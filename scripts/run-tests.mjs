@@ -9,7 +9,8 @@ const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'igno
 // The real peers' system packages (Debian's; the tests start the peers themselves on loopback): Redis for the
 // shared-revocation tests, Java 17+, Maven and unzip for Keycloak (scripts/keycloak/ensure-keycloak.sh fetches
 // and builds it into the cache on first use), Chromium for the browser-app tests (/usr/bin/chromium, driven by
-// playwright-core: test/helpers/chromium.ts). The Airflow virtualenv is installed by the acceptance tests
+// playwright-core: test/helpers/chromium.ts), openssl for the self-signed certificate of the broker served over TLS
+// (test/helpers/self-signed-cert.ts). The Airflow virtualenv is installed by the acceptance tests
 // themselves (scripts/airflow/ensure-venv.sh).
 const needed = [
   ['redis-server', 'redis-server'],
@@ -17,6 +18,7 @@ const needed = [
   ['mvn', 'maven'],
   ['unzip', 'unzip'],
   ['chromium', 'chromium'],
+  ['openssl', 'openssl'],
 ].filter(([cmd]) => !has(cmd));
 if (needed.length > 0) {
   const packages = needed.map(([, pkg]) => pkg);
