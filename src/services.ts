@@ -25,6 +25,7 @@ import { CachedRevocationStore } from './tokens/cached-revocation-store.js';
 import { RedisRevocationStore } from './tokens/redis-revocation-store.js';
 import { ProxyAuthenticator } from './proxy/authenticate.js';
 import { buildDeployments, type Deployment } from './proxy/deployments.js';
+import type { CliLogin } from './broker/authorization/cli-login.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. */
 export interface Services {
@@ -48,6 +49,8 @@ export interface Services {
   /** Reachability of each deployment, for `/readyz` and `atb_upstream_up`; `start()`ed by the server. */
   upstreamProbes: UpstreamProbes;
   authenticator: ProxyAuthenticator;
+  /** The CLI login (`login.cli`): absent when people do not log in, or `login.cli.enabled` is false. */
+  cliLogin?: CliLogin;
   now: () => number;
   close(): Promise<void>;
 }
