@@ -10,6 +10,7 @@ import { serveOpenApiDocument } from './proxy/openapi-document-endpoint.js';
 import { OpenApiDocumentCache } from './proxy/openapi-document-cache.js';
 import { fetchAirflowOpenApi } from './proxy/openapi-document-source.js';
 import { createProxyHandler } from './proxy/proxy-handler.js';
+import { loginRouter } from './login/login-router.js';
 import type { Services } from './services.js';
 
 /**
@@ -25,6 +26,9 @@ export function createApp(s: Services): Express {
   app.use(helmet());
   app.use(brokerRouter(s));
   app.use(adminRouter(s));
+  if (s.logins) {
+    app.use(loginRouter({ logins: s.logins, policies: s.policies, deployments: Object.keys(s.config.upstreams), bodyLimit: s.config.server.body_limit }));
+  }
   app.use(publicProbesRouter(localOps(s)));
   app.use(notFound);
   app.use(errorMiddleware({ scheme: 'Basic', realm: 'airflow-token-broker' }));

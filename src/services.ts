@@ -26,6 +26,12 @@ import { RedisRevocationStore } from './tokens/redis-revocation-store.js';
 import { ProxyAuthenticator } from './proxy/authenticate.js';
 import { buildDeployments, type Deployment } from './proxy/deployments.js';
 import type { CliLogin } from './broker/authorization/cli-login.js';
+import { AuthorizationCodes } from './broker/authorization/authorization-codes.js';
+import { authorizationCodeGrant } from './broker/grants/authorization-code-grant.js';
+import type { ExpiringStore } from './sessions/expiring-store.js';
+import { MemoryExpiringStore } from './sessions/memory-expiring-store.js';
+import { createLogins } from './login/create-logins.js';
+import type { Logins } from './login/logins.js';
 
 /** Everything the HTTP layer needs, built once from the configuration. */
 export interface Services {
@@ -51,6 +57,10 @@ export interface Services {
   authenticator: ProxyAuthenticator;
   /** The CLI login (`login.cli`): absent when people do not log in, or `login.cli.enabled` is false. */
   cliLogin?: CliLogin;
+  /** Server-side state of people's logins: sessions, pending logins, one-time codes. */
+  sessionStore: ExpiringStore;
+  /** People's logins and sessions, when `login` is configured. */
+  logins: Logins | undefined;
   now: () => number;
   close(): Promise<void>;
 }
@@ -115,6 +125,11 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   const rl = config.rate_limits;
   const deployments = buildDeployments(config, airflowKeys, now);
   const probe = config.server.ops.upstream_probe;
+  // Until a shared store is configured (login.session_store), one process's bounded memory.
+  const sessionStore: ExpiringStore = new MemoryExpiringStore({ maxEntries: 100_000, now });
+  const logins = config.login ? createLogins(config, directories, sessionStore, now) : undefined;
+  const cliLogin = logins && config.login!.cli.enabled ? { clientId: config.login!.cli.client_id, codes: new AuthorizationCodes(sessionStore, config.tokens.max_ttl), people: logins } : undefined;
+  if (cliLogin) grants.register(authorizationCodeGrant({ config, clientId: cliLogin.clientId, codes: cliLogin.codes, revocations }));
   const upstreamProbes = new UpstreamProbes(
     [...deployments.values()].map((d) => ({ name: d.name, url: d.config.url!.replace(/\/+$/, '') + d.api.health })),
     { intervalMs: probe.interval, timeoutMs: probe.timeout, gauge: metrics.upstreamUp, now },
@@ -145,6 +160,9 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       cacheSize: config.proxy.token_cache_size,
       now,
     }),
+    sessionStore,
+    logins,
+    cliLogin,
     now,
     async close() {
       keys.stop();
@@ -153,6 +171,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       upstreamProbes.stop();
       await Promise.all([...deployments.values()].map((d) => d.client.close()));
       revocations.close();
+      await sessionStore.close();
       audit.flush();
     },
   };

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { withClientSecretOptions } from './client-secret.js';
 import { configCheck } from './config-check.js';
 import { directoryCheck } from './directory-check.js';
-import { login, logout } from './login-command.js';
+import { login, logout, type LoginOptions, type LogoutOptions } from './login-command.js';
 import { keysGenerate, keysList, keysRotate } from './keys-commands.js';
 import { policyCheck, policyDiff, policyExplain, policyTest, type ExplainOptions, type PolicyCheckOptions } from './policy-commands.js';
 import { EXIT } from './exit-codes.js';
@@ -130,9 +130,9 @@ loginOptions(
     .description('log in as a person in a browser (directory login at the broker); caches a short-lived token for token, run and wait'),
 )
   .option('--no-browser', 'only print the address to open (on another machine, or in a browser of your choice)')
-  .action(login);
+  .action((options: LoginOptions) => login(options));
 
-loginOptions(program.command('logout').description('remove the cached login tokens of a broker (--deployment: one) and revoke them there')).action(logout);
+loginOptions(program.command('logout').description('remove the cached login tokens of a broker (--deployment: one) and revoke them there')).action((options: LogoutOptions) => logout(options));
 
 /** `run` and `wait` exit with the documented codes (src/cli/exit-codes.ts), usage errors included. */
 const runOrWait = (command: Command) =>

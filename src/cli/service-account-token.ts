@@ -50,7 +50,8 @@ export interface BrokerSession {
  * openid-client. The secret comes from the environment or stdin, never from a flag that `ps` would show.
  */
 export async function openBrokerSession(options: ServiceAccountOptions): Promise<BrokerSession> {
-  if (options.clientId === undefined) {
+  // An empty AIRFLOW_TOKEN_BROKER_CLIENT_ID is no client id, as shells mean it.
+  if (!options.clientId) {
     if (options.scope !== undefined) throw new CliExit(EXIT.badInput, '--scope needs --client-id: a login token has the roles of your login');
     return openLoginSession(options);
   }

@@ -13,7 +13,7 @@ interface TokenOptions extends ServiceAccountOptions {
  */
 export async function token(options: TokenOptions): Promise<void> {
   try {
-    if (options.clientId === undefined && options.authorizationDetails !== undefined) throw new CliExit(EXIT.badInput, '--authorization-details needs --client-id');
+    if (!options.clientId && options.authorizationDetails !== undefined) throw new CliExit(EXIT.badInput, '--authorization-details needs --client-id');
     const broker = await openBrokerSession(options);
     const params: Record<string, string> = {};
     if (options.resource) params.resource = options.resource;

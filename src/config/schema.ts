@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
 import { deploymentCors, tokenEndpointCors } from './cors-schema.js';
+import { secretRef } from './secret-ref.js';
+import { loginSchema } from './login-schema.js';
+import { cliLoginSchema } from './cli-login-schema.js';
 import { parseClaimPointer } from '../policy/claim-pointer.js';
 import { SubjectTemplate } from '../airflow/credentials/subject-template.js';
 
@@ -9,26 +12,7 @@ import { SubjectTemplate } from '../airflow/credentials/subject-template.js';
  * generated from the descriptions below (`npm run docs:config`) and a test fails when it is stale.
  */
 
-const envRef = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
-
-/** A secret: must be written as `${ENV_VAR}` and is read from the environment at load time. */
-export const secretRef = () =>
-  z
-    .string()
-    .meta({ description: 'Secret: write it as a `${ENV_VAR}` reference; inline values are refused.' })
-    .transform((value, ctx) => {
-      const match = envRef.exec(value);
-      if (!match) {
-        ctx.addIssue({ code: 'custom', message: 'secrets must be given as ${ENV_VAR} references, never inline' });
-        return z.NEVER;
-      }
-      const resolved = process.env[match[1]!];
-      if (resolved === undefined || resolved === '') {
-        ctx.addIssue({ code: 'custom', message: `environment variable ${match[1]} is not set` });
-        return z.NEVER;
-      }
-      return resolved;
-    });
+export { secretRef } from './secret-ref.js';
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use lower-case letters, digits, "-" and "_"');
@@ -544,6 +528,8 @@ export const configSchema = z
       })
       .prefault({}),
     token_endpoint_cors: tokenEndpointCors.optional(),
+    // `login.cli` is the CLI login's own schema (src/config/cli-login-schema.ts), added to login's block here.
+    login: loginSchema.safeExtend({ cli: cliLoginSchema }).meta(loginSchema.meta()!).optional(),
     rate_limits: z
       .strictObject({
         per_client: rateLimit.prefault({ requests: 120, per: '1m' }),
@@ -625,6 +611,11 @@ export const configSchema = z
         typeof v === 'object' && v !== null && 'upstreams' in v && typeof v.upstreams === 'object' && v.upstreams !== null,
     },
   )
+  .superRefine((config, ctx) => {
+    if (config.login && !Object.hasOwn(config.directories, config.login.directory)) {
+      ctx.addIssue({ code: 'custom', path: ['login', 'directory'], message: `no directory named "${config.login.directory}"` });
+    }
+  })
   .superRefine((config, ctx) => {
     const stream = config.audit.destination === 'stdout' || config.audit.destination === 'stderr';
     if (config.server.workers !== 1 && !stream) {

@@ -197,6 +197,24 @@ export class Directory {
     return { ...this.identityFrom(payload, (problem) => invalidRequest(`subject_token ${problem}`)), expiresAt: payload.exp! };
   }
 
+  /**
+   * A person's ID token from the login callback (openid-client has checked `iss`, `aud`, `nonce` and times): its
+   * signature is verified with this directory's key set and algorithms, and the identity read from its claims
+   * like a service account's (subject, groups through `claims.groups`); the client is the broker's login client.
+   */
+  async readPersonIdToken(idToken: string, loginClientId: string): Promise<DirectoryIdentity> {
+    const { jwks, algorithms } = await this.discover();
+    const refused = (cause: unknown) => invalidRequest('the directory\'s ID token is not valid: log in again', cause);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(idToken, jwks, { issuer: this.config.issuer, audience: loginClientId, algorithms, requiredClaims: ['exp', 'sub'], clockTolerance: CLOCK_TOLERANCE_SEC }));
+    } catch (err) {
+      throw keySetUnavailable(err) ?? refused(err);
+    }
+    const identity = this.identityFrom(payload, (problem) => refused(new Error(`${this.what('ID token')} ${problem}`)));
+    return { ...identity, clientId: loginClientId };
+  }
+
   /** Reads the identity; `refuse(problem)` builds the error for a claim of the wrong shape. */
   private identityFrom(payload: JWTPayload, refuse: (problem: string) => OAuthError): DirectoryIdentity {
     const claims = this.config.claims;

@@ -20,7 +20,9 @@ export type OAuthErrorCode =
   | 'server_error'
   /** The proxy could not get an answer from Airflow (502) or not in time (504). */
   | 'upstream_error'
-  | 'upstream_timeout';
+  | 'upstream_timeout'
+  /** OpenID Connect Core §3.1.2.6: a person's session is needed (none, ended, or timed out): log in. */
+  | 'login_required';
 
 const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -39,6 +41,7 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   server_error: 500,
   upstream_error: 502,
   upstream_timeout: 504,
+  login_required: 401,
 };
 
 export interface OAuthErrorOptions {

@@ -1,4 +1,4 @@
-import type { PersonSessions } from '../http/authorize-endpoint.js';
+import type { SessionReader } from '../../login/session-reader.js';
 import type { AuthorizationCodes } from './authorization-codes.js';
 
 /** What the broker's authorization server for the CLI (`login.cli`) is made of, once people log in. */
@@ -6,5 +6,5 @@ export interface CliLogin {
   /** The registered public client (`login.cli.client_id`). */
   clientId: string;
   codes: AuthorizationCodes;
-  people: PersonSessions;
+  people: SessionReader;
 }

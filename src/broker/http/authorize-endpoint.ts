@@ -1,22 +1,17 @@
-import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Config } from '../../config/schema.js';
 import type { DirectoryIdentity } from '../../directory/directory.js';
+import type { SessionReader } from '../../login/session-reader.js';
 import { authorizationRequest, trustedRedirect, type AuthorizationRequest } from '../authorization/authorization-request.js';
 import type { AuthorizationCodes } from '../authorization/authorization-codes.js';
 import { redirectAuthorizationError } from './authorization-error-redirect.js';
-
-/** The part of the directory login (src/login) the authorize endpoint needs: who is logged in, and where to log in. */
-export interface PersonSessions {
-  fromRequest(req: IncomingMessage): Promise<{ identity: DirectoryIdentity; expiresAt: number; embedded?: { deployment: string } } | undefined>;
-  loginUrl(returnTo: string): string;
-}
 
 export interface AuthorizeEndpointOptions {
   config: Config;
   /** The registered public client (`login.cli.client_id`). */
   clientId: string;
-  people: PersonSessions;
+  /** Who is logged in (the directory login, src/login). */
+  people: SessionReader;
   codes: AuthorizationCodes;
 }
 
@@ -89,7 +84,7 @@ declare global {
  * No session: to the directory login, back here after it (a same-origin path). A session made for one embedded
  * console is for that deployment's frame only, so it counts as none: the person logs in at the top level.
  */
-function requirePerson(people: PersonSessions) {
+function requirePerson(people: SessionReader) {
   return async function requireLoggedInPerson(req: Request, res: Response, next: NextFunction): Promise<void> {
     const session = await people.fromRequest(req);
     if (!session || session.embedded) {
