@@ -19,7 +19,11 @@ const etl = { authorization: basic('demo-etl', 'demo-etl-secret') };
 
 beforeAll(async () => {
   directory = await startDirectory();
-  broker = await startLoginBroker(directory, { configure: (c) => (c.introspection = { allowed_clients: ['demo-etl'] }) });
+  // A session shorter than the role's token_ttl (10m), so the session's end is what bounds the token.
+  broker = await startLoginBroker(directory, {
+    configure: (c) => (c.introspection = { allowed_clients: ['demo-etl'] }),
+    login: { session: { idle_timeout: '2m', absolute_timeout: '3m' } },
+  });
   alice = new PersonBrowser();
   await loginAs(alice, broker.url, 'alice', 'alice-password');
 });
@@ -226,6 +230,14 @@ describe('the authorization_code grant', () => {
     const claims = JSON.parse(Buffer.from((res.body.access_token as string).split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
     expect(claims).toMatchObject({ sub: 'alice', client_id: CLI, aud: PROD_AUDIENCE, scope: 'etl-operator' });
     expect(await active(res.body.access_token as string)).toBe(true);
+  });
+
+  it('token-outlives-session: a token from the CLI login never lives past the browser session it came from', async () => {
+    const { code, pkce: p } = await codeFor();
+    const res = await redeem(code, p.verifier);
+    const exp = (JSON.parse(Buffer.from((res.body.access_token as string).split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
+    const session = (await (await alice.request(`${broker.url}/session`)).json()) as { expires_at: string };
+    expect(exp * 1000).toBeLessThanOrEqual(Date.parse(session.expires_at));
   });
 
   it('code-replay: the second use is invalid_grant, and the token of the first use is revoked (RFC 6749 §10.5)', async () => {

@@ -118,6 +118,22 @@ describe('airflow-token-broker login', () => {
     }
   });
 
+  it('login-token-revoked: wait refused by the proxy asks for a new login (exit 7) instead of retrying the same token', async () => {
+    const env = newCache();
+    expect((await login(env, 'alice', 'alice-password')).code).toBe(0);
+    const token = (await runCli(['token', '--issuer', broker.url, '--insecure-http'], { env })).stdout.trim();
+    // The CLI client revokes its own token (RFC 7009 §5: a public client names itself), the cache keeps it.
+    const revoked = await fetch(`${broker.url}/oauth2/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token, client_id: 'airflow-token-broker-cli' }),
+    });
+    expect(revoked.status).toBe(200);
+    const res = await runCli(['wait', 'etl_daily', 'r1', '--issuer', broker.url, '--insecure-http'], { env });
+    expect(res.code).toBe(EXIT.loginRequired);
+    expect(res.stderr).toMatch(/cannot be renewed without you: run `airflow-token-broker login --deployment prod` again/);
+  });
+
   it('login-for-a-person-without-roles: bob (no groups) gets no token, and the CLI says why (exit 3)', async () => {
     const env = newCache();
     const result = await login(env, 'bob', 'bob-password');
