@@ -129,7 +129,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   const sessionStore: ExpiringStore = new MemoryExpiringStore({ maxEntries: 100_000, now });
   const logins = config.login ? createLogins(config, directories, sessionStore, now) : undefined;
   const cliLogin = logins && config.login!.cli.enabled ? { clientId: config.login!.cli.client_id, codes: new AuthorizationCodes(sessionStore, config.tokens.max_ttl), people: logins } : undefined;
-  if (cliLogin) grants.register(authorizationCodeGrant({ config, clientId: cliLogin.clientId, codes: cliLogin.codes, revocations }));
+  if (cliLogin) grants.register(authorizationCodeGrant({ config, clientId: cliLogin.clientId, codes: cliLogin.codes, revocations, logger }));
   const upstreamProbes = new UpstreamProbes(
     [...deployments.values()].map((d) => ({ name: d.name, url: d.config.url!.replace(/\/+$/, '') + d.api.health })),
     { intervalMs: probe.interval, timeoutMs: probe.timeout, gauge: metrics.upstreamUp, now },

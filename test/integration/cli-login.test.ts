@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +5,8 @@ import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { basic, PROD_AUDIENCE, serviceAccountUpstream, startDirectory, type Broker } from '../helpers/broker-harness.js';
 import { startLoginBroker } from '../helpers/login-broker.js';
-import { PersonBrowser } from '../helpers/person-browser.js';
-import { BIN, runCli, type CliResult } from '../helpers/run-cli.js';
+import { cliLogin } from '../helpers/cli-login.js';
+import { runCli } from '../helpers/run-cli.js';
 
 /**
  * `airflow-token-broker login` as a person uses it: the real CLI process listens on loopback, the "browser" (fetch with
@@ -39,37 +38,6 @@ function newCache(): Record<string, string> {
 
 const cachePath = (env: Record<string, string>) => join(env.XDG_CACHE_HOME!, 'airflow-token-broker', 'tokens.json');
 
-/**
- * Runs `login --no-browser` and, once it printed the address, logs `username` in there with a fresh browser that
- * follows every redirect, the last one to the CLI's own loopback listener.
- */
-async function login(env: Record<string, string>, username: string, password: string, extra: string[] = []): Promise<CliResult & { landed: string }> {
-  const child = spawn(process.execPath, [BIN, 'login', '--issuer', broker.url, '--no-browser', '--insecure-http', ...extra], { env: { ...process.env, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  const printed = new Promise<string>((resolve) => {
-    child.stderr.on('data', (c) => {
-      stderr += c;
-      const url = /(http:\/\/\S+\/oauth2\/authorize\?\S+)/.exec(stderr)?.[1];
-      if (url) resolve(url);
-    });
-  });
-  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  const url = await Promise.race([printed, exited.then((code) => Promise.reject(new Error(`login exited ${code} before printing an address: ${stderr}`)))]);
-  const browser = new PersonBrowser();
-  const form = await browser.follow(url);
-  expect(new URL(form.url).pathname).toMatch(/^\/interaction\//);
-  await form.res.text();
-  const back = await browser.follow(form.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ username, password }),
-  });
-  await back.res.text();
-  return { code: await exited, stdout, stderr, landed: back.url };
-}
-
 async function introspect(token: string): Promise<Record<string, unknown>> {
   const res = await fetch(`${broker.url}/oauth2/introspect`, {
     method: 'POST',
@@ -82,7 +50,7 @@ async function introspect(token: string): Promise<Record<string, unknown>> {
 describe('airflow-token-broker login', () => {
   it('alice logs in in the browser; token prints her cached token (her roles, for prod); logout revokes it', async () => {
     const env = newCache();
-    const result = await login(env, 'alice', 'alice-password');
+    const result = await cliLogin(broker.url, env, 'alice', 'alice-password');
     expect(result.stderr).not.toContain('error:');
     expect(result.code).toBe(0);
     expect(result.landed).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback\?code=/);
@@ -107,7 +75,7 @@ describe('airflow-token-broker login', () => {
 
   it('login-token-expired: token, run and wait say to log in again (exit 7)', async () => {
     const env = newCache();
-    expect((await login(env, 'alice', 'alice-password')).code).toBe(0);
+    expect((await cliLogin(broker.url, env, 'alice', 'alice-password')).code).toBe(0);
     const file = JSON.parse(readFileSync(cachePath(env), 'utf8')) as { tokens: Record<string, { expires_at: number }> };
     for (const entry of Object.values(file.tokens)) entry.expires_at = Date.now() - 1000;
     writeFileSync(cachePath(env), JSON.stringify(file));
@@ -120,7 +88,7 @@ describe('airflow-token-broker login', () => {
 
   it('login-token-revoked: wait refused by the proxy asks for a new login (exit 7) instead of retrying the same token', async () => {
     const env = newCache();
-    expect((await login(env, 'alice', 'alice-password')).code).toBe(0);
+    expect((await cliLogin(broker.url, env, 'alice', 'alice-password')).code).toBe(0);
     const token = (await runCli(['token', '--issuer', broker.url, '--insecure-http'], { env })).stdout.trim();
     // The CLI client revokes its own token (RFC 7009 §5: a public client names itself), the cache keeps it.
     const revoked = await fetch(`${broker.url}/oauth2/revoke`, {
@@ -136,7 +104,7 @@ describe('airflow-token-broker login', () => {
 
   it('login-for-a-person-without-roles: bob (no groups) gets no token, and the CLI says why (exit 3)', async () => {
     const env = newCache();
-    const result = await login(env, 'bob', 'bob-password');
+    const result = await cliLogin(broker.url, env, 'bob', 'bob-password');
     expect(result.code).toBe(EXIT.refused);
     expect(result.stderr).toMatch(/the login was refused: invalid_scope/);
     expect(() => statSync(cachePath(env))).toThrow();

@@ -1,5 +1,6 @@
 import type { Config } from '../../config/schema.js';
 import { invalidClient, invalidRequest, OAuthError } from '../../errors/oauth-error.js';
+import type { Logger } from '../../observability/logger.js';
 import type { RevocationStore } from '../../tokens/revocation-store.js';
 import type { AuthorizationCodes, IssuedFromCode } from '../authorization/authorization-codes.js';
 import { verifierMatches } from '../authorization/pkce.js';
@@ -12,6 +13,8 @@ export interface AuthorizationCodeGrantOptions {
   clientId: string;
   codes: AuthorizationCodes;
   revocations: RevocationStore;
+  /** A replayed code is an attack signal (a code leaked from the loopback redirect): logged at warn. */
+  logger: Logger;
 }
 
 /** Every refusal of the code itself reads the same: an attacker learns nothing about the code it holds. */
@@ -39,6 +42,7 @@ export function authorizationCodeGrant(options: AuthorizationCodeGrantOptions): 
       const redemption = await codes.redeem(value);
       if (redemption.outcome === 'replayed') {
         await revoke(redemption.issued);
+        options.logger.warn({ client_id: clientId, revoked: redemption.issued.map((t) => t.jti) }, 'authorization code used again: the tokens issued from it are revoked');
         throw badCode();
       }
       if (redemption.outcome === 'unknown') throw badCode();

@@ -19,7 +19,9 @@ declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
-      authorization?: AuthorizationRequest;
+      /** `GET /oauth2/authorize`: the checked request, then the person it is for. */
+      authorizationRequest?: AuthorizationRequest;
+      authorizingPerson?: { identity: DirectoryIdentity; expiresAt: number };
     }
   }
 }
@@ -66,18 +68,9 @@ function trustRedirect(clientId: string) {
 
 function validateRequest(config: Config) {
   return function validateAuthorizationRequest(req: Request, _res: Response, next: NextFunction): void {
-    req.authorization = authorizationRequest(queryOf(req), req.trustedRedirect!, config);
+    req.authorizationRequest = authorizationRequest(queryOf(req), req.trustedRedirect!, config);
     next();
   };
-}
-
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Express {
-    interface Request {
-      person?: { identity: DirectoryIdentity; expiresAt: number };
-    }
-  }
 }
 
 /**
@@ -91,15 +84,15 @@ function requirePerson(people: SessionReader) {
       res.redirect(302, people.loginUrl(req.originalUrl));
       return;
     }
-    req.person = session;
+    req.authorizingPerson = session;
     next();
   };
 }
 
 function issueCode({ config, codes }: AuthorizeEndpointOptions) {
   return async function issueCodeToClient(req: Request, res: Response): Promise<void> {
-    const request = req.authorization!;
-    const { identity, expiresAt } = req.person!;
+    const request = req.authorizationRequest!;
+    const { identity, expiresAt } = req.authorizingPerson!;
     // A token from this login never outlives the session it came from (TokenService caps `exp` at `expiresAt`).
     const sessionEnd = Math.floor(expiresAt / 1000);
     const code = await codes.issue({
