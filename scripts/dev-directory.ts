@@ -71,6 +71,11 @@ export interface DevDirectoryOptions {
   customizeAccessToken?: (payload: Record<string, unknown>) => void;
   /** Fault injection: rewrites the `access_token` string of each token response after it was signed. */
   rewriteAccessToken?: (token: string) => string;
+  /**
+   * Fault injection: rewrites the `id_token` of each token response after it was signed (a login test re-signs it
+   * with another nonce, issuer or key). Read on every response, so a test may set it between logins.
+   */
+  rewriteIdToken?: (token: string) => string | Promise<string>;
   /** The algorithm of the directory's one signing key (default ES256); its discovery document names only this one. */
   signingAlgorithm?: DevSigningAlgorithm;
   /** People who log in at the login page (default {@link DEMO_PEOPLE}). */
@@ -209,14 +214,13 @@ export async function startDevDirectory(options: DevDirectoryOptions = {}): Prom
         return groups ? { groups } : undefined;
       },
     });
-    if (options.rewriteAccessToken) {
-      const rewrite = options.rewriteAccessToken;
-      provider.use(async (ctx, next) => {
-        await next();
-        const body = ctx.body as { access_token?: unknown } | undefined;
-        if (ctx.path === '/token' && typeof body?.access_token === 'string') body.access_token = rewrite(body.access_token);
-      });
-    }
+    provider.use(async (ctx, next) => {
+      await next();
+      const body = ctx.body as { access_token?: unknown; id_token?: unknown } | undefined;
+      if (ctx.path !== '/token') return;
+      if (options.rewriteAccessToken && typeof body?.access_token === 'string') body.access_token = options.rewriteAccessToken(body.access_token);
+      if (options.rewriteIdToken && typeof body?.id_token === 'string') body.id_token = await options.rewriteIdToken(body.id_token);
+    });
     const callback = provider.callback();
     return (req: IncomingMessage, res: ServerResponse) => {
       if (req.url?.startsWith('/interaction/')) return void loginInteraction(provider, people, req, res);

@@ -11,6 +11,7 @@ import { OpenApiDocumentCache } from './proxy/openapi-document-cache.js';
 import { fetchAirflowOpenApi } from './proxy/openapi-document-source.js';
 import { createProxyHandler } from './proxy/proxy-handler.js';
 import { loginRouter } from './login/login-router.js';
+import { SessionCaller } from './proxy/session-caller.js';
 import type { Services } from './services.js';
 
 /**
@@ -62,6 +63,7 @@ export function createRequestListener(s: Services): (req: IncomingMessage, res: 
     audit: s.audit,
     logger: s.logger,
     metrics: s.metrics,
+    ...(s.logins ? { sessions: new SessionCaller(s.logins, s.tokens, s.config.issuer, s.now) } : {}),
     openApiDocument: serveOpenApiDocument({
       issuer: s.config.issuer,
       prefix: s.config.proxy.path_prefix,

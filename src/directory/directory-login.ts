@@ -94,6 +94,16 @@ export class DirectoryLogin {
   }
 }
 
+/** openid-client's codes for a callback or token response that failed validation (the callback's fault). */
+const VALIDATION_FAILURES: ReadonlySet<string> = new Set([
+  'OAUTH_INVALID_RESPONSE',
+  'OAUTH_JWT_TIMESTAMP_CHECK_FAILED',
+  'OAUTH_JWT_CLAIM_COMPARISON_FAILED',
+  'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED',
+  'OAUTH_PARSE_ERROR',
+  'OAUTH_INVALID_REQUEST',
+]);
+
 /**
  * The boundary for the callback: a directory that cannot answer is 503 `temporarily_unavailable`; a refused
  * code (used already, expired) is `invalid_grant`; the directory refusing the broker's own client (a wrong
@@ -113,8 +123,8 @@ export function toLoginError(err: unknown): OAuthError {
   if (err instanceof oidc.ClientError && err.cause instanceof Response) {
     return err.cause.status >= 400 && err.cause.status < 500 ? loginClientRefused(err) : directoryUnavailable(err);
   }
-  if (err instanceof oidc.ClientError) return invalidRequest('the login response is not valid: log in again', err);
-  // fetch failures (TypeError), timeouts (DOMException): the directory did not answer.
+  if (err instanceof oidc.ClientError && err.code !== undefined && VALIDATION_FAILURES.has(err.code)) return invalidRequest('the login response is not valid: log in again', err);
+  // A fetch failure ("something went wrong" without a code: a TypeError of another realm too), a timeout: no answer.
   return directoryUnavailable(err);
 }
 

@@ -32,6 +32,7 @@ import { sendList } from './send-list.js';
 import { forward, longPollBounds, proxyForbidden, relay, type CallerCredentials } from './relay.js';
 import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
 import { unauthenticatedRoute } from './unauthenticated-route.js';
+import type { SessionCaller } from './session-caller.js';
 
 export interface ProxyServices {
   prefix: string;
@@ -44,6 +45,8 @@ export interface ProxyServices {
   metrics: Metrics;
   /** `GET <prefix>/<deployment>/openapi.json`. */
   openApiDocument: ServeOpenApiDocument;
+  /** People's sessions as callers, when `login` is configured. */
+  sessions?: SessionCaller;
 }
 
 /** Request headers passed to Airflow: an allow-list. The caller's credentials, cookies and forwarding headers never are. */
@@ -114,7 +117,8 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const routedCall = unauthenticatedRoute(deployment.api.catalog, method, apiPath, deployment.api.root);
   if (routedCall.public) return servePublic(s, deployment, req, res, { path: upstreamPath, query: target.params, matches: routedCall.matches }, trail, signal);
 
-  const claims = await s.authenticator.authenticate(req.headers.authorization, deployment.audience);
+  const authorization = s.sessions ? await s.sessions.authorization(req, deployment) : req.headers.authorization;
+  const claims = await s.authenticator.authenticate(authorization, deployment.audience);
   trail.claims = claims;
   const raw = await readBody(req, deployment.maxBodyBytes);
   const body = parseJsonBody(raw, req.headers['content-type']);

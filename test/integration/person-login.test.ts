@@ -88,4 +88,34 @@ describe('people log in with the directory', () => {
       await plain.close();
     }
   });
+
+  it('directory-down-at-callback: 503 temporarily_unavailable with Retry-After, never a 500 nor a session', async () => {
+    const flaky = await startDirectory();
+    const b = await startLoginBroker(flaky);
+    try {
+      const browser = new PersonBrowser();
+      const { url } = await loginAs(browser, b.url, 'alice', 'alice-password', { stopAtCallback: true });
+      await flaky.close();
+      const res = await browser.request(url);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(((await res.json()) as { error: string }).error).toBe('temporarily_unavailable');
+      expect((await browser.request(`${b.url}/session`)).status).toBe(401);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('directory-never-reached: GET /login is 503 temporarily_unavailable', async () => {
+    const gone = await startDirectory();
+    await gone.close();
+    const b = await startLoginBroker(gone);
+    try {
+      const res = await fetch(`${b.url}/login`, { redirect: 'manual' });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: string }).error).toBe('temporarily_unavailable');
+    } finally {
+      await b.close();
+    }
+  });
 });
