@@ -1,6 +1,10 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { calculatePKCECodeChallenge, randomPKCECodeVerifier } from 'openid-client';
+import { parse, stringify } from 'yaml';
 import type { DevDirectory } from '../../scripts/dev-directory.js';
-import { basic, PROD_AUDIENCE, STAGING_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
+import { basic, EXAMPLE_POLICY, PROD_AUDIENCE, STAGING_AUDIENCE, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 import { startLoginBroker } from '../helpers/login-broker.js';
 import { loginAs, PersonBrowser } from '../helpers/person-browser.js';
 
@@ -312,12 +316,67 @@ describe('the authorization_code grant', () => {
   });
 });
 
-describe('without people login', () => {
+describe('roles named at the authorization endpoint', () => {
+  let twoRoles: Broker;
+  let carol: PersonBrowser;
+  beforeAll(async () => {
+    // Alice's group also binds reporting-reader here, so she has two roles to choose from.
+    const dir = mkdtempSync(join(tmpdir(), 'atb-policy-'));
+    const policy = parse(readFileSync(EXAMPLE_POLICY, 'utf8')) as { bindings: unknown[] };
+    policy.bindings.push({ role: 'reporting-reader', when: { groups: 'airflow-etl' } });
+    writeFileSync(join(dir, 'policy.yaml'), stringify(policy));
+    twoRoles = await startLoginBroker(directory, { policyFile: join(dir, 'policy.yaml') });
+    carol = new PersonBrowser();
+    await loginAs(carol, twoRoles.url, 'alice', 'alice-password');
+  });
+  afterAll(async () => twoRoles.close());
+
+  async function scopedCode(scope: string): Promise<{ code: string; verifier: string }> {
+    const p = await pkce();
+    const res = await carol.request(authorizeUrl(p, { scope }).replace(broker.url, twoRoles.url));
+    return { code: new URL(res.headers.get('location')!).searchParams.get('code')!, verifier: p.verifier };
+  }
+
+  const redeemAt = (code: string, verifier: string, scope: string | undefined) =>
+    tokenRequest(twoRoles, { grant_type: 'authorization_code', code, client_id: CLI, redirect_uri: REDIRECT, code_verifier: verifier, resource: PROD_AUDIENCE, ...(scope && { scope }) });
+
+  it('scope-widening-at-token-endpoint: a code for one role gives no token for more, nor for every role', async () => {
+    const a = await scopedCode('etl-operator');
+    expect((await redeemAt(a.code, a.verifier, 'etl-operator reporting-reader')).body.error).toBe('invalid_scope');
+    const b = await scopedCode('etl-operator');
+    expect((await redeemAt(b.code, b.verifier, undefined)).body.error).toBe('invalid_scope');
+    const c = await scopedCode('etl-operator');
+    const narrowed = await redeemAt(c.code, c.verifier, 'etl-operator');
+    expect(narrowed.status).toBe(200);
+    expect(narrowed.body.scope).toBe('etl-operator');
+  });
+
+  it('without a scope at the authorization endpoint, the token has every role the person is bound to', async () => {
+    const p = await pkce();
+    const res = await carol.request(authorizeUrl(p).replace(broker.url, twoRoles.url));
+    const code = new URL(res.headers.get('location')!).searchParams.get('code')!;
+    expect((await redeemAt(code, p.verifier, undefined)).body.scope).toBe('etl-operator reporting-reader');
+  });
+});
+
+describe('without people login, or with the CLI login turned off', () => {
   let plain: Broker;
+  let disabled: Broker;
   beforeAll(async () => {
     plain = await startBroker(directory);
+    disabled = await startLoginBroker(directory, { login: { cli: { enabled: false } } });
   });
-  afterAll(async () => plain.close());
+  afterAll(async () => {
+    await plain.close();
+    await disabled.close();
+  });
+
+  it('cli-login-disabled: people log in in the browser, but there is no authorization endpoint nor grant', async () => {
+    const res = await fetch(`${disabled.url}/oauth2/authorize?response_type=code&client_id=${CLI}`, { redirect: 'manual' });
+    expect(res.status).toBe(404);
+    expect((await tokenRequest(disabled, { grant_type: 'authorization_code', code: 'x', client_id: CLI })).body.error).toBe('unsupported_grant_type');
+    expect((await fetch(`${disabled.url}/login`, { redirect: 'manual' })).status).toBe(303);
+  });
 
   it('no-login-configured: no authorization endpoint (404) and no authorization_code grant', async () => {
     const res = await fetch(`${plain.url}/oauth2/authorize?response_type=code&client_id=${CLI}`, { redirect: 'manual' });
