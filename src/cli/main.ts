@@ -9,7 +9,7 @@ import { policyCheck, policyDiff, policyExplain, policyTest, type ExplainOptions
 import { EXIT } from './exit-codes.js';
 import { run, wait } from './run-command.js';
 import { serve } from './serve.js';
-import { withServiceAccountOptions } from './service-account-token.js';
+import { issuerOption, withServiceAccountOptions } from './service-account-token.js';
 import { token } from './token-command.js';
 
 const program = new Command()
@@ -120,7 +120,7 @@ withServiceAccountOptions(program.command('token').description('get an access to
 
 const loginOptions = (command: Command) =>
   command
-    .addOption(new Option('--issuer <url>', 'the broker issuer URL').env('AIRFLOW_TOKEN_BROKER_ISSUER').makeOptionMandatory())
+    .addOption(issuerOption())
     .option('--deployment <name>', "the deployment at the broker (default: the broker's default deployment, or its only one)")
     .option('--insecure-http', 'allow an http issuer (development on loopback only)');
 

@@ -27,11 +27,14 @@ export class TokenRefused extends Error {
   }
 }
 
+/** `--issuer <url>` (or AIRFLOW_TOKEN_BROKER_ISSUER), required by every command that talks to a broker. */
+export const issuerOption = () => new Option('--issuer <url>', 'the broker issuer URL').env('AIRFLOW_TOKEN_BROKER_ISSUER').makeOptionMandatory();
+
 /** Adds `--issuer`, `--client-id` (both also from the environment; without a client id, the login's token), the secret options, `--scope`, `--insecure-http`. */
 export function withServiceAccountOptions(command: Command): Command {
   return withClientSecretOptions(
     command
-      .addOption(new Option('--issuer <url>', 'the broker issuer URL').env('AIRFLOW_TOKEN_BROKER_ISSUER').makeOptionMandatory())
+      .addOption(issuerOption())
       .addOption(new Option('--client-id <id>', 'service account client id (without it: your token of `airflow-token-broker login`)').env('AIRFLOW_TOKEN_BROKER_CLIENT_ID')),
   )
     .option('--scope <roles>', 'space-separated role names')

@@ -156,6 +156,13 @@ describe('the authorization endpoint', () => {
     }
   });
 
+  it('authorize-by-post: 405 with Allow: GET, no code', async () => {
+    const res = await alice.request(authorizeUrl(await pkce()), { method: 'POST' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET');
+    expect(res.headers.get('location')).toBeNull();
+  });
+
   it('unknown-client: shown to the person, never redirected', async () => {
     expectShownError(await authorize(alice, authorizeUrl(await pkce(), { client_id: 'evil-client' })));
     expectShownError(await authorize(alice, authorizeUrl(await pkce(), { client_id: undefined })));

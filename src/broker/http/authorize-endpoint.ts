@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Config } from '../../config/schema.js';
+import { OAuthError } from '../../errors/oauth-error.js';
 import type { DirectoryIdentity } from '../../directory/directory.js';
 import type { SessionReader } from '../../login/session-reader.js';
 import { authorizationRequest, trustedRedirect, type AuthorizationRequest } from '../authorization/authorization-request.js';
@@ -42,6 +43,11 @@ export function authorizeEndpoint(options: AuthorizeEndpointOptions) {
     issueCode(options),
     redirectAuthorizationError(options.config.issuer),
   ];
+}
+
+/** Any other method than GET (and HEAD) at the authorization endpoint. */
+export function authorizeMethodNotAllowed(_req: Request, _res: Response, next: NextFunction): void {
+  next(new OAuthError('invalid_request', 'use GET', { status: 405, headers: { Allow: 'GET' } }));
 }
 
 function denyFraming(_req: Request, res: Response, next: NextFunction): void {

@@ -7,8 +7,7 @@ import { methodNotAllowed } from './form.js';
 import { revocationEndpoint } from './revocation-endpoint.js';
 import { tokenEndpoint } from './token-endpoint.js';
 import { tokenEndpointCors } from './token-endpoint-cors.js';
-import { AUTHORIZE_PATH, authorizeEndpoint } from './authorize-endpoint.js';
-import { OAuthError } from '../../errors/oauth-error.js';
+import { AUTHORIZE_PATH, authorizeEndpoint, authorizeMethodNotAllowed } from './authorize-endpoint.js';
 
 export const ENDPOINT_PATHS = {
   token: '/oauth2/token',
@@ -72,7 +71,7 @@ export function brokerRouter(s: Services): Router {
   router.post(ENDPOINT_PATHS.revocation, ...revocationEndpoint(s));
   if (s.cliLogin) {
     router.get(AUTHORIZE_PATH, ...authorizeEndpoint({ config: s.config, ...s.cliLogin }));
-    router.all(AUTHORIZE_PATH, (_req, _res, next) => next(new OAuthError('invalid_request', 'use GET', { status: 405, headers: { Allow: 'GET' } })));
+    router.all(AUTHORIZE_PATH, authorizeMethodNotAllowed);
   }
   for (const path of [ENDPOINT_PATHS.token, ENDPOINT_PATHS.introspection, ENDPOINT_PATHS.revocation]) router.all(path, methodNotAllowed);
   return router;

@@ -1,4 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
+import { invalidRequest, OAuthError } from '../../errors/oauth-error.js';
+import type { Services } from '../../services.js';
+import { auditRejectedToken } from './audit-rejected-token.js';
+import { authenticateCaller, clientRequestSteps } from './client-auth-steps.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -9,10 +13,6 @@ declare global {
     }
   }
 }
-import { invalidRequest, OAuthError } from '../../errors/oauth-error.js';
-import type { Services } from '../../services.js';
-import { auditRejectedToken } from './audit-rejected-token.js';
-import { authenticateCaller, clientRequestSteps } from './client-auth-steps.js';
 
 /** RFC 7009. A client revokes its own tokens; revocation is by `jti` and persisted. */
 export function revocationEndpoint(s: Services) {
