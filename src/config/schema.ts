@@ -542,7 +542,11 @@ export const configSchema = z
           .meta({ description: 'Most clients/addresses tracked at once; the least recently seen are dropped.' }),
       })
       .prefault({})
-      .meta({ description: 'Rate limits of the token, introspection and revocation endpoints.' }),
+      .meta({
+        description:
+          'Rate limits of the token, introspection and revocation endpoints; `per_client` also bounds the codes one person ' +
+          'gets at `/oauth2/authorize` (the CLI login).',
+      }),
     introspection: z
       .strictObject({
         allowed_clients: z.array(z.string()).default([]).meta({

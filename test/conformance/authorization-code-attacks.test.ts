@@ -366,6 +366,25 @@ describe('roles named at the authorization endpoint', () => {
   });
 });
 
+describe('codes per person', () => {
+  let limited: Broker;
+  let dave: PersonBrowser;
+  beforeAll(async () => {
+    limited = await startLoginBroker(directory, { configure: (c) => (c.rate_limits = { per_client: { requests: 3, per: '1m' } }) });
+    dave = new PersonBrowser();
+    await loginAs(dave, limited.url, 'alice', 'alice-password');
+  });
+  afterAll(async () => limited.close());
+
+  it('code-flood: a person asking for codes faster than rate_limits.per_client gets temporarily_unavailable, not a code', async () => {
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await authorize(dave, authorizeUrl(await pkce()).replace(broker.url, limited.url)));
+    expect(answers.slice(0, 3).every((a) => a.location?.searchParams.has('code'))).toBe(true);
+    expect(answers[3]!.location!.searchParams.get('error')).toBe('temporarily_unavailable');
+    expect(answers[3]!.location!.searchParams.get('iss')).toBe(limited.url);
+  });
+});
+
 describe('without people login, or with the CLI login turned off', () => {
   let plain: Broker;
   let disabled: Broker;

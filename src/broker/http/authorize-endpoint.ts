@@ -5,6 +5,7 @@ import type { DirectoryIdentity } from '../../directory/directory.js';
 import type { SessionReader } from '../../login/session-reader.js';
 import { authorizationRequest, trustedRedirect, type AuthorizationRequest } from '../authorization/authorization-request.js';
 import type { AuthorizationCodes } from '../authorization/authorization-codes.js';
+import type { RateLimiter } from '../rate-limiter.js';
 import { redirectAuthorizationError } from './authorization-error-redirect.js';
 
 export interface AuthorizeEndpointOptions {
@@ -14,6 +15,8 @@ export interface AuthorizeEndpointOptions {
   /** Who is logged in (the directory login, src/login). */
   people: SessionReader;
   codes: AuthorizationCodes;
+  /** Codes per person (`rate_limits.per_client`, keyed `person:<subject>`): each code is a store entry for 60 s. */
+  perPerson: RateLimiter;
 }
 
 declare global {
@@ -40,6 +43,7 @@ export function authorizeEndpoint(options: AuthorizeEndpointOptions) {
     trustRedirect(options.clientId),
     validateRequest(options.config),
     requirePerson(options.people),
+    limitCodesPerPerson(options.perPerson),
     issueCode(options),
     redirectAuthorizationError(options.config.issuer),
   ];
@@ -92,6 +96,14 @@ function requirePerson(people: SessionReader) {
     }
     req.authorizingPerson = session;
     next();
+  };
+}
+
+/** A person cannot fill the shared session store with codes (and so lock everyone else out of logging in). */
+function limitCodesPerPerson(limiter: RateLimiter) {
+  return function limitByPerson(req: Request, _res: Response, next: NextFunction): void {
+    const wait = limiter.take(`person:${req.authorizingPerson!.identity.subject}`);
+    next(wait > 0 ? new OAuthError('temporarily_unavailable', 'too many logins in a short time, retry later', { status: 429, retryAfter: wait }) : undefined);
   };
 }
 

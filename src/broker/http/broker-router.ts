@@ -70,7 +70,7 @@ export function brokerRouter(s: Services): Router {
   router.post(ENDPOINT_PATHS.introspection, ...introspectionEndpoint(s));
   router.post(ENDPOINT_PATHS.revocation, ...revocationEndpoint(s));
   if (s.cliLogin) {
-    router.get(AUTHORIZE_PATH, ...authorizeEndpoint({ config: s.config, ...s.cliLogin }));
+    router.get(AUTHORIZE_PATH, ...authorizeEndpoint({ config: s.config, ...s.cliLogin, perPerson: s.limits.perClient }));
     router.all(AUTHORIZE_PATH, authorizeMethodNotAllowed);
   }
   for (const path of [ENDPOINT_PATHS.token, ENDPOINT_PATHS.introspection, ENDPOINT_PATHS.revocation]) router.all(path, methodNotAllowed);
