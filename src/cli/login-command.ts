@@ -74,18 +74,14 @@ export async function logout(options: LogoutOptions, cache = new TokenCache()): 
   await exitWith(async () => {
     const removed = cache.remove(options.issuer, options.deployment);
     const live = removed.filter((t) => t.expires_at > Date.now());
+    const notRevoked = (err: unknown) =>
+      new CliExit(
+        EXIT.unavailable,
+        `removed from the cache, but the broker did not revoke the token(s) of ${live.map((t) => `${t.deployment} (valid until ${new Date(t.expires_at).toISOString()})`).join(', ')}: ${describe(err)}`,
+      );
     if (live.length > 0) {
-      const config = await reachBroker(options);
-      for (const t of live) {
-        try {
-          await oidc.tokenRevocation(config, t.access_token);
-        } catch (err) {
-          throw new CliExit(
-            EXIT.unavailable,
-            `removed from the cache, but the broker did not revoke the token of deployment ${t.deployment}: it stays valid until ${new Date(t.expires_at).toISOString()} (${describe(err)})`,
-          );
-        }
-      }
+      const config = await discoverCliClient(options.issuer, options.insecureHttp).catch((err: unknown) => Promise.reject(notRevoked(err)));
+      for (const t of live) await oidc.tokenRevocation(config, t.access_token).catch((err: unknown) => Promise.reject(notRevoked(err)));
     }
     process.stderr.write(removed.length === 0 ? `not logged in at ${options.issuer}\n` : `logged out of ${removed.map((t) => t.deployment).join(', ')} (${live.length} token(s) revoked)\n`);
   });

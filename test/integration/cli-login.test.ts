@@ -102,6 +102,17 @@ describe('airflow-token-broker login', () => {
     expect(res.stderr).toMatch(/cannot be renewed without you: run `airflow-token-broker login --deployment prod` again/);
   });
 
+  it('logout-broker-unreachable: the token leaves the cache, and the CLI says it is still valid (exit 5, never a success)', async () => {
+    const other = await startLoginBroker(directory, { configure: (c) => (c.upstreams.prod = serviceAccountUpstream('http://127.0.0.1:9')) });
+    const env = newCache();
+    expect((await cliLogin(other.url, env, 'alice', 'alice-password')).code).toBe(0);
+    await other.close();
+    const res = await runCli(['logout', '--issuer', other.url, '--insecure-http'], { env });
+    expect(res.code).toBe(EXIT.unavailable);
+    expect(res.stderr).toMatch(/removed from the cache, but the broker did not revoke/);
+    expect(JSON.parse(readFileSync(cachePath(env), 'utf8')).tokens).toEqual({});
+  });
+
   it('login-for-a-person-without-roles: bob (no groups) gets no token, and the CLI says why (exit 3)', async () => {
     const env = newCache();
     const result = await cliLogin(broker.url, env, 'bob', 'bob-password');
