@@ -11,6 +11,7 @@ import { OpenApiDocumentCache } from './proxy/openapi-document-cache.js';
 import { fetchAirflowOpenApi } from './proxy/openapi-document-source.js';
 import { createProxyHandler } from './proxy/proxy-handler.js';
 import { loginRouter } from './login/login-router.js';
+import { rateLimitByAddress } from './broker/http/client-auth-steps.js';
 import { SessionCaller } from './proxy/session-caller.js';
 import type { Services } from './services.js';
 
@@ -28,7 +29,8 @@ export function createApp(s: Services): Express {
   app.use(brokerRouter(s));
   app.use(adminRouter(s));
   if (s.logins) {
-    app.use(loginRouter({ logins: s.logins, policies: s.policies, deployments: Object.keys(s.config.upstreams), bodyLimit: s.config.server.body_limit }));
+    const deployments = Object.keys(s.config.upstreams);
+    app.use(loginRouter({ logins: s.logins, policies: s.policies, deployments, bodyLimit: s.config.server.body_limit, limitByAddress: rateLimitByAddress(s) }));
   }
   app.use(publicProbesRouter(localOps(s)));
   app.use(notFound);

@@ -544,8 +544,9 @@ export const configSchema = z
       .prefault({})
       .meta({
         description:
-          'Rate limits of the token, introspection and revocation endpoints; `per_client` also bounds the codes one person ' +
-          'gets at `/oauth2/authorize` (the CLI login).',
+          'Rate limits of the token, introspection and revocation endpoints; `per_ip` also counts `GET /login` (each ' +
+          'writes a pending login to the session store), and `per_client` bounds the codes one person gets at ' +
+          '`/oauth2/authorize` (the CLI login).',
       }),
     introspection: z
       .strictObject({

@@ -20,5 +20,16 @@ export function createLogins(config: Config, directories: Directories, store: Ex
     store,
     timeouts: { idleMs: login.session.idle_timeout, absoluteMs: login.session.absolute_timeout },
     now,
+    embeddable: (deployment) => frameAncestors(config, deployment).length > 0,
   });
+}
+
+/**
+ * `upstreams.<d>.console.frame_ancestors`, the console's key (src/config/console-schema.ts): read defensively, so
+ * that this module does not depend on the console's schema being present.
+ */
+function frameAncestors(config: Config, deployment: string): readonly string[] {
+  const upstream = Object.hasOwn(config.upstreams, deployment) ? (config.upstreams[deployment] as { console?: { frame_ancestors?: unknown } }) : undefined;
+  const origins = upstream?.console?.frame_ancestors;
+  return Array.isArray(origins) ? origins : [];
 }

@@ -1,4 +1,4 @@
-import express, { Router, type Request, type Response } from 'express';
+import express, { Router, type RequestHandler, type Request, type Response } from 'express';
 import { errorMiddleware } from '../http/error-middleware.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { PolicyStore } from '../policy/policy-store.js';
@@ -11,6 +11,8 @@ export interface LoginRouterOptions {
   /** The configured deployments, for the `deployments` a person has a role on. */
   deployments: readonly string[];
   bodyLimit: string;
+  /** The per-address rate limit of the token endpoint: each login start writes a pending login to the store. */
+  limitByAddress: RequestHandler;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface LoginRouterOptions {
  */
 export function loginRouter(o: LoginRouterOptions): Router {
   const router = Router();
-  router.get(LOGIN_PATHS.login, async (req, res) => redirect(res, await o.logins.start(req.query.return_to)));
+  router.get(LOGIN_PATHS.login, o.limitByAddress, async (req, res) => redirect(res, await o.logins.start(req.query.return_to)));
   router.get(LOGIN_PATHS.callback, async (req, res) => redirect(res, await o.logins.finish(req, req.originalUrl)));
   router.get(LOGIN_PATHS.loggedOut, (_req, res) => {
     res.set('Cache-Control', 'no-store').type('html').send(LOGGED_OUT_PAGE);

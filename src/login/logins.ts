@@ -15,7 +15,12 @@ const PENDING_LOGIN_MS = 10 * 60_000;
 interface PendingLogin {
   challenge: LoginChallenge;
   returnTo: string;
+  /** The login of a framed console's popup: its session gets the embed cookie and serves this deployment only. */
+  embedded?: { deployment: string };
 }
+
+/** The framed console's login window comes back to `/console/<deployment>?...login=popup` (console/src/login-view.ts). */
+const FRAMED_CONSOLE_RETURN = /^\/console\/([a-z0-9][a-z0-9_-]{0,62})\/?\?(?:[^#]*&)?login=popup(?:[&#]|$)/;
 
 /** An answer for the router: where the browser goes next, and the cookies to set on the way. */
 export interface LoginStep {
@@ -30,6 +35,8 @@ export interface LoginsOptions {
   store: ExpiringStore;
   timeouts: SessionTimeouts;
   now: () => number;
+  /** May this deployment's console be framed (`upstreams.<d>.console.frame_ancestors` not empty)? */
+  embeddable: (deployment: string) => boolean;
 }
 
 /** The paths of the login routes (the router serves them, {@link Logins} builds URLs to them). */
@@ -70,7 +77,9 @@ export class Logins implements SessionReader {
     const challenge = this.options.directory.newChallenge();
     const location = await this.options.directory.authorizationUrl(challenge);
     const handle = randomBytes(32).toString('base64url');
-    const pending: PendingLogin = { challenge, returnTo: sameOriginPath(returnTo) };
+    const path = sameOriginPath(returnTo);
+    const embedded = this.embedding(path);
+    const pending: PendingLogin = { challenge, returnTo: path, ...(embedded ? { embedded } : {}) };
     await storeOperation('session', () => this.options.store.set(`login:${handle}`, JSON.stringify(pending), PENDING_LOGIN_MS));
     return { location, cookies: [this.cookies.serialize('login', handle, PENDING_LOGIN_MS)] };
   }
@@ -86,18 +95,33 @@ export class Logins implements SessionReader {
     if (text === undefined) throw invalidRequest('no login is in progress in this browser (it expired, or this answer was used already): log in again');
     const pending = JSON.parse(text) as PendingLogin;
     const { identity, idToken } = await this.options.directory.complete(new URL(this.base + callbackPath), pending.challenge);
-    const previous = this.cookies.read(req, 'session');
+    const embedded = pending.embedded !== undefined;
+    const previous = this.cookies.read(req, 'session', embedded);
     if (previous !== undefined) await this.sessions.end(previous);
-    const session = await this.sessions.create(identity, idToken);
+    const session = await this.sessions.create(identity, idToken, pending.embedded);
     return {
       location: this.base + pending.returnTo,
-      cookies: [this.cookies.clear('login'), this.cookies.serialize('session', session.id, this.options.timeouts.absoluteMs)],
+      cookies: [this.cookies.clear('login'), this.cookies.serialize('session', session.id, this.options.timeouts.absoluteMs, embedded)],
     };
   }
 
+  /**
+   * A login for the framed console of a deployment that may be framed, on an https issuer (`SameSite=None` needs
+   * `Secure`): its session is the embed cookie's, valid for that deployment only. Any other login: undefined.
+   */
+  private embedding(returnTo: string): { deployment: string } | undefined {
+    const deployment = FRAMED_CONSOLE_RETURN.exec(returnTo)?.[1];
+    if (deployment === undefined || !this.cookies.canEmbed || !this.options.embeddable(deployment)) return undefined;
+    return { deployment };
+  }
+
+  /** The session of the request: its `SameSite=Lax` cookie's, else (inside a frame, only that one is sent) the embed cookie's. */
   async fromRequest(req: IncomingMessage): Promise<LiveSession | undefined> {
     const id = this.cookies.read(req, 'session');
-    return id === undefined ? undefined : this.sessions.read(id);
+    const session = id === undefined ? undefined : await this.sessions.read(id);
+    if (session || !this.cookies.canEmbed) return session;
+    const embedId = this.cookies.read(req, 'session', true);
+    return embedId === undefined ? undefined : this.sessions.read(embedId);
   }
 
   /**
@@ -106,10 +130,13 @@ export class Logins implements SessionReader {
    */
   async logout(req: IncomingMessage, csrfToken: unknown, returnTo: unknown): Promise<LoginStep> {
     const session = await this.fromRequest(req);
-    const cookies = [this.cookies.clear('session')];
+    const cookies = [this.cookies.clear('session'), ...(this.cookies.canEmbed ? [this.cookies.clear('session', true)] : [])];
     if (!session) return { location: this.base + sameOriginPath(returnTo), cookies };
     assertCsrfToken(session, csrfToken);
+    // Both of this browser's sessions end: the one whose CSRF token came, and an embed session beside it.
+    const embedId = this.cookies.canEmbed ? this.cookies.read(req, 'session', true) : undefined;
     await this.sessions.end(session.id);
+    if (embedId !== undefined && embedId !== session.id) await this.sessions.end(embedId);
     const endSession = await this.options.directory.endSessionUrl(session.idToken, this.base + LOGIN_PATHS.loggedOut).catch(() => undefined);
     return { location: endSession ?? this.base + sameOriginPath(returnTo), cookies };
   }

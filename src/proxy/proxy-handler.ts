@@ -117,7 +117,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const routedCall = unauthenticatedRoute(deployment.api.catalog, method, apiPath, deployment.api.root);
   if (routedCall.public) return servePublic(s, deployment, req, res, { path: upstreamPath, query: target.params, matches: routedCall.matches }, trail, signal);
 
-  const authorization = s.sessions ? await s.sessions.authorization(req, deployment) : req.headers.authorization;
+  const authorization = s.sessions ? await s.sessions.authorization(req, deployment, (who) => (trail.refusedIdentity = who)) : req.headers.authorization;
   const claims = await s.authenticator.authenticate(authorization, deployment.audience);
   trail.claims = claims;
   const raw = await readBody(req, deployment.maxBodyBytes);

@@ -30,11 +30,15 @@ export class SessionCaller {
     this.origin = new URL(issuer).origin;
   }
 
-  /** The `Authorization` the pipeline authenticates: the caller's own header when present, else the session's token. */
-  async authorization(req: IncomingMessage, deployment: { name: string; audience: string }): Promise<string | undefined> {
+  /**
+   * The `Authorization` the pipeline authenticates: the caller's own header when present, else the session's token.
+   * `onPerson` learns whose session it is before anything can refuse it, for the audit.
+   */
+  async authorization(req: IncomingMessage, deployment: { name: string; audience: string }, onPerson: (who: { sub: string; client_id: string }) => void = () => {}): Promise<string | undefined> {
     if (req.headers.authorization !== undefined || !this.sameOrigin(req)) return req.headers.authorization;
     const session = await this.logins.fromRequest(req);
     if (!session) return undefined;
+    onPerson({ sub: session.identity.subject, client_id: session.identity.clientId });
     if (session.embedded && session.embedded.deployment !== deployment.name) {
       throw new OAuthError('invalid_token', `this session was made inside a frame of deployment ${session.embedded.deployment} and is valid only there`, { extra: { reason: 'session-other-deployment' } });
     }

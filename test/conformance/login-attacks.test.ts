@@ -113,17 +113,15 @@ describe('the login callback', () => {
     await expectRefused(browser, await browser.request(withParam(callback, 'iss', 'https://rogue.example')));
   });
 
-  it('id-token-with-another-nonce', async () => {
+  it.each<[string, (claims: Record<string, unknown>) => void]>([
+    ['id-token-with-another-nonce', (c) => (c.nonce = 'a-nonce-of-another-login')],
+    ['id-token-from-another-issuer (signed with the directory key)', (c) => (c.iss = 'https://rogue.example')],
+    ['id-token-for-another-client', (c) => (c.aud = 'another-relying-party')],
+    ['id-token-expired', (c) => Object.assign(c, { iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 })],
+  ])('%s', async (_name, change) => {
     const browser = new PersonBrowser();
     const callback = await callbackOf(browser);
-    rewriteIdToken = resigned((c) => (c.nonce = 'a-nonce-of-another-login'));
-    await expectRefused(browser, await browser.request(callback));
-  });
-
-  it('id-token-from-another-issuer: signed with the directory key but naming another issuer', async () => {
-    const browser = new PersonBrowser();
-    const callback = await callbackOf(browser);
-    rewriteIdToken = resigned((c) => (c.iss = 'https://rogue.example'));
+    rewriteIdToken = resigned(change);
     await expectRefused(browser, await browser.request(callback));
   });
 

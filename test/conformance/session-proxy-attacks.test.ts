@@ -55,6 +55,8 @@ describe('the proxy with a session', () => {
     expect(res.status).toBe(403);
     expect(await refusal(res)).toMatchObject({ error: 'invalid_request', reason: 'csrf-token-missing-or-wrong' });
     expect(setup.upstream.seen).toHaveLength(0);
+    // The audit names the person whose session it was, although no token was minted.
+    expect(setup.broker.audit.decisions.at(-1)).toMatchObject({ sub: 'alice', decision: 'deny', reason: 'invalid_request' });
   });
 
   it('session-write-with-wrong-csrf-token', async () => {

@@ -118,4 +118,16 @@ describe('people log in with the directory', () => {
       await b.close();
     }
   });
+
+  it('login-start-flood: GET /login is rate limited per address, so pending logins cannot crowd sessions out of the store', async () => {
+    const b = await startLoginBroker(directory, { configure: (c) => void (c.rate_limits = { per_ip: { requests: 2, per: '1m' } }) });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(`${b.url}/login`, { redirect: 'manual' })).status);
+      expect(statuses).toEqual([303, 303, 429]);
+    } finally {
+      await b.close();
+    }
+  });
 });
+
