@@ -310,6 +310,29 @@ describe('the authorization_code grant', () => {
     expect((await redeem('A'.repeat(43), (await pkce()).verifier)).body.error).toBe('invalid_grant');
   });
 
+  it('code-store-down: 503 temporarily_unavailable with Retry-After at both endpoints, never a token nor the caller\'s fault', async () => {
+    const { code, pkce: p } = await codeFor();
+    const store = broker.services.sessionStore;
+    const { take, set } = store;
+    const down = () => Promise.reject(new Error('store is down'));
+    try {
+      store.take = down;
+      const res = await redeem(code, p.verifier);
+      expect(res.status).toBe(503);
+      expect(res.body.error).toBe('temporarily_unavailable');
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      store.take = take;
+      store.set = down;
+      // A store that cannot write (the session's touch or the code): redirected, as RFC 6749 §4.1.2.1 allows.
+      expectRedirectedError(await authorize(alice, authorizeUrl(await pkce())), 'temporarily_unavailable');
+    } finally {
+      store.take = take;
+      store.set = set;
+    }
+    // The code was never taken: it still works once the store is back.
+    expect((await redeem(code, p.verifier)).status).toBe(200);
+  });
+
   it('public-client-revokes-only-its-tokens: the CLI client cannot revoke a service account\'s token', async () => {
     const service = await tokenRequest(broker, { grant_type: 'client_credentials' }, etl);
     const res = await fetch(`${broker.url}/oauth2/revoke`, {
