@@ -25,6 +25,9 @@ import { CachedRevocationStore } from './tokens/cached-revocation-store.js';
 import { RedisRevocationStore } from './tokens/redis-revocation-store.js';
 import { ProxyAuthenticator } from './proxy/authenticate.js';
 import { buildDeployments, type Deployment } from './proxy/deployments.js';
+import type { CliLogin } from './broker/authorization/cli-login.js';
+import { AuthorizationCodes } from './broker/authorization/authorization-codes.js';
+import { authorizationCodeGrant } from './broker/grants/authorization-code-grant.js';
 import type { ExpiringStore } from './sessions/expiring-store.js';
 import { MemoryExpiringStore } from './sessions/memory-expiring-store.js';
 import { openExpiringStore } from './sessions/open-expiring-store.js';
@@ -53,6 +56,8 @@ export interface Services {
   /** Reachability of each deployment, for `/readyz` and `atb_upstream_up`; `start()`ed by the server. */
   upstreamProbes: UpstreamProbes;
   authenticator: ProxyAuthenticator;
+  /** The CLI login (`login.cli`): absent when people do not log in, or `login.cli.enabled` is false. */
+  cliLogin?: CliLogin;
   /** Server-side state of people's logins: sessions, pending logins, one-time codes. */
   sessionStore: ExpiringStore;
   /** People's logins and sessions, when `login` is configured. */
@@ -126,6 +131,8 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     ? await openExpiringStore(config.login.session_store, loaded, logger, now)
     : new MemoryExpiringStore({ maxEntries: 1_000, now });
   const logins = config.login ? createLogins(config, directories, sessionStore, now) : undefined;
+  const cliLogin = logins && config.login!.cli.enabled ? { clientId: config.login!.cli.client_id, codes: new AuthorizationCodes(sessionStore, config.tokens.max_ttl), people: logins } : undefined;
+  if (cliLogin) grants.register(authorizationCodeGrant({ config, clientId: cliLogin.clientId, codes: cliLogin.codes, revocations, logger }));
   const upstreamProbes = new UpstreamProbes(
     [...deployments.values()].map((d) => ({ name: d.name, url: d.config.url!.replace(/\/+$/, '') + d.api.health })),
     { intervalMs: probe.interval, timeoutMs: probe.timeout, gauge: metrics.upstreamUp, now },
@@ -158,6 +165,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     }),
     sessionStore,
     logins,
+    cliLogin,
     now,
     async close() {
       keys.stop();

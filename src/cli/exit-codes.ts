@@ -1,6 +1,6 @@
 /**
  * Exit codes of `run` and `wait` (docs/cli.md), so a shell script or another system's scheduler can branch on
- * why the command ended. `token` and the other commands exit 1 on any error.
+ * why the command ended. `token` and the other commands exit 1 on any error, except `loginRequired`.
  */
 export const EXIT = {
   /** `run`: triggered (without `--wait`); `run --wait` and `wait`: the run ended `success`. */
@@ -17,6 +17,11 @@ export const EXIT = {
   unavailable: 5,
   /** A run with this `--run-id` exists (Airflow's 409): an earlier trigger got through; `wait` for it. */
   conflict: 6,
+  /**
+   * No client id given, and the token of `airflow-token-broker login` is missing, expired or no longer accepted:
+   * a person's token is never renewed silently; the person logs in again (`token`, `run`, `wait`).
+   */
+  loginRequired: 7,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -29,5 +34,16 @@ export class CliExit extends Error {
   ) {
     super(message);
     this.name = 'CliExit';
+  }
+}
+
+/** Runs a command body, turning its CliExit (or any other error: unavailable) into stderr and the exit code. */
+export async function exitWith(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    const exit = err instanceof CliExit ? err : new CliExit(EXIT.unavailable, err instanceof Error ? err.message : String(err));
+    process.stderr.write(`error: ${exit.message}\n`);
+    process.exitCode = exit.code;
   }
 }

@@ -3,12 +3,13 @@ import { Command, Option } from 'commander';
 import { withClientSecretOptions } from './client-secret.js';
 import { configCheck } from './config-check.js';
 import { directoryCheck } from './directory-check.js';
+import { login, logout, type LoginOptions, type LogoutOptions } from './login-command.js';
 import { keysGenerate, keysList, keysRotate } from './keys-commands.js';
 import { policyCheck, policyDiff, policyExplain, policyTest, type ExplainOptions, type PolicyCheckOptions } from './policy-commands.js';
 import { EXIT } from './exit-codes.js';
 import { run, wait } from './run-command.js';
 import { serve } from './serve.js';
-import { withServiceAccountOptions } from './service-account-token.js';
+import { issuerOption, withServiceAccountOptions } from './service-account-token.js';
 import { token } from './token-command.js';
 
 const program = new Command()
@@ -116,6 +117,22 @@ withServiceAccountOptions(program.command('token').description('get an access to
   .option('--authorization-details <json>', 'RFC 9396 narrowing, JSON array')
   .option('--json', 'print the whole token response as JSON')
   .action(token);
+
+const loginOptions = (command: Command) =>
+  command
+    .addOption(issuerOption())
+    .option('--deployment <name>', "the deployment at the broker (default: the broker's default deployment, or its only one)")
+    .option('--insecure-http', 'allow an http issuer (development on loopback only)');
+
+loginOptions(
+  program
+    .command('login')
+    .description('log in as a person in a browser (directory login at the broker); caches a short-lived token for token, run and wait'),
+)
+  .option('--no-browser', 'only print the address to open (on another machine, or in a browser of your choice)')
+  .action((options: LoginOptions) => login(options));
+
+loginOptions(program.command('logout').description('remove the cached login tokens of a broker (--deployment: one) and revoke them there')).action((options: LogoutOptions) => logout(options));
 
 /** `run` and `wait` exit with the documented codes (src/cli/exit-codes.ts), usage errors included. */
 const runOrWait = (command: Command) =>

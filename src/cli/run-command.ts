@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import type { DeploymentMetadata } from '../broker/deployment-metadata.js';
 import { parseDuration } from '../config/duration.js';
 import { DeploymentApi, type TriggerBody } from './deployment-api.js';
-import { CliExit, EXIT } from './exit-codes.js';
+import { pickDeployment } from './broker-deployment.js';
+import { CliExit, EXIT, exitWith } from './exit-codes.js';
 import { followRun, type FollowOptions } from './follow-run.js';
 import { RenewingToken } from './renewing-token.js';
 import { openBrokerSession, TokenRefused, type ServiceAccountOptions } from './service-account-token.js';
@@ -50,17 +50,6 @@ async function waitForEnd(api: DeploymentApi, dagId: string, runId: string, foll
     .filter((ti) => ti.state === 'failed' || ti.state === 'upstream_failed')
     .map((ti) => `\n  ${ti.task_id}: ${ti.state}, log: ${run}/taskInstances/${encodeURIComponent(ti.task_id)}/logs/${ti.try_number}${ti.map_index >= 0 ? `?map_index=${ti.map_index}` : ''}`);
   throw new CliExit(EXIT.runFailed, `run ${runId} of ${dagId} ${end.state}${logs.join('')}`);
-}
-
-/** Runs a command body, turning its CliExit (or any other error: unavailable) into stderr and the exit code. */
-async function exitWith(body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (err) {
-    const exit = err instanceof CliExit ? err : new CliExit(EXIT.unavailable, err instanceof Error ? err.message : String(err));
-    process.stderr.write(`error: ${exit.message}\n`);
-    process.exitCode = exit.code;
-  }
 }
 
 function triggerBody(options: RunOptions): TriggerBody {
@@ -115,18 +104,13 @@ async function connect(options: WaitOptions): Promise<DeploymentApi> {
     if (err instanceof CliExit) throw err;
     throw new CliExit(EXIT.unavailable, `cannot read the broker's metadata at ${options.issuer}: ${err instanceof Error ? err.message : String(err)}`);
   });
-  const deployments = broker.metadata.airflow_deployments as Record<string, DeploymentMetadata> | undefined;
-  const names = Object.keys(deployments ?? {});
-  const name = options.deployment ?? (broker.metadata.default_airflow_deployment as string | undefined) ?? (names.length === 1 ? names[0] : undefined);
-  const listed = names.length ? names.join(', ') : 'none';
-  if (name === undefined) throw new CliExit(EXIT.badInput, `name the deployment with --deployment (this broker proxies: ${listed})`);
-  const deployment = deployments?.[name];
-  if (!deployment) throw new CliExit(EXIT.badInput, `--deployment: the broker proxies no deployment "${name}" (it proxies: ${listed})`);
+  const { name, deployment } = pickDeployment(broker.metadata, options.deployment);
   if (deployment.api !== 'v2') throw new CliExit(EXIT.badInput, `deployment "${name}" is an Airflow 2 (api ${deployment.api}); run and wait follow Airflow 3 runs (api v2)`);
   const token = new RenewingToken(async () => {
     try {
       return await broker.requestToken({ resource: deployment.resource });
     } catch (err) {
+      if (err instanceof CliExit) throw err;
       if (err instanceof TokenRefused) {
         const trouble = err.status >= 500 || err.error === 'temporarily_unavailable';
         throw new CliExit(trouble ? EXIT.unavailable : EXIT.refused, `the broker refused a token: ${err.message}`);

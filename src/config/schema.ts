@@ -4,6 +4,7 @@ import { deploymentConsole } from './console-schema.js';
 import { deploymentCors, tokenEndpointCors } from './cors-schema.js';
 import { secretRef } from './secret-ref.js';
 import { loginSchema } from './login-schema.js';
+import { cliLoginSchema } from './cli-login-schema.js';
 import { parseClaimPointer } from '../policy/claim-pointer.js';
 import { SubjectTemplate } from '../airflow/credentials/subject-template.js';
 import { redisConnection } from './redis-schema.js';
@@ -530,7 +531,8 @@ export const configSchema = z
       })
       .prefault({}),
     token_endpoint_cors: tokenEndpointCors.optional(),
-    login: loginSchema.optional(),
+    // `login.cli` is the CLI login's own schema (src/config/cli-login-schema.ts), added to login's block here.
+    login: loginSchema.safeExtend({ cli: cliLoginSchema }).meta(loginSchema.meta()!).optional(),
     rate_limits: z
       .strictObject({
         per_client: rateLimit.prefault({ requests: 120, per: '1m' }),
@@ -543,7 +545,12 @@ export const configSchema = z
           .meta({ description: 'Most clients/addresses tracked at once; the least recently seen are dropped.' }),
       })
       .prefault({})
-      .meta({ description: 'Rate limits of the token, introspection and revocation endpoints; `per_ip` also counts `GET /login` (each writes a pending login to the session store).' }),
+      .meta({
+        description:
+          'Rate limits of the token, introspection and revocation endpoints; `per_ip` also counts `GET /login` (each ' +
+          'writes a pending login to the session store), and `per_client` bounds the codes one person gets at ' +
+          '`/oauth2/authorize` (the CLI login).',
+      }),
     introspection: z
       .strictObject({
         allowed_clients: z.array(z.string()).default([]).meta({

@@ -1,6 +1,6 @@
 /**
  * The closed vocabulary of error codes this service puts on the wire.
- * RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2, RFC 9396 §5.
+ * RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2, RFC 9396 §5.
  */
 export type OAuthErrorCode =
   | 'invalid_request'
@@ -8,6 +8,8 @@ export type OAuthErrorCode =
   | 'invalid_grant'
   | 'unauthorized_client'
   | 'unsupported_grant_type'
+  /** `GET /oauth2/authorize` (RFC 6749 §4.1.2.1), only ever redirected to the client. */
+  | 'unsupported_response_type'
   | 'invalid_scope'
   | 'invalid_target'
   | 'invalid_authorization_details'
@@ -28,6 +30,7 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_grant: 400,
   unauthorized_client: 400,
   unsupported_grant_type: 400,
+  unsupported_response_type: 400,
   invalid_scope: 400,
   invalid_target: 400,
   invalid_authorization_details: 400,

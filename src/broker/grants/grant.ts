@@ -10,6 +10,11 @@ export interface GrantRequest {
 export interface Grant {
   readonly grantType: string;
   identify(request: GrantRequest): Promise<DirectoryIdentity>;
+  /**
+   * Told of the token issued on `request` before it is answered; may refuse it by throwing (the grant then revokes
+   * it). The authorization code grant records the token with its code, so a replayed code revokes it.
+   */
+  issued?(request: GrantRequest, token: { jti: string; exp: number }): Promise<void>;
 }
 
 /** The one door through which grant types are registered. */

@@ -7,6 +7,7 @@ import { methodNotAllowed } from './form.js';
 import { revocationEndpoint } from './revocation-endpoint.js';
 import { tokenEndpoint } from './token-endpoint.js';
 import { tokenEndpointCors } from './token-endpoint-cors.js';
+import { AUTHORIZE_PATH, authorizeEndpoint, authorizeMethodNotAllowed } from './authorize-endpoint.js';
 
 export const ENDPOINT_PATHS = {
   token: '/oauth2/token',
@@ -33,6 +34,23 @@ export function authorizationServerMetadata(s: Services): Record<string, unknown
     scopes_supported: [...s.policies.current().roles.keys()],
     authorization_details_types_supported: ['airflow'],
     ...deploymentMetadata(s.config),
+    ...(s.cliLogin && cliLoginMetadata(base, s.cliLogin.clientId, authMethods)),
+  };
+}
+
+/** The CLI login's part of the metadata: the authorization endpoint (RFC 8414, RFC 7636, RFC 9207) and its client. */
+function cliLoginMetadata(base: string, clientId: string, authMethods: readonly string[]): Record<string, unknown> {
+  return {
+    authorization_endpoint: base + AUTHORIZE_PATH,
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    code_challenge_methods_supported: ['S256'],
+    authorization_response_iss_parameter_supported: true,
+    // The CLI is a public client: it authenticates nowhere, at the token and revocation endpoints alike.
+    token_endpoint_auth_methods_supported: [...authMethods, 'none'],
+    revocation_endpoint_auth_methods_supported: [...authMethods, 'none'],
+    /** Extension: the public client `airflow-token-broker login` is (`login.cli.client_id`). */
+    airflow_cli_client_id: clientId,
   };
 }
 
@@ -51,6 +69,10 @@ export function brokerRouter(s: Services): Router {
   router.post(ENDPOINT_PATHS.token, ...tokenEndpoint(s));
   router.post(ENDPOINT_PATHS.introspection, ...introspectionEndpoint(s));
   router.post(ENDPOINT_PATHS.revocation, ...revocationEndpoint(s));
+  if (s.cliLogin) {
+    router.get(AUTHORIZE_PATH, ...authorizeEndpoint({ config: s.config, ...s.cliLogin, perPerson: s.limits.perClient }));
+    router.all(AUTHORIZE_PATH, authorizeMethodNotAllowed);
+  }
   for (const path of [ENDPOINT_PATHS.token, ENDPOINT_PATHS.introspection, ENDPOINT_PATHS.revocation]) router.all(path, methodNotAllowed);
   return router;
 }

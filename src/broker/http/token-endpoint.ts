@@ -46,6 +46,7 @@ function issueToken(s: Services) {
   return async function signAndRespond(req: Request, res: Response): Promise<void> {
     const grantType = req.form.get('grant_type')!;
     const { response, claims, policyHash, deployment } = await s.tokens.issue(req.identity!, req.form);
+    await s.grants.get(grantType)!.issued?.({ params: req.form, client: req.client }, claims);
     if (grantType === TOKEN_EXCHANGE) response.issued_token_type = 'urn:ietf:params:oauth:token-type:access_token';
     s.metrics.tokenRequests.inc({ grant_type: grantType, outcome: 'issued' });
     s.audit.token({
