@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /**
- * `login.cli`: people in a terminal (`airflow-token-broker login`). Part of the config schema (src/config/schema.ts,
- * through the `login` block); kept here because it is the broker's own authorization server, not the directory login.
+ * `login.cli`: people in a terminal (`airflow-token-broker login`). Part of the `login` block
+ * (src/config/login-schema.ts); kept here because it is the broker's own authorization server, not the directory login.
  */
 export const cliLoginSchema = z
   .strictObject({

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
 import { secretRef } from './secret-ref.js';
+import { cliLoginSchema } from './cli-login-schema.js';
 import { sessionStoreSchema } from './session-store-schema.js';
 
 /**
@@ -37,7 +38,7 @@ export const loginSchema = z
       .prefault({})
       .meta({ description: 'People\'s sessions (server side; the browser holds only an opaque id in a cookie).' }),
     session_store: sessionStoreSchema,
-    // cli: cli's schema (src/config/cli-login-schema.ts).
+    cli: cliLoginSchema,
   })
   .refine((l) => l.scope.split(' ').includes('openid'), { message: 'scope must include openid', path: ['scope'] })
   .meta({ description: 'People log in with the central directory (the browser console, `GET /session`, the proxy with a session).' });

@@ -4,7 +4,6 @@ import { deploymentConsole } from './console-schema.js';
 import { deploymentCors, tokenEndpointCors } from './cors-schema.js';
 import { secretRef } from './secret-ref.js';
 import { loginSchema } from './login-schema.js';
-import { cliLoginSchema } from './cli-login-schema.js';
 import { parseClaimPointer } from '../policy/claim-pointer.js';
 import { SubjectTemplate } from '../airflow/credentials/subject-template.js';
 import { redisConnection } from './redis-schema.js';
@@ -532,7 +531,7 @@ export const configSchema = z
       .prefault({}),
     token_endpoint_cors: tokenEndpointCors.optional(),
     // `login.cli` is the CLI login's own schema (src/config/cli-login-schema.ts), added to login's block here.
-    login: loginSchema.safeExtend({ cli: cliLoginSchema }).meta(loginSchema.meta()!).optional(),
+    login: loginSchema.optional(),
     rate_limits: z
       .strictObject({
         per_client: rateLimit.prefault({ requests: 120, per: '1m' }),
