@@ -3,11 +3,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { startServer, type RunningServer } from '../src/server.js';
-import { startAirflow, type AirflowServer, type StartAirflowOptions } from './airflow-server.js';
+import { freePort, startAirflow, type AirflowServer, type StartAirflowOptions } from './airflow-server.js';
 import { Logins } from '../src/login/logins.js';
 import { DEV_LOGIN_CLIENT, startDevDirectory, type DevDirectory } from './dev-directory.js';
 
-/** The fixed ports of `npm run demo`, as examples/config.yaml names them. */
+/**
+ * The fixed ports of `npm run demo`, as examples/config.yaml names them. In tests, 0 means a free port taken just
+ * before that server starts: a port picked at the start and used a minute later (the broker waits for Airflow) is
+ * often taken meanwhile by one of the many connections the other tests open (EADDRINUSE).
+ */
 export interface DemoPorts {
   broker: number;
   ops: number;
@@ -16,6 +20,9 @@ export interface DemoPorts {
 }
 
 export const DEMO_PORTS: DemoPorts = { broker: 8400, ops: 9400, directory: 8401, airflow: 28080 };
+
+/** Every server of the stack on a free port, each taken when its server starts. */
+export const FREE_PORTS: DemoPorts = { broker: 0, ops: 0, directory: 0, airflow: 0 };
 
 /**
  * The demo's Airflow: a scheduler (LocalExecutor) so triggered runs finish, a DAG processor so DAG files changed
@@ -58,15 +65,17 @@ export interface DemoStack {
  * the broker + proxy with examples/config.yaml (people's login and the console included). The Postman and `run --wait` acceptance tests start the same stack on free ports.
  */
 export async function startDemoStack(options: DemoStackOptions = {}): Promise<DemoStack> {
-  const ports = { ...DEMO_PORTS, ...options.ports };
+  const wanted = { ...DEMO_PORTS, ...options.ports };
   // The demo's people log in through the dev directory's login client (examples/config.yaml `login`).
   process.env.LOGIN_CLIENT_SECRET ??= DEV_LOGIN_CLIENT.secret;
-  const configFile = configForPorts(resolve(options.configFile ?? 'examples/config.yaml'), ports, options.configure);
-  const directory = await startDevDirectory({ port: ports.directory });
+  const directory = await startDevDirectory({ port: wanted.directory });
   let airflow: AirflowServer | undefined;
   try {
-    airflow = options.skipAirflow ? undefined : await startAirflow({ ...DEMO_AIRFLOW, port: ports.airflow });
+    const airflowPort = wanted.airflow || (await freePort());
+    airflow = options.skipAirflow ? undefined : await startAirflow({ ...DEMO_AIRFLOW, port: airflowPort });
     if (airflow) await seedDemoVariables(airflow.url);
+    const ports: DemoPorts = { directory: Number(new URL(directory.issuer).port), airflow: airflowPort, broker: wanted.broker || (await freePort()), ops: wanted.ops || (await freePort()) };
+    const configFile = configForPorts(resolve(options.configFile ?? 'examples/config.yaml'), ports, options.configure);
     const broker = await startServer(configFile);
     directory.addLoginRedirectUri(Logins.redirectUri(broker.services.config.issuer));
     return {

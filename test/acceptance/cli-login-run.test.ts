@@ -1,9 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDemoStack, type DemoStack } from '../../scripts/demo-stack.js';
+import { FREE_PORTS, startDemoStack, type DemoStack } from '../../scripts/demo-stack.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { freePort } from '../helpers/airflow-server.js';
 import { cliLogin } from '../helpers/cli-login.js';
 import { devLogin } from '../helpers/login-broker.js';
 import { runCli } from '../helpers/run-cli.js';
@@ -20,8 +19,7 @@ const env = { XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'atb-cli-cache-')) };
 
 beforeAll(async () => {
   process.env.AIRFLOW_PROXY_PASSWORD = 'proxy-pass';
-  const ports = { broker: await freePort(), ops: await freePort(), directory: await freePort(), airflow: await freePort() };
-  stack = await startDemoStack({ ports, configure: (c) => Object.assign(c, { logging: { level: 'silent' }, audit: { destination: './audit.log' }, login: devLogin() }) });
+  stack = await startDemoStack({ ports: FREE_PORTS, configure: (c) => Object.assign(c, { logging: { level: 'silent' }, audit: { destination: './audit.log' }, login: devLogin() }) });
   stack.directory.addLoginRedirectUri(`${stack.issuer}/login/callback`);
 }, timeout);
 

@@ -2,8 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Frame, Page } from 'playwright-core';
-import { startDemoStack, type DemoStack } from '../../scripts/demo-stack.js';
-import { freePort } from '../helpers/airflow-server.js';
+import { FREE_PORTS, startDemoStack, type DemoStack } from '../../scripts/demo-stack.js';
 import { basic, type Broker } from '../helpers/broker-harness.js';
 import { startChromium, type HeadlessChromium } from '../helpers/chromium.js';
 import { startLoginBroker } from '../helpers/login-broker.js';
@@ -43,9 +42,8 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   process.env.AIRFLOW_PROXY_PASSWORD = 'proxy-pass';
   [allowedEmbedder, otherEmbedder, chromium] = await Promise.all([embedder(), embedder(), startChromium()]);
-  const ports = { broker: await freePort(), ops: await freePort(), directory: await freePort(), airflow: await freePort() };
   stack = await startDemoStack({
-    ports,
+    ports: FREE_PORTS,
     configure: (c) => {
       Object.assign(c, { logging: { level: 'silent' }, audit: { destination: './audit.log' } });
       c.upstreams.local.console = { frame_ancestors: [originOf(allowedEmbedder)] };

@@ -2,9 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startDemoStack, type DemoStack } from '../../scripts/demo-stack.js';
+import { FREE_PORTS, startDemoStack, type DemoStack } from '../../scripts/demo-stack.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { freePort } from '../helpers/airflow-server.js';
 import { basic } from '../helpers/broker-harness.js';
 import { runCli } from '../helpers/run-cli.js';
 
@@ -20,8 +19,7 @@ let stack: DemoStack;
 
 beforeAll(async () => {
   process.env.AIRFLOW_PROXY_PASSWORD = 'proxy-pass';
-  const ports = { broker: await freePort(), ops: await freePort(), directory: await freePort(), airflow: await freePort() };
-  stack = await startDemoStack({ ports, configure: (c) => Object.assign(c, { logging: { level: 'silent' }, audit: { destination: './audit.log' } }) });
+  stack = await startDemoStack({ ports: FREE_PORTS, configure: (c) => Object.assign(c, { logging: { level: 'silent' }, audit: { destination: './audit.log' } }) });
 }, timeout);
 
 afterAll(async () => stack?.stop(), timeout);
