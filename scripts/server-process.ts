@@ -39,6 +39,13 @@ export function spawnServer(command: string, args: string[], env: NodeJS.Process
       // Already gone.
     }
   };
+  const groupAlive = () => {
+    try {
+      return child.pid !== undefined && process.kill(-child.pid, 0);
+    } catch {
+      return false;
+    }
+  };
   const onExit = () => killGroup('SIGKILL');
   process.once('exit', onExit);
 
@@ -48,11 +55,13 @@ export function spawnServer(command: string, args: string[], env: NodeJS.Process
     howItEnded: () => (child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`),
     async stop() {
       process.removeListener('exit', onExit);
-      if (!running) return;
-      killGroup('SIGTERM');
-      const timer = setTimeout(() => killGroup('SIGKILL'), 15_000);
+      if (running) killGroup('SIGTERM');
+      // The leader can exit before the rest of its group (start.sh before the scheduler it started, which then holds
+      // our stdout pipe and keeps jest alive): wait for the whole group, then kill whatever is left of it.
+      const deadline = Date.now() + 15_000;
+      while (groupAlive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      killGroup('SIGKILL');
       await exited;
-      clearTimeout(timer);
     },
   };
 }
