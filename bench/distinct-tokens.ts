@@ -3,12 +3,25 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT, type JWK } from 'jose';
+import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
 
 /**
- * Bench only: signs many distinct access tokens offline with the broker's own key (read from its keys
- * directory), far faster than the token endpoint. Each copies the claims of `template` (a token the broker
- * issued) and gets its own `jti`, `iat`, `nbf` and `exp`, so the proxy verifies every one of them.
+ * Bench only: signs tokens like `template` (a token the broker issued) with the broker's own key from its keys directory:
+ * same header (`alg`, `kid`, `typ`), the template's claims with `overrides` on top.
+ */
+export async function brokerSigner(template: string, keysDir: string): Promise<{ claims: JWTPayload; sign(overrides: JWTPayload): Promise<string> }> {
+  const header = decodeProtectedHeader(template);
+  const claims = decodeJwt(template);
+  if (!header.kid || !header.alg || claims.exp === undefined || claims.iat === undefined) throw new Error('the template token has no kid, alg, exp or iat');
+  const keyFile = JSON.parse(await readFile(join(keysDir, `${header.kid}.json`), 'utf8')) as { private_jwk: JWK };
+  const key = await importJWK(keyFile.private_jwk, header.alg);
+  const protectedHeader = { alg: header.alg, kid: header.kid, typ: header.typ };
+  return { claims, sign: (overrides) => new SignJWT({ ...claims, ...overrides }).setProtectedHeader(protectedHeader).sign(key) };
+}
+
+/**
+ * Signs many distinct access tokens offline, far faster than the token endpoint. Each copies the claims of
+ * `template` and gets its own `jti`, `iat`, `nbf` and `exp`, so the proxy verifies every one of them.
  */
 export async function mintDistinctTokens(options: {
   template: string;
@@ -17,13 +30,8 @@ export async function mintDistinctTokens(options: {
   /** One file per wrk thread, one token per line; the tokens are dealt round-robin. */
   files: string[];
 }): Promise<void> {
-  const header = decodeProtectedHeader(options.template);
-  const claims = decodeJwt(options.template);
-  if (!header.kid || !header.alg || claims.exp === undefined || claims.iat === undefined) throw new Error('the template token has no kid, alg, exp or iat');
-  const keyFile = JSON.parse(await readFile(join(options.keysDir, `${header.kid}.json`), 'utf8')) as { private_jwk: JWK };
-  const key = await importJWK(keyFile.private_jwk, header.alg);
-  const ttl = claims.exp - claims.iat;
-  const protectedHeader = { alg: header.alg, kid: header.kid, typ: header.typ };
+  const { claims, sign } = await brokerSigner(options.template, options.keysDir);
+  const ttl = claims.exp! - claims.iat!;
 
   const outs = options.files.map((f) => createWriteStream(f));
   // One shared wait per full stream, rather than a 'drain' listener per signer.
@@ -38,7 +46,7 @@ export async function mintDistinctTokens(options: {
   const signer = async () => {
     for (let i = next++; i < options.count; i = next++) {
       const iat = Math.floor(Date.now() / 1000);
-      const token = await new SignJWT({ ...claims, jti: randomUUID(), iat, nbf: iat, exp: iat + ttl }).setProtectedHeader(protectedHeader).sign(key);
+      const token = await sign({ jti: randomUUID(), iat, nbf: iat, exp: iat + ttl });
       const out = outs[i % outs.length]!;
       if (!out.write(token + '\n')) await drain(out);
     }

@@ -189,6 +189,48 @@ export function formatProfileSummary(s: ProfileSummary): string {
   return out.join('\n');
 }
 
+/** One profiled process and the requests that went through it during its life. */
+export interface ProfiledProcess {
+  name: string;
+  summary: ProfileSummary;
+  requests: number;
+}
+
+const perRequest = (ms: number, requests: number) => (requests > 0 ? (1000 * ms) / requests : NaN);
+const column = (text: string, width: number) => (text.length > width ? text.slice(0, width - 1) + '~' : text.padEnd(width));
+
+/**
+ * The profiled processes side by side: main-thread busy µs per request in total and by area (one row per area,
+ * one column per process), then each process's top functions in µs per request, in columns.
+ */
+export function formatSideBySide(processes: readonly ProfiledProcess[], top = 15): string {
+  const out: string[] = [];
+  const names = processes.map((p) => p.name);
+  const width = 12;
+  const us = (ms: number | undefined, requests: number) => (ms === undefined ? '-' : perRequest(ms, requests).toFixed(1));
+  out.push('main-thread busy time per request (µs), by area (self time)');
+  out.push(`  ${column('area', 58)}${names.map((n) => n.padStart(width)).join('')}`);
+  out.push(`  ${column('requests through the process', 58)}${processes.map((p) => p.requests.toLocaleString('en-US').padStart(width)).join('')}`);
+  out.push(`  ${column('busy, all areas', 58)}${processes.map((p) => us(p.summary.busyMs, p.requests).padStart(width)).join('')}`);
+  const areas = [...new Set(processes.flatMap((p) => p.summary.areas.map((a) => a.area)))];
+  const total = (area: string) => processes.reduce((sum, p) => sum + perRequest(p.summary.areas.find((a) => a.area === area)?.ms ?? 0, p.requests), 0);
+  for (const area of areas.sort((a, b) => total(b) - total(a))) {
+    out.push(`  ${column(area, 58)}${processes.map((p) => us(p.summary.areas.find((a) => a.area === area)?.ms, p.requests).padStart(width)).join('')}`);
+  }
+  const fnWidth = 46;
+  out.push('', `top functions by self time (µs per request)`);
+  out.push('  ' + names.map((n) => column(n, fnWidth)).join('  '));
+  for (let i = 0; i < top; i++) {
+    const cells = processes.map((p) => {
+      const f = p.summary.functions[i];
+      return column(f ? `${us(f.ms, p.requests).padStart(6)} ${f.fn} ${f.where.split('/').at(-1) ?? ''}` : '', fnWidth);
+    });
+    if (cells.every((c) => c.trim() === '')) break;
+    out.push('  ' + cells.join('  '));
+  }
+  return out.join('\n');
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const file = process.argv[2];
   if (!file) {

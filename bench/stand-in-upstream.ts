@@ -53,6 +53,12 @@ const accessToken = await new SignJWT({ sub: 'proxy', role: 'op' })
   .sign(new TextEncoder().encode('stand-in-upstream-signing-key-for-benchmarks-only'));
 const ACCEPTED_AUTHORIZATION = `Bearer ${accessToken}`;
 const LOGIN_BODY = Buffer.from(JSON.stringify({ access_token: accessToken }));
+/**
+ * BENCH_STAND_IN_OPEN=1: answer the DAG to any bearer token. Only for an anchor that cannot swap the caller's
+ * credentials for the stand-in's (oauth2-proxy forwards the caller's token); it then runs as a second instance.
+ */
+const OPEN = process.env.BENCH_STAND_IN_OPEN === '1';
+const accepted = (authorization: string | undefined) => (OPEN ? authorization?.startsWith('Bearer ') === true : authorization === ACCEPTED_AUTHORIZATION);
 
 function answer(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
@@ -61,7 +67,7 @@ function answer(res: ServerResponse, status: number, body: string): void {
 
 function handle(req: IncomingMessage, res: ServerResponse): void {
   if (req.method === 'GET' && req.url === DAG_PATH) {
-    if (req.headers.authorization !== ACCEPTED_AUTHORIZATION) return answer(res, 401, '{"detail":"Not authenticated"}');
+    if (!accepted(req.headers.authorization)) return answer(res, 401, '{"detail":"Not authenticated"}');
     res.writeHead(200, DAG_HEADERS);
     res.end(DAG_BODY);
     return;

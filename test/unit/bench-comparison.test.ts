@@ -1,0 +1,110 @@
+import { comparisonRatios, formatComparison, median, summarizeRounds, verdict } from '../../bench/comparison.js';
+import { flameGraphSvg } from '../../bench/flame-graph.js';
+import { formatSideBySide, summarizeProfile, type CpuProfile } from '../../bench/profile-summary.js';
+import type { MeasuredRun } from '../../bench/report.js';
+
+/** The arithmetic behind the bench's comparison table, ratios, targets and per-request profile columns. */
+
+function run(scenario: string, rps: number, p50: number, p99: number, errorCount = 0): MeasuredRun {
+  return {
+    scenario,
+    title: scenario,
+    threads: 1,
+    connections: 32,
+    result: {
+      requests: rps * 8,
+      durationS: 8,
+      requestsPerSecond: rps,
+      latencyMs: { mean: p50, p50, p90: p99, p99, max: p99 },
+      errors: { connect: 0, read: 0, write: 0, status: errorCount, timeout: 0 },
+      errorCount,
+    },
+    cores: { processes: {}, wrk: 0, machineBusy: 0, machineCores: 2 },
+  };
+}
+
+describe('bench comparison arithmetic', () => {
+  it('median-of-odd-and-even-counts', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([7])).toBe(7);
+    expect(() => median([])).toThrow();
+  });
+
+  it('summarize-rounds-takes-medians-per-target-in-first-seen-order-with-the-p99-range', () => {
+    // Interleaved: direct, floor, ours, direct, floor, ours, ...
+    const runs = [
+      run('direct', 30_000, 0.5, 2),
+      run('floor', 9_000, 1.6, 6),
+      run('ours', 4_000, 4, 20, 1),
+      run('direct', 32_000, 0.6, 1),
+      run('floor', 10_000, 1.5, 5),
+      run('ours', 5_000, 3, 15),
+      run('direct', 31_000, 0.4, 3),
+      run('floor', 8_000, 1.7, 7),
+      run('ours', 4_500, 5, 23),
+    ];
+    const s = summarizeRounds(runs);
+    expect(s.map((t) => t.id)).toEqual(['direct', 'floor', 'ours']);
+    expect(s[0]).toMatchObject({ rounds: 3, requestsPerSecond: 31_000, p50Ms: 0.5, p99Ms: 2, p99RangeMs: [1, 3], errors: 0 });
+    expect(s[1]).toMatchObject({ requestsPerSecond: 9_000, p50Ms: 1.6, p99Ms: 6, p99RangeMs: [5, 7] });
+    expect(s[2]).toMatchObject({ requestsPerSecond: 4_500, p50Ms: 4, p99Ms: 20, p99RangeMs: [15, 23], errors: 1 });
+
+    const ratios = comparisonRatios(s, 'ours')!;
+    expect(ratios.throughput.floor).toBeCloseTo(0.5, 10);
+    expect(ratios.throughput.direct).toBeCloseTo(4_500 / 31_000, 10);
+    expect(ratios.p99.floor).toBeCloseTo(20 / 6, 10);
+    expect(Object.keys(ratios.throughput)).not.toContain('ours');
+    expect(comparisonRatios(s, 'missing')).toBeUndefined();
+
+    const table = formatComparison(s);
+    expect(table).toContain('| ours | 4,500 | 4.00 ms | 20.00 ms (15.0-23.0) | 1 ! |');
+    expect(table).toContain('| direct | 31,000 | 0.50 ms | 2.00 ms (1.0-3.0) | 0 |');
+  });
+
+  it('verdict-is-not-met-when-not-measured-or-not-finite', () => {
+    expect(verdict('ours / floor', 0.8, '>=', 0.8).met).toBe(true);
+    expect(verdict('ours / floor', 0.79, '>=', 0.8).met).toBe(false);
+    expect(verdict('p99 ratio', 1.5, '<=', 1.5).met).toBe(true);
+    expect(verdict('p99 ratio', 1.51, '<=', 1.5).met).toBe(false);
+    expect(verdict('p99 ratio', undefined, '<=', 1.5).met).toBe(false);
+    expect(verdict('rss', Infinity, '<=', 0.05).met).toBe(false);
+    expect(verdict('ratio', NaN, '>=', 0.8).met).toBe(false);
+  });
+});
+
+describe('bench profiles', () => {
+  // root -> handle (self 300 µs) -> verify (self 600 µs); root -> (idle) 900 µs; time of a sample = next delta.
+  const profile: CpuProfile = {
+    nodes: [
+      { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 }, children: [2, 4] },
+      { id: 2, callFrame: { functionName: 'handle', url: 'file:///x/dist/src/proxy/h.js', lineNumber: 0 }, children: [3] },
+      { id: 3, callFrame: { functionName: 'verify', url: 'file:///x/node_modules/jose/dist/v.js', lineNumber: 9 } },
+      { id: 4, callFrame: { functionName: '(idle)', url: '', lineNumber: -1 } },
+    ],
+    samples: [2, 3, 3, 4, 4, 4],
+    timeDeltas: [0, 300, 300, 300, 300, 300, 300],
+  };
+
+  it('side-by-side-columns-are-busy-microseconds-per-request', () => {
+    const summary = summarizeProfile(profile);
+    expect(summary.busyMs).toBeCloseTo(0.9, 5);
+    const text = formatSideBySide([
+      { name: 'ours', summary, requests: 3 },
+      { name: 'floor', summary, requests: 9 },
+    ]);
+    const busy = text.split('\n').find((l) => l.includes('busy, all areas'))!;
+    // 900 µs over 3 requests, and over 9.
+    expect(busy.trim().split(/\s+/).slice(-2)).toEqual(['300.0', '100.0']);
+    const jose = text.split('\n').find((l) => l.startsWith('  jose'))!;
+    expect(jose.trim().split(/\s+/).slice(-2)).toEqual(['200.0', '66.7']);
+  });
+
+  it('flame-graph-widths-are-shares-of-busy-time-without-idle', () => {
+    const svg = flameGraphSvg(profile, 'test');
+    // 1600 px for 900 µs busy: handle (inclusive 900 µs) is the full width, verify two thirds.
+    expect(svg).toMatch(/<title>handle [^<]*\(0\.9 ms, 100\.00%\)<\/title><rect x="0\.0" y="32" width="1600\.0"/);
+    expect(svg).toMatch(/<title>verify [^<]*\(0\.6 ms, 66\.67%\)<\/title><rect x="0\.0" y="48" width="1066\.7"/);
+    expect(svg).not.toContain('(idle)');
+  });
+});
