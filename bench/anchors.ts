@@ -217,7 +217,9 @@ async function oauth2ProxyAnchor(ctx: BenchContext, inputs: AnchorInputs): Promi
   // oauth2-proxy passes the caller's Authorization on: it gets a second stand-in that answers any bearer token.
   const open = await startStandIn(ctx, { name: 'stand-in-open', open: true });
   const port = await freePort();
-  const proc = ctx.group.spawn('oauth2-proxy', found.binary, oauth2ProxyFlags({ port, issuer: inputs.brokerUrl, audience: STAND_IN.audience, upstream: open.url }));
+  // GOMAXPROCS=1: one thread running Go code at a time, like the other proxies (a Go program otherwise uses every core).
+  const env = { ...process.env, GOMAXPROCS: '1' };
+  const proc = ctx.group.spawn('oauth2-proxy', found.binary, oauth2ProxyFlags({ port, issuer: inputs.brokerUrl, audience: STAND_IN.audience, upstream: open.url }), env);
   const url = `http://127.0.0.1:${port}`;
   await waitUntilReady(proc, `${url}/ping`, 20_000);
   ctx.tracked.set('oauth2-proxy', { pid: proc.pid, tree: false });
