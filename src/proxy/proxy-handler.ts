@@ -136,7 +136,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const credentials = callerCredentials(deployment, { subject: claims.sub, clientId: claims.client_id, roles: principal.rolesHere, policy, claims: claims as unknown as Caller['claims'] });
 
   const call = { method, apiPath, query: target.params, body: body.json };
-  const { decision } = await authorizeCall(surface.catalog, principal, call, idLookups(deployment, credentials.current, signal), routedCall.matches, decisions);
+  const { decision } = await authorizeCall(surface.catalog, principal, call, idLookups(deployment, credentials.current, signal), routedCall.matches, claims.authorization_details ? undefined : decisions);
   trail.decision = decision;
   if (!decision.allowed) throw refusal(decision, { method, path: surface.root + apiPath });
 
@@ -237,7 +237,10 @@ function upstreamCall(req: IncomingMessage, res: ServerResponse, path: string, b
   return { method: req.method as Dispatcher.HttpMethod, path, headers, body: body.length > 0 ? body : undefined, signal };
 }
 
-/** Decisions of calls that read only their path, per compiled principal (so per policy version): `DecisionCache`. */
+/**
+ * Decisions of calls that read only their path, per compiled principal (so per policy version): `DecisionCache`.
+ * Not for narrowed tokens: their principal is compiled per request, so an entry would never be read again.
+ */
 const decisions = new DecisionCache();
 
 /**

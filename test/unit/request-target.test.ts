@@ -113,6 +113,13 @@ describe('request headers', () => {
   it.each(['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override'])('refuses %s', (header) => {
     expect(() => checkRequestHeaders([header, 'DELETE'])).toThrow(BadRequestTarget);
   });
+  it.each(['Content-Length', 'Content-Type', 'Transfer-Encoding'])('refuses a repeated %s header', (header) => {
+    expect(() => checkRequestHeaders(['Host', 'a', header, '1', 'Accept', 'x', header.toLowerCase(), '2'])).toThrow(`repeated ${header.toLowerCase()} header`);
+  });
+  it('accepts each single header once, in any order', () => {
+    const once = ['Transfer-Encoding', 'chunked', 'Content-Type', 'application/json', 'Host', 'a', 'Authorization', 'Bearer a', 'Content-Length', '2'];
+    expect(() => checkRequestHeaders(once)).not.toThrow();
+  });
   it('accepts ordinary headers', () => {
     expect(() => checkRequestHeaders(['Host', 'a', 'Accept', 'x', 'Accept', 'y'])).not.toThrow();
   });
