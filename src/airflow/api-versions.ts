@@ -113,14 +113,20 @@ export interface RoutedApiPath {
  * none. The proxy and `explain` both route with this.
  */
 export function routeApiPath(segments: readonly string[]): RoutedApiPath | undefined {
-  for (const api of Object.values(apiVersions)) {
-    for (const surface of [api, ...api.alongside]) {
-      const root = surface.rootSegments;
-      if (segments.length >= root.length && root.every((segment, i) => segments[i] === segment)) {
-        const below = segments.slice(root.length);
-        return { api, surface, apiPath: below.length ? `/${below.join('/')}` : '' };
-      }
-    }
+  for (const routed of ROUTED_SURFACES) {
+    const root = routed.surface.rootSegments;
+    if (segments.length < root.length || !startsWith(segments, root)) continue;
+    return { api: routed.api, surface: routed.surface, apiPath: segments.length > root.length ? `/${segments.slice(root.length).join('/')}` : '' };
   }
   return undefined;
+}
+
+/** Every surface with the version it belongs to, in routing order: listed once, not per request. */
+const ROUTED_SURFACES: ReadonlyArray<{ api: ApiVersion; surface: ApiSurface }> = Object.values(apiVersions).flatMap((api) =>
+  [api, ...api.alongside].map((surface) => ({ api, surface })),
+);
+
+function startsWith(segments: readonly string[], root: readonly string[]): boolean {
+  for (let i = 0; i < root.length; i++) if (segments[i] !== root[i]) return false;
+  return true;
 }

@@ -21,6 +21,7 @@ import type { TokenRejection } from '../tokens/token-rejection.js';
 import type { ProxyAuthenticator } from './authenticate.js';
 import { allowPublic, permits, type Decision } from './authorize.js';
 import { authorizeCall } from './authorize-call.js';
+import { DecisionCache } from './decision-cache.js';
 import { idLookups, type Deployment } from './deployments.js';
 import { applyToEach, filteredList, permittedDagIds } from './list-filter.js';
 import { isOpenApiDocumentPath, type ServeOpenApiDocument } from './openapi-document-endpoint.js';
@@ -135,7 +136,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const credentials = callerCredentials(deployment, { subject: claims.sub, clientId: claims.client_id, roles: principal.rolesHere, policy, claims: claims as unknown as Caller['claims'] });
 
   const call = { method, apiPath, query: target.params, body: body.json };
-  const { decision } = await authorizeCall(surface.catalog, principal, call, idLookups(deployment, credentials.current, signal), routedCall.matches);
+  const { decision } = await authorizeCall(surface.catalog, principal, call, idLookups(deployment, credentials.current, signal), routedCall.matches, claims.authorization_details ? undefined : decisions);
   trail.decision = decision;
   if (!decision.allowed) throw refusal(decision, { method, path: surface.root + apiPath });
 
@@ -235,6 +236,12 @@ function upstreamCall(req: IncomingMessage, res: ServerResponse, path: string, b
   // The upstream path is the validated raw segments appended to the base: never re-resolved.
   return { method: req.method as Dispatcher.HttpMethod, path, headers, body: body.length > 0 ? body : undefined, signal };
 }
+
+/**
+ * Decisions of calls that read only their path, per compiled principal (so per policy version): `DecisionCache`.
+ * Not for narrowed tokens: their principal is compiled per request, so an entry would never be read again.
+ */
+const decisions = new DecisionCache();
 
 /**
  * Tokens without narrowing share a compiled principal per policy version, deployment and scope (a handful of role

@@ -26,6 +26,11 @@ const DANGEROUS_ESCAPE = /%(2f|5c|2e|3b|3f|23|25|[01][0-9a-f]|7f)/i;
 // Bytes allowed raw in a path segment (RFC 3986 pchar minus `;`, which some servers treat as parameters).
 const SEGMENT = /^(?:[A-Za-z0-9\-._~!$&'()*+,=:@]|%[0-9A-Fa-f]{2})+$/;
 const QUERY = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/;
+// The common shape, checked in one pass: non-empty segments of raw pchar bytes without `%` (nothing to decode, so
+// nothing to read differently) and without `;`. Such a path needs only the dot-segment check; any other goes
+// segment by segment below, with the same refusals.
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@]+)+$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 
 export function parseRequestTarget(rawUrl: string): RequestTarget {
   if (!rawUrl.startsWith('/')) throw new BadRequestTarget('only origin-form request targets are accepted');
@@ -33,10 +38,23 @@ export function parseRequestTarget(rawUrl: string): RequestTarget {
   const q = rawUrl.indexOf('?');
   const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
   const query = q < 0 ? '' : rawUrl.slice(q + 1);
+  const plain = PLAIN_PATH.test(path);
+  if (plain && DOT_SEGMENT.test(path)) throw new BadRequestTarget('dot segment in path');
+  const segments = path.slice(1).split('/');
+  if (!plain) checkSegments(path, segments);
+  // No query (the common case): nothing to validate and no names to check.
+  if (query === '') return { path, segments, query, params: new URLSearchParams() };
+  if (!QUERY.test(query)) throw new BadRequestTarget('invalid character in query');
+  const params = new URLSearchParams(query);
+  checkQueryNames(params);
+  return { path, segments, query, params };
+}
+
+/** The full check of a path that is not of the plain shape, segment by segment. */
+function checkSegments(path: string, segments: readonly string[]): void {
   if (path.includes('\\')) throw new BadRequestTarget('backslash in path');
   if (path.includes(';')) throw new BadRequestTarget('path parameters (;) are not accepted');
   if (DANGEROUS_ESCAPE.test(path)) throw new BadRequestTarget('encoded separator, dot or control character in path');
-  const segments = path.slice(1).split('/');
   for (const segment of segments) {
     if (segment === '') throw new BadRequestTarget('empty path segment');
     if (segment === '.' || segment === '..') throw new BadRequestTarget('dot segment in path');
@@ -47,10 +65,6 @@ export function parseRequestTarget(rawUrl: string): RequestTarget {
       throw new BadRequestTarget('invalid percent-encoding in path');
     }
   }
-  if (!QUERY.test(query)) throw new BadRequestTarget('invalid character in query');
-  const params = new URLSearchParams(query);
-  checkQueryNames(params);
-  return { path, segments, query, params };
 }
 
 /**
@@ -77,18 +91,19 @@ function checkQueryNames(params: URLSearchParams): void {
 /** Request headers whose presence means someone is trying to change how the request is understood. */
 export const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 
-/** Headers that must not be repeated (a second copy may be read by a component we do not control). */
-const SINGLE_HEADERS = new Set(['authorization', 'host', 'content-length', 'content-type', 'transfer-encoding']);
+/** Headers that must not be repeated (a second copy may be read by a component we do not control), one bit each. */
+const SINGLE_HEADERS = new Map(['authorization', 'host', 'content-length', 'content-type', 'transfer-encoding'].map((name, i) => [name, 1 << i]));
+const OVERRIDE_HEADERS = new Set(METHOD_OVERRIDE_HEADERS);
 
-/** Checks the raw header list: no repeated Authorization/Host, no method override. */
+/** Checks the raw header list: no repeated Authorization/Host, no method override. Allocates nothing per request. */
 export function checkRequestHeaders(rawHeaders: readonly string[]): void {
-  const seen = new Set<string>();
+  let seen = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
-    if (METHOD_OVERRIDE_HEADERS.includes(name)) throw new BadRequestTarget(`${name} is not accepted`);
-    if (SINGLE_HEADERS.has(name)) {
-      if (seen.has(name)) throw new BadRequestTarget(`repeated ${name} header`);
-      seen.add(name);
-    }
+    if (OVERRIDE_HEADERS.has(name)) throw new BadRequestTarget(`${name} is not accepted`);
+    const bit = SINGLE_HEADERS.get(name);
+    if (bit === undefined) continue;
+    if (seen & bit) throw new BadRequestTarget(`repeated ${name} header`);
+    seen |= bit;
   }
 }

@@ -54,6 +54,18 @@ export async function resolveChecks(operation: Operation, facts: RequestFacts, l
 
 class Unresolved extends Error {}
 
+/**
+ * Whether `resolveChecks` reads nothing but the path parameters of this operation (no query, no body, no lookup at
+ * Airflow): its checks, and so its decision, are then a function of the path alone (`DecisionCache`).
+ */
+export function readsOnlyPath(operation: Operation): boolean {
+  if (operation.access !== 'policy') return true;
+  if (operation.bulk || operation.batch) return false;
+  return fromPathOnly(operation.ids) && (operation.also ?? []).every((extra) => !extra.when && fromPathOnly(extra.ids));
+}
+
+const fromPathOnly = (source: IdSource) => source.from === 'path' || source.from === 'fixed' || source.from === 'all';
+
 /** Only an exact boolean is taken at its word; anything else Airflow might read as either, so the flag holds. */
 function flagHolds(flag: BodyFlag, body: unknown): boolean {
   const value = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)[flag.field] : undefined;

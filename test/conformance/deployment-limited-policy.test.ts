@@ -168,3 +168,29 @@ describe('deployment names against the configured upstreams', () => {
     }
   });
 });
+
+describe('decisions the proxy reuses (issue #13)', () => {
+  const read = (token: string, dag: string) => fetch(`${broker.url}/airflow/prod/api/v2/dags/${dag}`, { headers: { authorization: `Bearer ${token}` } });
+
+  it('decision-cache-policy-reload-through-the-proxy: the call allowed before a reload is refused right after one that denies it', async () => {
+    const token = (await tokenFor(PROD_AUDIENCE, etl, { scope: 'etl-operator' })).access_token as string;
+    expect((await read(token, 'etl_daily')).status).toBe(200);
+    expect((await read(token, 'etl_daily')).status).toBe(200);
+    // Another DAG in the same path shape is decided on its own id.
+    expect((await read(token, 'payroll_monthly')).status).toBe(403);
+    const file = join(broker.dir, 'policy.yaml');
+    const good = readFileSync(file, 'utf8');
+    writeFileSync(file, good.replace('  etl-operator:\n', '  etl-operator:\n    deny:\n      - dags: ["etl_daily"]\n        actions: [read]\n'));
+    try {
+      expect(broker.services.policyReloader.reload('admin')).toMatchObject({ outcome: 'reloaded' });
+      const refused = await read(token, 'etl_daily');
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toMatchObject({ reason: 'deny-rule-matched' });
+      expect(broker.audit.decisions.at(-1)).toMatchObject({ decision: 'deny', reason: 'deny-rule-matched', policy_hash: broker.services.policies.current().hash });
+    } finally {
+      writeFileSync(file, good);
+      broker.services.policyReloader.reload('admin');
+    }
+    expect((await read(token, 'etl_daily')).status).toBe(200);
+  });
+});

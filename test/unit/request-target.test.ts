@@ -11,6 +11,11 @@ const refused: Array<[string, string]> = [
   ['dot-segment', '/airflow/prod/api/v2/dags/../connections'],
   ['single-dot-segment', '/airflow/prod/api/v2/./connections'],
   ['empty-segment', '/airflow/prod/api/v2//connections'],
+  ['trailing-dot-segment', '/airflow/prod/api/v2/dags/..'],
+  ['trailing-single-dot-segment', '/airflow/prod/api/v2/dags/.'],
+  ['root-only', '/'],
+  ['dot-segment-beside-escape', '/airflow/prod/api/v2/dags/../a%20b'],
+  ['matrix-parameter-last-segment', '/airflow/prod/api/v2/dags;x=1'],
   ['trailing-slash', '/airflow/prod/api/v2/dags/'],
   ['matrix-parameter', '/airflow/prod/api/v2/dags;x=1/etl_daily'],
   ['encoded-semicolon', '/airflow/prod/api/v2/dags/etl%3Bx'],
@@ -75,6 +80,29 @@ describe('request targets the proxy accepts', () => {
   });
 });
 
+describe('the plain-path shortcut', () => {
+  // A path of plain bytes skips the segment-by-segment check; one with an escape takes it. Both must answer alike.
+  it.each([
+    ['/airflow/prod/api/v2/dags/etl_daily', ['airflow', 'prod', 'api', 'v2', 'dags', 'etl_daily']],
+    ['/airflow/prod/api/v2/dags/etl.daily/dagRuns/manual__2024-01-01T00:00:00+00:00', ['airflow', 'prod', 'api', 'v2', 'dags', 'etl.daily', 'dagRuns', 'manual__2024-01-01T00:00:00+00:00']],
+    ['/airflow/prod/api/v2/dags/...', ['airflow', 'prod', 'api', 'v2', 'dags', '...']],
+    ['/airflow/prod/api/v2/dags/.hidden', ['airflow', 'prod', 'api', 'v2', 'dags', '.hidden']],
+    ['/airflow/prod/api/v2/variables/a%20b', ['airflow', 'prod', 'api', 'v2', 'variables', 'a%20b']],
+  ])('%s', (url, segments) => {
+    const target = parseRequestTarget(url);
+    expect(target.segments).toEqual(segments);
+    expect(target.path).toBe(url);
+    expect([...target.params]).toEqual([]);
+  });
+
+  it('an absent query still parses to no parameters, a fresh object per request', () => {
+    const a = parseRequestTarget('/airflow/prod/api/v2/dags');
+    const b = parseRequestTarget('/airflow/prod/api/v2/dags');
+    expect(a.query).toBe('');
+    expect(a.params).not.toBe(b.params);
+  });
+});
+
 describe('request headers', () => {
   it('refuses a repeated Authorization header', () => {
     expect(() => checkRequestHeaders(['Authorization', 'Bearer a', 'authorization', 'Bearer b'])).toThrow(/repeated authorization/);
@@ -84,6 +112,13 @@ describe('request headers', () => {
   });
   it.each(['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override'])('refuses %s', (header) => {
     expect(() => checkRequestHeaders([header, 'DELETE'])).toThrow(BadRequestTarget);
+  });
+  it.each(['Content-Length', 'Content-Type', 'Transfer-Encoding'])('refuses a repeated %s header', (header) => {
+    expect(() => checkRequestHeaders(['Host', 'a', header, '1', 'Accept', 'x', header.toLowerCase(), '2'])).toThrow(`repeated ${header.toLowerCase()} header`);
+  });
+  it('accepts each single header once, in any order', () => {
+    const once = ['Transfer-Encoding', 'chunked', 'Content-Type', 'application/json', 'Host', 'a', 'Authorization', 'Bearer a', 'Content-Length', '2'];
+    expect(() => checkRequestHeaders(once)).not.toThrow();
   });
   it('accepts ordinary headers', () => {
     expect(() => checkRequestHeaders(['Host', 'a', 'Accept', 'x', 'Accept', 'y'])).not.toThrow();
