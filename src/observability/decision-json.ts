@@ -23,6 +23,17 @@ export function decisionJson(r: DecisionAuditRecord): string {
   return out + '}';
 }
 
+/**
+ * The fields `decisionJson` writes, in its order (the order `audit()` builds them in). A field added to
+ * `DecisionAuditRecord` and not here fails to compile: the fast path cannot silently drop a field.
+ */
+export const DECISION_FIELDS = [
+  'event', 'request_id', 'deployment', 'client_id', 'sub', 'roles', 'method', 'path', 'operation', 'resource', 'action',
+  'resource_ids', 'decision', 'reason', 'rule', 'filtered', 'policy_hash', 'upstream_status', 'token_rejection',
+] as const satisfies ReadonlyArray<keyof DecisionAuditRecord>;
+type Unwritten = Exclude<keyof DecisionAuditRecord, (typeof DECISION_FIELDS)[number]>;
+export const everyDecisionFieldWritten: [Unwritten] extends [never] ? true : Unwritten = true;
+
 const text = (value: string) => JSON.stringify(boundString(value));
 const list = (values: readonly string[]) => JSON.stringify(boundValue(values));
 

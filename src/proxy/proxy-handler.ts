@@ -304,5 +304,5 @@ function audit(s: ProxyServices, trail: Trail, res: ServerResponse): void {
     token_rejection: trail.rejection,
   };
   s.audit.decision(record);
-  if (trail.deployment) s.metrics.proxyDecisions.inc({ deployment: trail.deployment, decision: record.filtered ? 'filtered' : record.decision });
+  if (trail.deployment) s.metrics.countProxyDecision(trail.deployment, record.filtered ? 'filtered' : record.decision);
 }

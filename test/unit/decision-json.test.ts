@@ -1,6 +1,6 @@
 import type { DecisionAuditRecord } from '../../src/observability/audit-log.js';
 import { boundValue } from '../../src/observability/bounded-values.js';
-import { decisionJson } from '../../src/observability/decision-json.js';
+import { DECISION_FIELDS, decisionJson } from '../../src/observability/decision-json.js';
 
 /** The proxy's audit fast path against the general one: every record must come out as the very same text. */
 const base: DecisionAuditRecord = {
@@ -49,6 +49,12 @@ const records: Array<[string, DecisionAuditRecord]> = [
 describe('decisionJson: the audit fast path writes what the general path writes', () => {
   it.each(records)('decision-line-matches-general-path: %s', (_name, record) => {
     expect(decisionJson(record)).toBe(JSON.stringify(boundValue(record)));
+  });
+
+  it('decision-line-matches-general-path: every field of the record, in the documented order', () => {
+    const full: DecisionAuditRecord = { ...base, token_rejection: 'revoked' };
+    expect(Object.keys(JSON.parse(decisionJson(full)) as object)).toEqual([...DECISION_FIELDS]);
+    expect(Object.keys(full)).toEqual([...DECISION_FIELDS]);
   });
 
   it('decision-line-matches-general-path: the same token and operation, again and again (the memoized fragments)', () => {
