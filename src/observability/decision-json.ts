@@ -1,5 +1,5 @@
 import type { DecisionAuditRecord } from './audit-log.js';
-import { boundString, boundValue, MAX_LOGGED_STRING } from './bounded-values.js';
+import { boundString, boundValue, MAX_LOGGED_ITEMS, MAX_LOGGED_STRING } from './bounded-values.js';
 
 /**
  * A proxy decision record as JSON text: exactly what `JSON.stringify(boundValue(record))` writes (same fields, same
@@ -24,8 +24,24 @@ export function decisionJson(r: DecisionAuditRecord): string {
 }
 
 /**
- * The fields `decisionJson` writes, in its order (the order `audit()` builds them in). A field added to
- * `DecisionAuditRecord` and not here fails to compile: the fast path cannot silently drop a field.
+ * `boundValue(record)` for a decision record: the very record when each of its values is within the limits (the
+ * usual case, checked field by field rather than by a generic walk), the generic bound otherwise.
+ */
+export function boundDecision(r: DecisionAuditRecord): DecisionAuditRecord {
+  const within =
+    short(r.event) && short(r.request_id) && short(r.deployment) && short(r.client_id) && short(r.sub) && shortList(r.roles) &&
+    short(r.method) && short(r.path) && short(r.operation) && short(r.resource) && short(r.action) && shortList(r.resource_ids) &&
+    short(r.decision) && short(r.reason) && (r.rule === undefined || (short(r.rule.role) && short(r.rule.effect))) &&
+    short(r.policy_hash) && short(r.token_rejection);
+  return within ? r : (boundValue(r) as DecisionAuditRecord);
+}
+
+const short = (value: string | undefined) => value === undefined || value.length <= MAX_LOGGED_STRING;
+const shortList = (values: readonly string[] | undefined) => values === undefined || (values.length <= MAX_LOGGED_ITEMS && values.every(short));
+
+/**
+ * The fields `decisionJson` writes (and `boundDecision` checks), in its order (the order `audit()` builds them in). A
+ * field added to `DecisionAuditRecord` and not here fails to compile: the fast paths cannot silently drop a field.
  */
 export const DECISION_FIELDS = [
   'event', 'request_id', 'deployment', 'client_id', 'sub', 'roles', 'method', 'path', 'operation', 'resource', 'action',
