@@ -55,6 +55,7 @@ export class ProxyAuthenticator {
     return (await this.verifiedToken(authorization, audience)).claims;
   }
 
+  /** The caller's token, verified, for `audience`: the cached `VerifiedToken` itself while the token is cached. */
   async verifiedToken(authorization: string | undefined, audience: string): Promise<VerifiedToken> {
     if (authorization === undefined) throw new InvalidTokenError('ERR_NO_TOKEN');
     // A cached token passed BEARER when it was cached: `Bearer ` (any case) followed by exactly it needs no regex.
