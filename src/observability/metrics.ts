@@ -1,5 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+const PROXY_DECISIONS = ['allow', 'deny', 'filtered'] as const;
+export type ProxyDecision = (typeof PROXY_DECISIONS)[number];
+
 /** The service's Prometheus metrics, on one registry per app instance (tests build several). */
 export class Metrics {
   readonly registry = new Registry();
@@ -41,12 +44,29 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Counted since the counter was last read: prom-client hashes the labels on every `inc`, a map lookup is cheaper. */
+  private readonly pendingDecisions = new Map<string, Record<ProxyDecision, number>>();
+
   readonly proxyDecisions = new Counter({
     name: 'atb_proxy_decisions_total',
     help: 'Proxied calls by deployment and decision (allow, deny, filtered).',
     labelNames: ['deployment', 'decision'] as const,
     registers: [this.registry],
+    // Called by prom-client whenever the counter is read (a scrape, or the primary collecting from its workers).
+    collect: () => {
+      for (const [deployment, counts] of this.pendingDecisions) {
+        for (const decision of PROXY_DECISIONS) if (counts[decision] > 0) this.proxyDecisions.inc({ deployment, decision }, counts[decision]);
+      }
+      this.pendingDecisions.clear();
+    },
   });
+
+  /** One proxied call's decision, once per request (`atb_proxy_decisions_total`). */
+  countProxyDecision(deployment: string, decision: ProxyDecision): void {
+    let counts = this.pendingDecisions.get(deployment);
+    if (!counts) this.pendingDecisions.set(deployment, (counts = { allow: 0, deny: 0, filtered: 0 }));
+    counts[decision]++;
+  }
 
   readonly upstreamUp = new Gauge({
     name: 'atb_upstream_up',

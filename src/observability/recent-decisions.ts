@@ -1,5 +1,5 @@
 import type { AuditLog, DecisionAuditRecord } from './audit-log.js';
-import { boundValue } from './bounded-values.js';
+import { boundDecision } from './decision-json.js';
 
 /**
  * The last proxy decisions of this instance, for the admin API ("what did this subject just try?"). A fixed
@@ -38,7 +38,7 @@ export class RecentDecisions {
     return {
       token: (r) => audit.token(r),
       decision: (r) => {
-        this.push(boundValue(r) as DecisionAuditRecord);
+        this.push(boundDecision(r));
         audit.decision(r); // the audit log bounds what it writes (bounding twice would cut the markers)
       },
       policy: (r) => audit.policy(r),

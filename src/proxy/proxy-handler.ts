@@ -18,7 +18,7 @@ import type { PolicyStore } from '../policy/policy-store.js';
 import type { AccessTokenClaims } from '../tokens/access-token.js';
 import { InvalidTokenError, type RefusedTokenIdentity } from '../tokens/access-token-verifier.js';
 import type { TokenRejection } from '../tokens/token-rejection.js';
-import type { ProxyAuthenticator } from './authenticate.js';
+import type { ProxyAuthenticator, VerifiedToken } from './authenticate.js';
 import { allowPublic, permits, type Decision } from './authorize.js';
 import { authorizeCall } from './authorize-call.js';
 import { DecisionCache } from './decision-cache.js';
@@ -63,6 +63,8 @@ interface Trail {
   path: string;
   claims?: AccessTokenClaims;
   roles?: string[];
+  /** The verified token (its cached roles list lets the audit serialize the token's part once per token). */
+  token?: VerifiedToken;
   decision?: Decision;
   /** A CORS preflight the proxy answered itself: no call, nothing to audit. */
   preflight?: true;
@@ -122,8 +124,8 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   // A Bearer caller (the hot path) never reaches the session step: no store read, no promise, no closure.
   const bearer = req.headers.authorization;
   const authorization = bearer === undefined && s.sessions ? await s.sessions.authorization(req, deployment, (who) => (trail.refusedIdentity = who)) : bearer;
-  const claims = await s.authenticator.authenticate(authorization, deployment.audience);
-  trail.claims = claims;
+  trail.token = await s.authenticator.verifiedToken(authorization, deployment.audience);
+  const claims = (trail.claims = trail.token.claims);
   const raw = await readBody(req, deployment.maxBodyBytes);
   const body = parseJsonBody(raw, req.headers['content-type']);
 
@@ -196,8 +198,8 @@ async function servePublic(
 
 async function identifyForAudit(s: ProxyServices, authorization: string, deployment: Deployment, trail: Trail): Promise<void> {
   try {
-    trail.claims = await s.authenticator.authenticate(authorization, deployment.audience);
-    trail.roles = trail.claims.scope.split(' ');
+    trail.token = await s.authenticator.verifiedToken(authorization, deployment.audience);
+    trail.claims = trail.token.claims;
   } catch (err) {
     // Nothing about the token changes the answer, not even a revocation store that cannot be read.
     if (err instanceof InvalidTokenError) {
@@ -293,7 +295,7 @@ function audit(s: ProxyServices, trail: Trail, res: ServerResponse): void {
     deployment: trail.deployment,
     client_id: trail.claims?.client_id ?? trail.refusedIdentity?.client_id,
     sub: trail.claims?.sub ?? trail.refusedIdentity?.sub,
-    roles: trail.roles,
+    roles: trail.token?.roles ?? trail.roles,
     method: trail.method,
     path: trail.path,
     operation: op?.name,
@@ -309,5 +311,5 @@ function audit(s: ProxyServices, trail: Trail, res: ServerResponse): void {
     token_rejection: trail.rejection,
   };
   s.audit.decision(record);
-  if (trail.deployment) s.metrics.proxyDecisions.inc({ deployment: trail.deployment, decision: record.filtered ? 'filtered' : record.decision });
+  if (trail.deployment) s.metrics.countProxyDecision(trail.deployment, record.filtered ? 'filtered' : record.decision);
 }

@@ -137,6 +137,11 @@ export class AccessTokenVerifier {
   }
 }
 
+/** Whether the token names `audience` (without building a list: the proxy asks this once per request). */
+export function hasAudience(claims: Pick<AccessTokenClaims, 'aud'>, audience: string): boolean {
+  return typeof claims.aud === 'string' ? claims.aud === audience : claims.aud.includes(audience);
+}
+
 /** The token's audiences as a list (`aud` may be one string or an array, RFC 7519 §4.1.3). */
 export function audiences(claims: Pick<AccessTokenClaims, 'aud'>): readonly string[] {
   return typeof claims.aud === 'string' ? [claims.aud] : claims.aud;

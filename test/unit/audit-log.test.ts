@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAuditLog, type TokenAuditRecord } from '../../src/observability/audit-log.js';
+import { createAuditLog, type DecisionAuditRecord, type TokenAuditRecord } from '../../src/observability/audit-log.js';
 
 const record: TokenAuditRecord = {
   event: 'token_issued',
@@ -57,4 +57,33 @@ it('rotates a file destination past its size, keeping max_files', async () => {
   }
   // The newest records are in the live file.
   expect(readFileSync(file, 'utf8')).toContain('"jti":"j-19"');
+});
+
+it('writes a proxy decision as the general path would, and counts multi-byte characters in bytes for rotation', async () => {
+  const { boundValue } = await import('../../src/observability/bounded-values.js');
+  const file = join(mkdtempSync(join(tmpdir(), 'atb-audit-')), 'audit.log');
+  const audit = createAuditLog({ file, maxBytes: 3_000, maxFiles: 5 });
+  await new Promise((r) => setTimeout(r, 50));
+  const decision = (i: number): DecisionAuditRecord => ({
+    event: 'proxy_decision', request_id: `r-${i}`, deployment: 'prod', client_id: 'démo-étl', sub: '😀'.repeat(300), roles: Object.freeze(['etl-operator']),
+    method: 'GET', path: `/dags/${'é'.repeat(200)}`, operation: 'get_dag', resource: 'dag', action: 'read', resource_ids: [`dag_${i}`],
+    decision: 'allow', reason: 'allowed-by-rule', rule: { role: 'etl-operator', effect: 'allow', index: 0 }, filtered: false, policy_hash: 'abc', upstream_status: 200,
+  });
+  for (let i = 0; i < 12; i++) audit.decision(decision(i));
+  audit.flush();
+  await new Promise((r) => setTimeout(r, 50));
+  audit.flush();
+  const lines: string[] = [];
+  for (const f of [`${file}.5`, `${file}.4`, `${file}.3`, `${file}.2`, `${file}.1`, file]) {
+    const text = readFileSync(f, 'utf8');
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(3_000);
+    lines.push(...text.trim().split("\n"));
+  }
+  expect(lines).toHaveLength(12);
+  lines.forEach((line, i) => {
+    const { time, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    expect(Date.parse(time as string)).not.toBeNaN();
+    expect(line).toBe(`{"time":"${time as string}",${JSON.stringify({ log: 'audit', ...(boundValue(decision(i)) as object) }).slice(1)}`);
+    expect(rest).toMatchObject({ log: 'audit', request_id: `r-${i}` });
+  });
 });

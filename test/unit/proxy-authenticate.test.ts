@@ -10,16 +10,18 @@ import { MemoryRevocationStore } from '../../src/tokens/revocation-store.js';
 /** The proxy's authentication stage alone: its cache of verified tokens never outlives a token's key. */
 const ISS = 'https://broker.example';
 const AUD = 'https://airflow.example';
+const OTHER = 'https://other-airflow.example';
 
 async function setUp() {
   const keys = new KeyStore({ dir: mkdtempSync(join(tmpdir(), 'atb-authn-')), algorithm: 'ES256', maxTokenTtlMs: 3_600_000 });
   const first = await keys.generate(Date.now() - 1_000);
-  const verifier = new AccessTokenVerifier(keys, new MemoryRevocationStore(), { issuer: ISS, audiences: [AUD], maxTtlMs: 3_600_000, clockToleranceSec: 30 });
+  const revocations = new MemoryRevocationStore();
+  const verifier = new AccessTokenVerifier(keys, revocations, { issuer: ISS, audiences: [AUD, OTHER], maxTtlMs: 3_600_000, clockToleranceSec: 30 });
   const authenticator = new ProxyAuthenticator(verifier, { keys, cacheSize: 100, now: Date.now });
   const issuer = new AccessTokenIssuer(ISS, keys);
-  const issue = async () =>
-    `Bearer ${(await issuer.issue({ subject: 'svc', clientId: 'svc', audience: AUD, roles: ['etl-operator'], authorizationDetails: undefined, ttlMs: 300_000 })).token}`;
-  return { keys, first, authenticator, issue };
+  const issue = async (roles = ['etl-operator']) =>
+    `Bearer ${(await issuer.issue({ subject: 'svc', clientId: 'svc', audience: AUD, roles, authorizationDetails: undefined, ttlMs: 300_000 })).token}`;
+  return { keys, first, authenticator, issue, revocations };
 }
 
 describe('ProxyAuthenticator and the key set', () => {
@@ -44,5 +46,48 @@ describe('ProxyAuthenticator and the key set', () => {
     await expect(authenticator.authenticate(token, AUD)).rejects.toMatchObject({ code: 'invalid_token', reason: 'ERR_KEY_WITHDRAWN' });
     expect(authenticator.cachedTokens).toBe(0);
     await expect(authenticator.authenticate(await issue(), AUD)).resolves.toMatchObject({ sub: 'svc' });
+  });
+});
+
+describe('ProxyAuthenticator: what depends only on the token, once per token', () => {
+  it('verified-token-once-per-token: the same verified token, its roles split once and frozen', async () => {
+    const { authenticator, issue } = await setUp();
+    const header = await issue(['etl-operator', 'viewer']);
+    const first = await authenticator.verifiedToken(header, AUD);
+    expect(first.roles).toEqual(['etl-operator', 'viewer']);
+    expect(first.roles).toEqual(first.claims.scope.split(' '));
+    expect(Object.isFrozen(first.roles)).toBe(true);
+    const again = await authenticator.verifiedToken(header, AUD);
+    expect(again).toBe(first);
+    await expect(authenticator.authenticate(header, AUD)).resolves.toBe(first.claims);
+  });
+
+  it('cached-token-header-variants: a cached token passes only in a header the Bearer syntax accepts', async () => {
+    const { authenticator, issue } = await setUp();
+    const header = await issue();
+    const token = header.slice('Bearer '.length);
+    await authenticator.verifiedToken(header, AUD); // cached from now on
+    for (const accepted of [`bearer ${token}`, `BEARER ${token}`, `Bearer ${token}`]) {
+      await expect(authenticator.verifiedToken(accepted, AUD)).resolves.toMatchObject({ claims: { sub: 'svc' } });
+    }
+    for (const refused of [`Bearer  ${token}`, `Bearer\t${token}`, `Bearer ${token} `, `Basic ${token}`, `Bearer${token}`, `Bearer ${token}==`, `Bearer ${token}.x`, token, `x${header}`]) {
+      await expect(authenticator.verifiedToken(refused, AUD)).rejects.toMatchObject({ code: 'invalid_token' });
+    }
+  });
+
+  it('cached-token-other-deployment: a token cached at its deployment is refused at another one, every time', async () => {
+    const { authenticator, issue } = await setUp();
+    const header = await issue();
+    await authenticator.verifiedToken(header, AUD);
+    for (let i = 0; i < 2; i++) await expect(authenticator.verifiedToken(header, OTHER)).rejects.toMatchObject({ reason: 'ERR_WRONG_DEPLOYMENT' });
+    await expect(authenticator.verifiedToken(header, AUD)).resolves.toMatchObject({ claims: { aud: AUD } });
+  });
+
+  it('cached-token-revoked: a cached token is refused as soon as it is revoked', async () => {
+    const { authenticator, issue, revocations } = await setUp();
+    const header = await issue();
+    const { claims } = await authenticator.verifiedToken(header, AUD);
+    await revocations.revoke(claims.jti, claims.exp * 1000);
+    await expect(authenticator.verifiedToken(header, AUD)).rejects.toMatchObject({ reason: 'ERR_REVOKED' });
   });
 });

@@ -1,5 +1,8 @@
 import type { DecisionAuditRecord } from '../../src/observability/audit-log.js';
+import { boundValue } from '../../src/observability/bounded-values.js';
+import { MemoryAuditLog } from '../../src/observability/audit-log.js';
 import { RecentDecisions } from '../../src/observability/recent-decisions.js';
+import { records } from '../helpers/decision-records.js';
 
 const record = (n: number, sub: string): DecisionAuditRecord => ({
   event: 'proxy_decision',
@@ -48,4 +51,17 @@ it('oversized-decision-in-recent-decisions: the ring keeps bounded records, what
   expect(kept!.resource_ids[32]).toBe('…[+4968]');
   expect(kept!.path).toHaveLength(256 + '…[+9745]'.length);
   expect(written).toHaveLength(1); // and the audit log still gets the record
+});
+
+it('recent-decisions-bounded-like-audit: the ring holds each record exactly as boundValue bounds it, the audit log the record itself', () => {
+  const recent = new RecentDecisions(records.length);
+  const audit = new MemoryAuditLog();
+  const teed = recent.tee(audit);
+  records.forEach(([, r], i) => teed.decision({ ...r, sub: `s-${i}` }));
+  records.forEach(([, r], i) => {
+    const { time, ...kept } = recent.find({ sub: boundValue(`s-${i}`) as string }, 1)[0]!;
+    expect(Date.parse(time)).not.toBeNaN();
+    expect(kept).toEqual(boundValue({ ...r, sub: `s-${i}` }));
+    expect(audit.decisions[i]).toEqual({ ...r, sub: `s-${i}` });
+  });
 });

@@ -1,0 +1,46 @@
+import type { DecisionAuditRecord } from '../../src/observability/audit-log.js';
+import { boundValue } from '../../src/observability/bounded-values.js';
+import { boundDecision, DECISION_FIELDS, decisionJson } from '../../src/observability/decision-json.js';
+import { base, records } from '../helpers/decision-records.js';
+
+/** The proxy's audit fast path against the general one: every record must come out as the very same text. */
+describe('decisionJson: the audit fast path writes what the general path writes', () => {
+  it.each(records)('decision-line-matches-general-path: %s', (_name, record) => {
+    expect(decisionJson(record)).toBe(JSON.stringify(boundValue(record)));
+  });
+
+  it('decision-line-matches-general-path: every field of the record, in the documented order', () => {
+    const full: DecisionAuditRecord = { ...base, token_rejection: 'revoked' };
+    expect(Object.keys(JSON.parse(decisionJson(full)) as object)).toEqual([...DECISION_FIELDS]);
+    expect(Object.keys(full)).toEqual([...DECISION_FIELDS]);
+  });
+
+  it('decision-line-matches-general-path: the same token and operation, again and again (the memoized fragments)', () => {
+    for (const [, record] of records) decisionJson(record);
+    for (const [, record] of [...records].reverse()) expect(decisionJson(record)).toBe(JSON.stringify(boundValue(record)));
+  });
+
+  it('decision-line-matches-general-path: one frozen roles list seen with another client or subject', () => {
+    const roles = Object.freeze(['etl-operator', 'viewer']);
+    decisionJson({ ...base, roles });
+    for (const other of [{ client_id: 'other' }, { sub: 'someone-else' }, { client_id: undefined }, { sub: undefined }]) {
+      const record = { ...base, roles, ...other };
+      expect(decisionJson(record)).toBe(JSON.stringify(boundValue(record)));
+    }
+  });
+
+  it('decision-line-matches-general-path: more distinct values than the memo holds', () => {
+    for (let i = 0; i < 3_000; i++) {
+      const record = { ...base, deployment: `d${i}`, operation: `op${i % 7}`, policy_hash: `h${i}`, roles: Object.freeze([`r${i}`]) };
+      expect(decisionJson(record)).toBe(JSON.stringify(boundValue(record)));
+    }
+  });
+});
+
+describe('boundDecision: the recent-decisions ring bounds a record as the audit does', () => {
+  it.each(records)('bound-decision-matches-general-path: %s', (_name, record) => {
+    const bounded = boundValue(record);
+    expect(boundDecision(record)).toEqual(bounded);
+    if (bounded === record) expect(boundDecision(record)).toBe(record); // within the limits: no copy
+  });
+});
