@@ -1,5 +1,6 @@
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { OAuthError } from '../errors/oauth-error.js';
+import { UpstreamAnswer, upstreamFailure } from './upstream-answer.js';
 
 export interface AirflowClientOptions {
   /** Base URL without `/api/v2`; may carry a path prefix. */
@@ -41,7 +42,19 @@ export class AirflowClient {
     });
   }
 
-  /** Sends a request; `path` starts with `/` and is already validated (e.g. `/api/v2/dags?limit=1`). */
+  /**
+   * Sends a call whose answer the proxy relays (`relay.ts`): undici's dispatch API, which hands the answer over
+   * without the stream, the AbortSignal and the promise `request` builds around it. Await `answer.started` for the
+   * status and headers; `answer.abort` stops it.
+   */
+  send(call: Omit<UpstreamRequest, 'signal'>): UpstreamAnswer {
+    const answer = new UpstreamAnswer();
+    const { method, headers, body, bodyTimeoutMs } = call;
+    this.pool.dispatch({ method, path: this.basePath + call.path, headers, body, ...(bodyTimeoutMs === undefined ? {} : { bodyTimeout: bodyTimeoutMs }) }, answer);
+    return answer;
+  }
+
+  /** Sends a request whose answer the proxy reads itself; `path` starts with `/` and is already validated (e.g. `/api/v2/dags?limit=1`). */
   request(call: UpstreamRequest): Promise<Dispatcher.ResponseData> {
     const { method, headers, body, signal, bodyTimeoutMs } = call;
     return readUpstream(this.pool.request({ method, path: this.basePath + call.path, headers, body, signal, ...(bodyTimeoutMs === undefined ? {} : { bodyTimeout: bodyTimeoutMs }) }));
@@ -84,13 +97,4 @@ export async function readUpstream<T>(reading: Promise<T>): Promise<T> {
  */
 export function refusedCredentials(): OAuthError {
   return new OAuthError('upstream_error', 'Airflow refused the proxy\'s credentials');
-}
-
-/** Network failures become 502, timeouts 504; the message names neither host nor port. */
-export function upstreamFailure(err: unknown): OAuthError {
-  if (err instanceof OAuthError) return err;
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
-    return new OAuthError('upstream_timeout', 'Airflow did not answer in time', { cause: err });
-  }
-  return new OAuthError('upstream_error', 'Airflow could not be reached', { cause: err });
 }

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { UpstreamRequest } from '../airflow/airflow-client.js';
 import { routeApiPath } from '../airflow/api-versions.js';
 import type { MatchedOperation } from '../airflow/catalog/route-catalog.js';
 import type { Caller } from '../airflow/credentials/upstream-credentials.js';
@@ -30,7 +29,7 @@ import { refusal } from './refusal.js';
 import { checkBodyFraming, parseJsonBody, readBody } from './request-body.js';
 import { mayReadRunResults } from './run-results.js';
 import { sendList } from './send-list.js';
-import { forward, longPollBounds, proxyForbidden, relay, type CallerCredentials } from './relay.js';
+import { forward, forwardBare, longPollBounds, proxyForbidden, type CallerCredentials, type RelayedCall } from './relay.js';
 import { BadRequestTarget, checkRequestHeaders, parseRequestTarget } from './request-target.js';
 import { unauthenticatedRoute } from './unauthenticated-route.js';
 import type { SessionCaller } from './session-caller.js';
@@ -119,7 +118,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const upstreamPath = '/' + rest.join('/') + (target.query ? `?${target.query}` : '');
   // Before any token: a method the catalog has not for this path is 405; a public operation is served bare.
   const routedCall = unauthenticatedRoute(surface, method, apiPath);
-  if (routedCall.public) return servePublic(s, deployment, req, res, { path: upstreamPath, query: target.params, matches: routedCall.matches }, trail, signal);
+  if (routedCall.public) return servePublic(s, deployment, req, res, { path: upstreamPath, query: target.params, matches: routedCall.matches }, trail);
 
   // A Bearer caller (the hot path) never reaches the session step: no store read, no promise, no closure.
   const bearer = req.headers.authorization;
@@ -146,7 +145,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   if (!filter) {
     const resolved = decision.operation;
     const longPoll = resolved?.operation.longPoll ? longPollBounds(deployment.config.timeouts, target.params, mayReadRunResults(principal, resolved)) : undefined;
-    return forward(deployment, upstreamCall(req, res, upstreamPath, body.raw, signal), credentials, res, longPoll);
+    return forward(deployment, upstreamCall(req, res, upstreamPath, body.raw), credentials, res, longPoll);
   }
   const scan = {
     client: deployment.client,
@@ -162,7 +161,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
     const ids = await permittedDagIds(scan, (id) => permits(principal, filter.operation, id));
     if (ids.length === 0) return sendJson(res, 200, { [filter.list?.itemsKey ?? 'items']: [], total_entries: 0 });
     const rewritten = Buffer.from(JSON.stringify({ ...(body.json as object), [filter.operation.batch.bodyField]: ids }));
-    return forward(deployment, upstreamCall(req, res, upstreamPath, rewritten, signal, 'application/json'), credentials, res);
+    return forward(deployment, upstreamCall(req, res, upstreamPath, rewritten, 'application/json'), credentials, res);
   }
   if (!filter.list) {
     const refused = { interpretation: decision.operation!, check: decision.verdicts.find((v) => !v.allowed)?.check };
@@ -187,13 +186,11 @@ async function servePublic(
   res: ServerResponse,
   call: { path: string; query: URLSearchParams; matches: MatchedOperation[] },
   trail: Trail,
-  signal: AbortSignal,
 ): Promise<void> {
   checkOperationInput(call.matches, call.query, (await readBody(req, deployment.maxBodyBytes)).length > 0);
   if (req.headers.authorization !== undefined) await identifyForAudit(s, req.headers.authorization, deployment, trail);
   trail.decision = allowPublic({ operation: call.matches[0]!.operation, kind: 'public' });
-  const upstream = await deployment.client.request(upstreamCall(req, res, call.path, Buffer.alloc(0), signal));
-  await relay(upstream, res, signal, undefined, undefined);
+  await forwardBare(deployment.client, upstreamCall(req, res, call.path, Buffer.alloc(0)), res);
 }
 
 async function identifyForAudit(s: ProxyServices, authorization: string, deployment: Deployment, trail: Trail): Promise<void> {
@@ -226,7 +223,7 @@ function callerCredentials(deployment: Deployment, caller: Caller): CallerCreden
 }
 
 /** One call to Airflow on the caller's behalf, as it is sent; the proxy's `authorization` is added per try. */
-function upstreamCall(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, signal: AbortSignal, contentType?: string): UpstreamRequest {
+function upstreamCall(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, contentType?: string): RelayedCall {
   // Only codings the proxy can decode: it must be able to read a refusal (`relay.ts`).
   const headers: Record<string, string> = { 'x-request-id': res.getHeader('X-Request-Id') as string, 'accept-encoding': upstreamAcceptEncoding(req.headers['accept-encoding']) };
   for (const name of FORWARDED_REQUEST_HEADERS) {
@@ -236,7 +233,7 @@ function upstreamCall(req: IncomingMessage, res: ServerResponse, path: string, b
   // Set when the proxy rewrote the body: it then says what it sends.
   if (contentType) headers['content-type'] = contentType;
   // The upstream path is the validated raw segments appended to the base: never re-resolved.
-  return { method: req.method as Dispatcher.HttpMethod, path, headers, body: body.length > 0 ? body : undefined, signal };
+  return { method: req.method as Dispatcher.HttpMethod, path, headers, body: body.length > 0 ? body : undefined };
 }
 
 /**

@@ -1,8 +1,7 @@
 /** Forwarding a permitted call to Airflow and relaying its answer to the caller. */
-import { once } from 'node:events';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
-import { readUpstream, refusedCredentials, upstreamFailure, type UpstreamRequest } from '../airflow/airflow-client.js';
+import { refusedCredentials, type AirflowClient, type UpstreamRequest } from '../airflow/airflow-client.js';
+import { upstreamFailure, type UpstreamAnswer } from '../airflow/upstream-answer.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { formatDuration } from '../config/duration.js';
 import { OAuthError } from '../errors/oauth-error.js';
@@ -39,50 +38,104 @@ export function longPollBounds(timeouts: UpstreamConfig['timeouts'], query: URLS
   return { limitMs: timeouts.long_poll, pauseMs: Math.min(pauseMs, timeouts.long_poll), withResults };
 }
 
+/** A call relayed to Airflow: the caller's, as `upstreamCall` builds it (no credentials yet, no abort signal). */
+export type RelayedCall = Omit<UpstreamRequest, 'signal'>;
+
 /**
  * Sends the caller's call to Airflow with the proxy's credentials (fresh ones once when Airflow refused them) and
  * relays the answer; a refusal of the proxy's credentials is a 502, never the caller's 401/403. A long poll is
  * aborted at its limit, whatever stage it is in.
  */
-export async function forward(deployment: Deployment, call: UpstreamRequest, credentials: CallerCredentials, res: ServerResponse, longPoll?: LongPoll): Promise<void> {
-  const limit = longPoll && timeLimit(longPoll.limitMs, call.signal);
+export async function forward(deployment: Deployment, call: RelayedCall, credentials: CallerCredentials, res: ServerResponse, longPoll?: LongPoll): Promise<void> {
+  const flight = new CallInFlight(res, longPoll?.limitMs);
   try {
     // Never compressed for a long poll: a gzip stream cut short could not take an error line.
-    const sent = limit ? { ...call, headers: { ...call.headers, 'accept-encoding': 'identity' }, signal: limit.signal, bodyTimeoutMs: longPoll.pauseMs } : call;
-    await forwardOnce(deployment, sent, credentials, res, call.signal, longPoll);
+    const sent = longPoll ? { ...call, headers: { ...call.headers, 'accept-encoding': 'identity' }, bodyTimeoutMs: longPoll.pauseMs } : call;
+    await relay(await sendAuthorized(deployment, sent, credentials, flight), res, flight, longPoll);
   } finally {
-    limit?.clear();
+    flight.end();
   }
 }
 
-/** An abort signal fired at `ms` (with a 504 `upstream_timeout` as its reason) or when the caller goes away. */
-function timeLimit(ms: number, caller: AbortSignal | undefined): { signal: AbortSignal; clear: () => void } {
-  const controller = new AbortController();
-  const reached = () =>
-    controller.abort(new OAuthError('upstream_timeout', `the long poll reached the proxy's time limit (timeouts.long_poll, ${formatDuration(ms)}); call it again to go on waiting`));
-  const timer = setTimeout(reached, ms);
-  return { signal: caller ? AbortSignal.any([caller, controller.signal]) : controller.signal, clear: () => clearTimeout(timer) };
+/** Sends a call without any credentials, neither the caller's nor the proxy's, and relays the answer as it is (public operations). */
+export async function forwardBare(client: AirflowClient, call: RelayedCall, res: ServerResponse): Promise<void> {
+  const flight = new CallInFlight(res, undefined);
+  try {
+    await relay(await flight.send(client, call), res, flight, undefined);
+  } finally {
+    flight.end();
+  }
 }
 
-async function forwardOnce(deployment: Deployment, call: UpstreamRequest, credentials: CallerCredentials, res: ServerResponse, caller: AbortSignal | undefined, longPoll: LongPoll | undefined): Promise<void> {
-  const send = (authorization: string) => deployment.client.request({ ...call, headers: { ...call.headers, authorization } });
+/**
+ * The call the proxy is making to Airflow for one caller: aborted at once when the caller goes away (its connection
+ * closed before the answer was complete), or when a long poll reaches its limit (a 504 `upstream_timeout`).
+ * Airflow's answer to an earlier try (a refusal), and whatever is left unread at the end, are aborted too.
+ */
+class CallInFlight {
+  /** Set once the caller went away: nothing is left to answer. */
+  callerGone = false;
+  private answer: UpstreamAnswer | undefined;
+  private stopped: Error | undefined;
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly res: ServerResponse,
+    limitMs: number | undefined,
+  ) {
+    if (res.closed) this.hangUp();
+    else res.on('close', this.hangUp);
+    if (limitMs !== undefined) {
+      const reached = new OAuthError('upstream_timeout', `the long poll reached the proxy's time limit (timeouts.long_poll, ${formatDuration(limitMs)}); call it again to go on waiting`);
+      this.timer = setTimeout(() => this.stop(reached), limitMs);
+    }
+  }
+
+  /** Sends `call` and waits for Airflow's status and headers. */
+  send(client: AirflowClient, call: RelayedCall): Promise<UpstreamAnswer> {
+    this.answer?.abort(SUPERSEDED);
+    const answer = (this.answer = client.send(call));
+    if (this.stopped) answer.abort(this.stopped);
+    return answer.started;
+  }
+
+  end(): void {
+    clearTimeout(this.timer);
+    this.res.off('close', this.hangUp);
+    this.answer?.abort(SUPERSEDED);
+  }
+
+  private stop(reason: Error): void {
+    this.stopped ??= reason;
+    this.answer?.abort(reason);
+  }
+
+  private readonly hangUp = (): void => {
+    if (this.res.writableFinished) return;
+    this.callerGone = true;
+    this.stop(CALLER_GONE);
+  };
+}
+
+const CALLER_GONE = new Error('the caller went away');
+const SUPERSEDED = new Error('the rest of this answer is not read');
+
+async function sendAuthorized(deployment: Deployment, call: RelayedCall, credentials: CallerCredentials, flight: CallInFlight): Promise<UpstreamAnswer> {
+  const send = (authorization: string) => flight.send(deployment.client, { ...call, headers: { ...call.headers, authorization } });
   let authorization = await credentials.current();
-  let upstream = await send(authorization);
-  let answer = await readRefusal(upstream);
-  if (answer.refused && deployment.credentials.invalidate(authorization)) {
-    upstream = await send((authorization = await credentials.fresh()));
-    answer = await readRefusal(upstream);
+  let answer = await send(authorization);
+  let refused = await isRefusal(answer);
+  if (refused && deployment.credentials.invalidate(authorization)) {
+    answer = await send((authorization = await credentials.fresh()));
+    refused = await isRefusal(answer);
     // Refused again: the fresh credentials are no better, which the credential mode may remember.
-    if (answer.refused) deployment.credentials.invalidate(authorization);
+    if (refused) deployment.credentials.invalidate(authorization);
   }
   // A 403 the credential mode pins on itself (Airflow 2's anonymous fallback for a refused password) counts too.
-  if (!answer.refused && upstream.statusCode === 403 && (await proxyForbidden(deployment, authorization))) {
-    if (!answer.body) await upstream.body.dump();
-    answer = { refused: true };
-  }
+  if (!refused && answer.statusCode === 403) refused = await proxyForbidden(deployment, authorization);
   // The caller's token was fine (we checked it); Airflow refused what the proxy sent on its behalf.
-  if (answer.refused) throw deployment.credentials.mode === 'trusted-jwks' ? new OAuthError('upstream_error', MINTED_TOKEN_REFUSED) : refusedCredentials();
-  await relay(upstream, res, caller, answer.body, longPoll);
+  if (refused) throw deployment.credentials.mode === 'trusted-jwks' ? new OAuthError('upstream_error', MINTED_TOKEN_REFUSED) : refusedCredentials();
+  return answer;
 }
 
 const MINTED_TOKEN_REFUSED =
@@ -94,36 +147,15 @@ const INVALID_JWT = Buffer.from('{"detail":"Invalid JWT token"}');
 /**
  * Did Airflow refuse the credentials the proxy sent? 401, or 403 "Invalid JWT token" (a bad signature, an unknown
  * `kid`, an unknown user), as opposed to 403 "Forbidden", a permission Airflow refuses the caller. Only 403 bodies
- * of at most 256 bytes, or of unknown length, are read to tell: the bytes read are handed on for the relay.
+ * of at most 256 bytes, or of unknown length (read up to 64 KiB), are read to tell; the relay sends the bytes read.
  */
-async function readRefusal(upstream: Dispatcher.ResponseData): Promise<{ refused: boolean; body?: Buffer }> {
-  if (upstream.statusCode === 401) {
-    await upstream.body.dump();
-    return { refused: true };
-  }
-  const length = Number(upstream.headers['content-length']);
-  if (upstream.statusCode !== 403 || length > 256) return { refused: false };
+async function isRefusal(answer: UpstreamAnswer): Promise<boolean> {
+  if (answer.statusCode === 401) return true;
+  if (answer.statusCode !== 403 || Number(answer.headers['content-length']) > 256) return false;
   // Airflow 3 streams every answer through a middleware: asked for gzip, even this 30-byte one comes compressed
   // and chunked, without a length.
-  const body = length <= 256 ? Buffer.from(await readUpstream(upstream.body.arrayBuffer())) : await readBounded(upstream.body, SMALL_BODY);
-  const plain = decodeBody(body, upstream.headers['content-encoding'], INVALID_JWT.length);
-  return { refused: plain?.equals(INVALID_JWT) === true, body };
-}
-
-/** A body of unknown length read whole, up to `max` bytes: a larger one fails (`upstream_error`). */
-async function readBounded(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > max) throw new OAuthError('upstream_error', "Airflow's refusal was too large to read");
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    throw upstreamFailure(err);
-  }
-  return Buffer.concat(chunks);
+  const plain = decodeBody(await answer.whole(SMALL_BODY), answer.headers['content-encoding'], INVALID_JWT.length);
+  return plain?.equals(INVALID_JWT) === true;
 }
 
 /** Whether Airflow's 403 to `authorization` is the proxy's credentials failing (Airflow 2's anonymous fallback). */
@@ -138,43 +170,50 @@ const SMALL_BODY = 64 * 1024;
  * body that stalls before its first byte still becomes a 504 `upstream_timeout`; after that, a stall or a reset
  * can only end the answer visibly (`writeError`: an NDJSON error line, or a cut connection), never cleanly.
  */
-export async function relay(upstream: Dispatcher.ResponseData, res: ServerResponse, signal: AbortSignal | undefined, read: Buffer | undefined, longPoll: LongPoll | undefined): Promise<void> {
+async function relay(answer: UpstreamAnswer, res: ServerResponse, flight: CallInFlight, longPoll: LongPoll | undefined): Promise<void> {
   const headers: OutgoingHttpHeaders = {};
   for (const name of FORWARDED_RESPONSE_HEADERS) {
-    const value = upstream.headers[name];
+    const value = answer.headers[name];
     // Airflow's Vary is added to the proxy's (`Vary: Origin` for CORS), never in its place.
     if (value !== undefined) headers[name] = name === 'vary' ? mergeVary(res.getHeader('vary'), value) : value;
   }
   // Airflow streams `/wait` as NDJSON without saying so; labelled, the caller (and `writeError`) can tell.
-  if (longPoll && upstream.statusCode === 200 && headers['content-type'] === undefined) headers['content-type'] = 'application/x-ndjson';
-  const filter = longPoll && !longPoll.withResults && upstream.statusCode === 200 ? new NdjsonMemberFilter('results') : undefined;
+  if (longPoll && answer.statusCode === 200 && headers['content-type'] === undefined) headers['content-type'] = 'application/x-ndjson';
+  const filter = longPoll && !longPoll.withResults && answer.statusCode === 200 ? new NdjsonMemberFilter('results') : undefined;
   if (filter) delete headers['content-length'];
-  const length = Number(upstream.headers['content-length']);
-  if (read || length <= SMALL_BODY) {
+  if (answer.body || Number(answer.headers['content-length']) <= SMALL_BODY) {
     // Small bodies in one write: cheaper than a stream pipeline per request on the hot path.
-    const data = read ?? Buffer.from(await readUpstream(upstream.body.arrayBuffer()));
+    const data = await answer.whole(SMALL_BODY);
     const sent = filter ? Buffer.concat([filter.push(data), filter.end()]) : data; // a bad line fails before the status
-    res.writeHead(upstream.statusCode, headers).end(sent);
+    res.writeHead(answer.statusCode, headers).end(sent);
     return;
   }
-  const chunks = upstream.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const head = await readUpstream(chunks.next());
-  res.writeHead(upstream.statusCode, headers);
+  const head = await answer.next();
+  res.writeHead(answer.statusCode, headers);
   let lineEnded = true;
   try {
-    for (let next = head; !next.done; next = await chunks.next()) {
-      const chunk = filter ? filter.push(next.value) : next.value;
-      if (chunk.length === 0) continue;
-      lineEnded = chunk[chunk.length - 1] === 0x0a;
-      if (!res.write(chunk)) await once(res, 'drain', { signal });
+    for (let chunk = head; chunk !== undefined; chunk = await answer.next()) {
+      const out = filter ? filter.push(chunk) : chunk;
+      if (out.length === 0) continue;
+      lineEnded = out[out.length - 1] === 0x0a;
+      if (!res.write(out)) await drained(res);
     }
     res.end(filter?.end());
   } catch (err) {
-    if (signal?.aborted) return; // the caller went away: nothing left to answer
+    if (flight.callerGone) return; // nothing left to answer
     // The error line that ends a cut NDJSON stream starts a line of its own.
     if (!lineEnded && isPlainNdjson(res)) res.write('\n');
     throw upstreamFailure(err);
-  } finally {
-    if (!upstream.body.destroyed) upstream.body.destroy();
   }
+}
+
+/** Resolves once `res` can take more, or has closed (the caller went away: the next read fails). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    res.on('drain', done).on('close', done);
+  });
 }
