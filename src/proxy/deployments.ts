@@ -45,11 +45,11 @@ export function buildDeployments(config: Config, airflowKeys: KeyStore, now: () 
 }
 
 /** Lookups made with the same upstream credentials as the call they serve. */
-export function idLookups(deployment: Deployment, authorization: () => Promise<string>, signal?: AbortSignal): IdLookups {
+export function idLookups(deployment: Deployment, authorization: () => Promise<string>, signal?: () => AbortSignal): IdLookups {
   return {
     async backfillDag(backfillId) {
       if (!/^\d{1,18}$/.test(backfillId)) return undefined;
-      const res = await deployment.client.json('GET', `${deployment.api.root}/backfills/${backfillId}`, await authorization(), undefined, signal);
+      const res = await deployment.client.json('GET', `${deployment.api.root}/backfills/${backfillId}`, await authorization(), undefined, signal?.());
       const dagId = (res.body as { dag_id?: unknown } | undefined)?.dag_id;
       return res.status === 200 && typeof dagId === 'string' ? dagId : undefined;
     },

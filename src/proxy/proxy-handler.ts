@@ -113,7 +113,8 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const { apiPath, surface } = routed;
   trail.path = apiPath;
   checkBodyFraming(method, req.headers);
-  // The caller going away aborts whatever the proxy is still asking Airflow on its behalf.
+  // The caller going away aborts the proxy's own lookups and scans at Airflow (the forwarded call is aborted by
+  // the relay itself): the signal exists only once such a call is made.
   const signal = abortedOnClose(res);
   const upstreamPath = '/' + rest.join('/') + (target.query ? `?${target.query}` : '');
   // Before any token: a method the catalog has not for this path is 405; a public operation is served bare.
@@ -130,8 +131,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
 
   const policy = s.policies.current(); // one version for the whole request
   trail.policyHash = policy.hash;
-  const roles = (trail.roles = claims.scope.split(' '));
-  const principal = principalFor(policy, deployment.name, claims.scope, roles, claims.authorization_details);
+  const principal = principalFor(policy, deployment.name, claims.scope, trail.token.roles, claims.authorization_details);
   // A role limited to other deployments lends no Airflow role here either (a token issued before the policy changed).
   // The verified payload is handed on as it is (read-only to the credentials): no copy per request.
   const credentials = callerCredentials(deployment, { subject: claims.sub, clientId: claims.client_id, roles: principal.rolesHere, policy, claims: claims as unknown as Caller['claims'] });
@@ -153,7 +153,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
     authorization: await credentials.current(),
     scanLimit: deployment.config.list_scan_limit,
     paging: surface.paging,
-    signal,
+    signal: signal(),
     refused: (authorization: string) => void deployment.credentials.invalidate(authorization),
     forbidden: (authorization: string) => proxyForbidden(deployment, authorization),
   };
@@ -206,12 +206,20 @@ async function identifyForAudit(s: ProxyServices, authorization: string, deploym
   }
 }
 
-function abortedOnClose(res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) controller.abort();
-  });
-  return controller.signal;
+function abortedOnClose(res: ServerResponse): () => AbortSignal {
+  let signal: AbortSignal | undefined;
+  return () => {
+    if (signal) return signal;
+    const controller = new AbortController();
+    signal = controller.signal;
+    const closed = () => {
+      if (!res.writableFinished) controller.abort();
+    };
+    // Asked for after the caller left: already aborted.
+    if (res.closed) closed();
+    else res.once('close', closed);
+    return signal;
+  };
 }
 
 function callerCredentials(deployment: Deployment, caller: Caller): CallerCredentials {
@@ -247,7 +255,7 @@ const decisions = new DecisionCache();
  * sets); narrowed tokens are compiled per request. A new policy version starts a new cache.
  */
 const compiledByPolicy = new WeakMap<object, Map<string, ReturnType<typeof compilePrincipal>>>();
-function principalFor(policy: Parameters<typeof compilePrincipal>[0], deployment: string, scope: string, roles: string[], details: AccessTokenClaims['authorization_details']) {
+function principalFor(policy: Parameters<typeof compilePrincipal>[0], deployment: string, scope: string, roles: readonly string[], details: AccessTokenClaims['authorization_details']) {
   if (details) return compilePrincipal(policy, { roles, details }, deployment);
   let byScope = compiledByPolicy.get(policy);
   if (!byScope) compiledByPolicy.set(policy, (byScope = new Map()));
