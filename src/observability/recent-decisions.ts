@@ -1,12 +1,18 @@
 import type { AuditLog, DecisionAuditRecord } from './audit-log.js';
-import { boundDecision } from './decision-json.js';
+import { boundString } from './bounded-values.js';
+import { decisionJson } from './decision-json.js';
 
 /**
  * The last proxy decisions of this instance, for the admin API ("what did this subject just try?"). A fixed
  * ring: memory is bounded whatever the traffic. The audit log remains the record of everything.
  */
 export class RecentDecisions {
-  private readonly ring: DecisionAuditRecord[] = [];
+  /**
+   * Each decision as its audit line's JSON (bounded like it) and the two fields it is found by: one flat string
+   * per entry rather than an object tree. At thousands of calls a second every entry outlives several young
+   * generation collections, and a string is copied there without being traced.
+   */
+  private readonly ring: Array<{ json: string; sub: string | undefined; clientId: string | undefined }> = [];
   /** When each ring entry was recorded (ms); formatted only when read, not on the proxy's hot path. */
   private readonly times: number[] = [];
   private next = 0;
@@ -14,7 +20,8 @@ export class RecentDecisions {
   constructor(private readonly capacity = 10_000) {}
 
   push(record: DecisionAuditRecord): void {
-    this.ring[this.next] = record;
+    const { sub, client_id: clientId } = record;
+    this.ring[this.next] = { json: decisionJson(record), sub: sub === undefined ? sub : boundString(sub), clientId: clientId === undefined ? clientId : boundString(clientId) };
     this.times[this.next] = Date.now();
     this.next = (this.next + 1) % this.capacity;
   }
@@ -26,8 +33,8 @@ export class RecentDecisions {
     for (let i = 1; i <= size && out.length < limit; i++) {
       const at = (this.next - i + this.capacity) % this.capacity;
       const r = this.ring[at]!;
-      if ((filter.sub === undefined || r.sub === filter.sub) && (filter.client_id === undefined || r.client_id === filter.client_id)) {
-        out.push({ ...r, time: new Date(this.times[at]!).toISOString() });
+      if ((filter.sub === undefined || r.sub === filter.sub) && (filter.client_id === undefined || r.clientId === filter.client_id)) {
+        out.push({ ...(JSON.parse(r.json) as DecisionAuditRecord), time: new Date(this.times[at]!).toISOString() });
       }
     }
     return out;
@@ -38,8 +45,8 @@ export class RecentDecisions {
     return {
       token: (r) => audit.token(r),
       decision: (r) => {
-        this.push(boundDecision(r));
-        audit.decision(r); // the audit log bounds what it writes (bounding twice would cut the markers)
+        this.push(r);
+        audit.decision(r); // the audit log bounds what it writes (the same line: decisionJson remembers the last one)
       },
       policy: (r) => audit.policy(r),
       admin: (r) => audit.admin(r),

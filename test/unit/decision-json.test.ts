@@ -1,6 +1,6 @@
 import type { DecisionAuditRecord } from '../../src/observability/audit-log.js';
 import { boundValue } from '../../src/observability/bounded-values.js';
-import { boundDecision, DECISION_FIELDS, decisionJson } from '../../src/observability/decision-json.js';
+import { DECISION_FIELDS, decisionJson } from '../../src/observability/decision-json.js';
 import { base, records } from '../helpers/decision-records.js';
 
 /** The proxy's audit fast path against the general one: every record must come out as the very same text. */
@@ -37,10 +37,10 @@ describe('decisionJson: the audit fast path writes what the general path writes'
   });
 });
 
-describe('boundDecision: the recent-decisions ring bounds a record as the audit does', () => {
-  it.each(records)('bound-decision-matches-general-path: %s', (_name, record) => {
-    const bounded = boundValue(record);
-    expect(boundDecision(record)).toEqual(bounded);
-    if (bounded === record) expect(boundDecision(record)).toBe(record); // within the limits: no copy
-  });
+it('decision-line-of-a-record-audited-again-is-written-afresh: the remembered line serves one repeat only', () => {
+  const record = { ...records[0]![1] };
+  const first = decisionJson(record);
+  expect(decisionJson(record)).toBe(first); // the ring, then the audit log: the same line
+  record.path = '/dags/other_dag';
+  expect(decisionJson(record)).toBe(JSON.stringify(boundValue(record)));
 });
