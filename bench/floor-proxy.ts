@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { Pool } from 'undici';
+import { serveOnLoopback } from './serve-on-loopback.js';
 
 /**
  * Bench only: a yardstick, not product code. The least a Node proxy in front of Airflow can do per request, on
@@ -72,16 +73,4 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
   handle(req, res).catch(() => refuse(res, 502, 'upstream_error'));
 });
-server.listen(Number(process.env.FLOOR_PORT ?? 0), '127.0.0.1', () => {
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  process.stdout.write(JSON.stringify({ url: `http://127.0.0.1:${address.port}` }) + '\n');
-});
-
-const stop = () => {
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
-process.stdin.on('end', stop).resume();
+serveOnLoopback(server, Number(process.env.FLOOR_PORT ?? 0));

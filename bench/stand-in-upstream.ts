@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { SignJWT } from 'jose';
+import { serveOnLoopback } from './serve-on-loopback.js';
 
 /**
  * Bench only: a fixed-body stand-in for Airflow's API server, fast enough that the proxy, not the upstream,
@@ -84,16 +85,4 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 }
 
 const server = createServer({ keepAliveTimeout: 30_000 }, handle);
-server.listen(Number(process.env.BENCH_STAND_IN_PORT ?? 0), '127.0.0.1', () => {
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  process.stdout.write(JSON.stringify({ url: `http://127.0.0.1:${address.port}` }) + '\n');
-});
-
-const stop = () => {
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
-process.stdin.on('end', stop).resume();
+serveOnLoopback(server, Number(process.env.BENCH_STAND_IN_PORT ?? 0));

@@ -5,8 +5,7 @@ import type { Operation } from '../airflow/catalog/operation.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import { compilePrincipal } from '../policy/evaluator.js';
 import type { PolicyStore } from '../policy/policy-store.js';
-import type { AccessTokenClaims } from '../tokens/access-token.js';
-import type { ProxyAuthenticator } from './authenticate.js';
+import type { ProxyAuthenticator, VerifiedToken } from './authenticate.js';
 import type { Decision } from './authorize.js';
 import type { Deployment } from './deployments.js';
 import { exposeOpenApiDocument, type OpenApiDocument } from './openapi-document.js';
@@ -19,7 +18,7 @@ export interface OpenApiEndpointOptions {
   prefix: string;
   /** The broker's token endpoint, the `tokenUrl` of the OAuth 2.0 client credentials flow. */
   tokenUrl: string;
-  authenticator: ProxyAuthenticator;
+  authenticator: Pick<ProxyAuthenticator, 'verifiedToken'>;
   policies: PolicyStore;
   documents: OpenApiDocumentCache;
 }
@@ -27,8 +26,8 @@ export interface OpenApiEndpointOptions {
 /** What serving the document tells the proxy's audit record. */
 export interface OpenApiTrail {
   path: string;
-  claims?: AccessTokenClaims;
-  roles?: string[];
+  /** The caller's verified token (claims and roles), when one was presented. */
+  token?: VerifiedToken;
   policyHash?: string;
   decision?: Decision;
 }
@@ -68,10 +67,10 @@ export function serveOpenApiDocument(o: OpenApiEndpointOptions) {
     if (req.headers.authorization === undefined) {
       document = write(deployment, await o.documents.get(deployment), PUBLIC, deployment.name, () => true);
     } else {
-      const claims = (trail.claims = await o.authenticator.authenticate(req.headers.authorization, deployment.audience));
+      trail.token = await o.authenticator.verifiedToken(req.headers.authorization, deployment.audience);
+      const { claims, roles } = trail.token;
       const policy = o.policies.current();
       trail.policyHash = policy.hash;
-      const roles = (trail.roles = claims.scope.split(' '));
       const principal = compilePrincipal(policy, { roles, details: claims.authorization_details }, deployment.name);
       const caller = { subject: claims.sub, clientId: claims.client_id, roles: principal.rolesHere, policy, claims: claims as unknown as Record<string, unknown> };
       const airflow = await o.documents.get(deployment, () => deployment.credentials.authorization(caller));

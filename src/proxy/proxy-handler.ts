@@ -60,8 +60,6 @@ interface Trail {
   deployment: string;
   method: string;
   path: string;
-  claims?: AccessTokenClaims;
-  roles?: string[];
   /** The verified token (its cached roles list lets the audit serialize the token's part once per token). */
   token?: VerifiedToken;
   decision?: Decision;
@@ -125,7 +123,7 @@ async function proxy(s: ProxyServices, req: IncomingMessage, res: ServerResponse
   const bearer = req.headers.authorization;
   const authorization = bearer === undefined && s.sessions ? await s.sessions.authorization(req, deployment, (who) => (trail.refusedIdentity = who)) : bearer;
   trail.token = await s.authenticator.verifiedToken(authorization, deployment.audience);
-  const claims = (trail.claims = trail.token.claims);
+  const claims = trail.token.claims;
   const raw = await readBody(req, deployment.maxBodyBytes);
   const body = parseJsonBody(raw, req.headers['content-type']);
 
@@ -196,7 +194,6 @@ async function servePublic(
 async function identifyForAudit(s: ProxyServices, authorization: string, deployment: Deployment, trail: Trail): Promise<void> {
   try {
     trail.token = await s.authenticator.verifiedToken(authorization, deployment.audience);
-    trail.claims = trail.token.claims;
   } catch (err) {
     // Nothing about the token changes the answer, not even a revocation store that cannot be read.
     if (err instanceof InvalidTokenError) {
@@ -298,9 +295,9 @@ function audit(s: ProxyServices, trail: Trail, res: ServerResponse): void {
     event: 'proxy_decision',
     request_id: trail.requestId,
     deployment: trail.deployment,
-    client_id: trail.claims?.client_id ?? trail.refusedIdentity?.client_id,
-    sub: trail.claims?.sub ?? trail.refusedIdentity?.sub,
-    roles: trail.token?.roles ?? trail.roles,
+    client_id: trail.token?.claims.client_id ?? trail.refusedIdentity?.client_id,
+    sub: trail.token?.claims.sub ?? trail.refusedIdentity?.sub,
+    roles: trail.token?.roles,
     method: trail.method,
     path: trail.path,
     operation: op?.name,

@@ -27,13 +27,13 @@ const tokens: Record<string, AccessTokenClaims> = {
   'Bearer etl': claims('etl'),
   'Bearer narrowed': claims('etl', [{ type: 'airflow', dags: ['etl_daily'], actions: ['read'] }]),
 };
-const authenticator = {
-  async authenticate(authorization: string | undefined) {
+const authenticator: Pick<ProxyAuthenticator, 'verifiedToken'> = {
+  async verifiedToken(authorization: string | undefined) {
     const found = authorization === undefined ? undefined : tokens[authorization];
     if (!found) throw new InvalidTokenError('ERR_NOT_BEARER');
-    return found;
+    return { claims: found, roles: found.scope.split(' ') };
   },
-} as unknown as ProxyAuthenticator;
+};
 const deployment = { name: 'prod', api: apiVersions.v2, audience: 'prod-aud', credentials: { authorization: async () => 'Bearer proxy' } } as unknown as Deployment;
 let loads = 0;
 const airflow = airflowOpenApiDocument('v2');
