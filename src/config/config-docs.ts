@@ -52,6 +52,11 @@ errors, so a misspelt option never goes unnoticed.
   environment at load time; an inline value or an unset variable is an error.
 - **Relative paths** (\`policy_file\`, \`keys.dir\`, \`revocation.sqlite_path\`, a file \`audit.destination\`) are
   relative to the directory of the config file, not to the working directory.
+- **Defaults from the environment** (what the container image sets, docker/Dockerfile): for keys the file leaves
+  unset, \`AIRFLOW_TOKEN_BROKER_LISTEN_HOST\` is the default of \`server.host\` and \`server.ops.host\` (the image:
+  \`0.0.0.0\`), and \`AIRFLOW_TOKEN_BROKER_STATE_DIR\` the folder of \`keys.dir\` (\`<dir>/keys\`), \`keys.airflow_dir\`
+  (\`<dir>/keys/airflow\`) and \`revocation.sqlite_path\` (\`<dir>/data/revocations.sqlite\`) (the image: \`/app\`,
+  its volumes). A value in the file always wins; without these variables the defaults below apply.
 - **Durations** are written \`500ms\`, \`30s\`, \`10m\`, \`1h\` or \`7d\`; a bare number means seconds.
 - **Maps** such as \`directories\` hold one entry per name you choose; \`<name>\` stands for it below.
 `;

@@ -1,4 +1,5 @@
 import { dirname, resolve } from 'node:path';
+import { applyEnvironmentDefaults } from './environment-defaults.js';
 import { configSchema, type Config } from './schema.js';
 import { validateSource } from './validate-source.js';
 import { YamlSource } from './yaml-source.js';
@@ -17,10 +18,16 @@ export interface LoadedConfig {
   };
 }
 
-/** Reads and validates the operator config; throws InvalidFileError listing every problem. */
-export function loadConfig(file: string): LoadedConfig {
+/**
+ * Reads and validates the operator config; throws InvalidFileError listing every problem. Keys the file leaves
+ * unset may take their default from `env` (a container image's listen host and state folder:
+ * environment-defaults.ts).
+ */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const absolute = resolve(file);
-  const config = validateSource(YamlSource.read(absolute), configSchema);
+  const source = YamlSource.read(absolute);
+  applyEnvironmentDefaults(source.doc, env);
+  const config = validateSource(source, configSchema);
   const base = dirname(absolute);
   const dest = config.audit.destination;
   return {
