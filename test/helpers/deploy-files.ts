@@ -74,3 +74,14 @@ export const PRODUCTION_SECRETS = {
   AIRFLOW_PROXY_PASSWORD: 'proxy-password',
   LOGIN_CLIENT_SECRET: 'console-secret',
 };
+
+/** Runs `fn` with `vars` in process.env (secret references are read from there at load time), then restores it. */
+export function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
+  const saved = { ...process.env };
+  Object.assign(process.env, vars);
+  try {
+    return fn();
+  } finally {
+    process.env = saved;
+  }
+}
