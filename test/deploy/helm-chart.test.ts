@@ -4,7 +4,6 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load-config.js';
 import { imageEnv, kubernetesObjects, mountOf, PRODUCTION_SECRETS, theObject, withEnv, type Mount } from '../helpers/deploy-files.js';
 import { ensureDeployTools, INSTALL_TIMEOUT_MS, KUBERNETES_VERSION, runTool, type DeployTools } from '../helpers/deploy-tools.js';
@@ -66,8 +65,8 @@ describe('the rendered chart', () => {
     const all = objects();
     const config = theObject(all, 'ConfigMap', 'atb-airflow-token-broker-config').data['config.yaml'] as string;
     const policy = theObject(all, 'ConfigMap', 'atb-airflow-token-broker-policy').data['policy.yaml'] as string;
-    expect(parse(config)).toEqual(parse(readFileSync('examples/production/config.yaml', 'utf8')));
-    expect(parse(policy)).toEqual(parse(readFileSync('examples/production/policy.yaml', 'utf8')));
+    expect(config).toBe(readFileSync('examples/production/config.yaml', 'utf8'));
+    expect(policy).toBe(readFileSync('examples/production/policy.yaml', 'utf8'));
     const dir = mkdtempSync(join(tmpdir(), 'atb-chart-'));
     writeFileSync(join(dir, 'config.yaml'), config);
     writeFileSync(join(dir, 'policy.yaml'), policy);
@@ -141,10 +140,31 @@ describe('the rendered chart', () => {
   });
 
   it('chart-restarts-pods-when-the-config-changes-not-when-the-policy-does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atb-values-'));
+    const edited = (name: string) => {
+      writeFileSync(join(dir, name), `${readFileSync(`examples/production/${name}`, 'utf8')}# edited\n`);
+      return join(dir, name);
+    };
     const annotation = (args: string[]) => theObject(kubernetesObjects(render(...args)), 'Deployment').spec.template.metadata.annotations['checksum/config'];
-    expect(annotation(['--set', 'config.logging.level=debug'])).not.toBe(annotation([]));
+    expect(annotation(['--set-file', `config=${edited('config.yaml')}`])).not.toBe(annotation([]));
     // The policy is reloaded live from its mounted ConfigMap (policy_watch): no restart for it.
-    expect(annotation(['--set-json', 'policy.bindings=[]'])).toBe(annotation([]));
+    expect(annotation(['--set-file', `policy=${edited('policy.yaml')}`])).toBe(annotation([]));
+  });
+
+  it('chart-refuses-values-it-cannot-run-with', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atb-values-'));
+    const production = readFileSync('examples/production/config.yaml', 'utf8');
+    const refused = (args: string[]) => runTool(tools.helm, ['template', 'atb', CHART, ...args]);
+    // A replica allowed to make its own key would sign tokens the other replicas refuse.
+    writeFileSync(join(dir, 'own-keys.yaml'), production.replace('generate_if_missing: false', 'generate_if_missing: true'));
+    writeFileSync(join(dir, 'no-keys-key.yaml'), production.replace(/^keys:\n(  .*\n)+/m, ''));
+    for (const file of ['own-keys.yaml', 'no-keys-key.yaml']) {
+      const res = refused(['--set-file', `config=${join(dir, file)}`]);
+      expect({ file, code: res.code, stderr: res.stderr }).toEqual({ file, code: 1, stderr: expect.stringContaining('set keys.generate_if_missing: false') });
+    }
+    expect(refused(['--set', 'secrets.keys=']).stderr).toMatch(/secrets\/keys.*minLength/);
+    expect(refused(['--set', 'replicaCount=0']).stderr).toMatch(/replicaCount.*minimum/);
+    expect(refused(['--set', 'config=']).code).toBe(1);
   });
 });
 
