@@ -86,6 +86,19 @@ describe('the rendered chart', () => {
     expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
   });
 
+  it('chart-stops-taking-traffic-before-the-process-stops: preStop wait, then the drain, within the grace period', () => {
+    const all = objects();
+    const spec = theObject(all, 'Deployment').spec.template.spec;
+    const broker = (spec.containers as any[]).find((c) => c.name === 'broker');
+    const { config } = withEnv(PRODUCTION_SECRETS, () => loadConfig(writeRendered(all), imageEnv()));
+    // Endpoints drop a terminating pod a moment after the kubelet signals it: wait before SIGTERM so that no new
+    // connection meets a closed port, then the broker's own drain (server.shutdown_grace), all before SIGKILL.
+    const [cmd, seconds] = broker.lifecycle.preStop.exec.command as [string, string];
+    expect(cmd).toBe('sleep');
+    expect(Number(seconds)).toBeGreaterThanOrEqual(3);
+    expect(Number(seconds) * 1000 + config.server.shutdown_grace).toBeLessThan(spec.terminationGracePeriodSeconds * 1000);
+  });
+
   it('chart-probes-on-the-ops-listener-which-the-service-does-not-expose', () => {
     const all = objects();
     const pod = theObject(all, 'Deployment').spec.template;
