@@ -76,6 +76,22 @@ describe('container defaults (docker/Dockerfile, compose.yaml, kubernetes.yaml)'
     expect(loaded.paths.revocationDb).toBe('/srv/revocations.sqlite');
   });
 
+  it('a malformed file is reported as it is, the image defaults add nothing to it', () => {
+    // `server` a scalar, `keys` a list: validation names them, as without the image's environment.
+    for (const bad of [`${MINIMAL}server: 8400\n`, `${MINIMAL}keys: [a]\n`, `${MINIMAL}server: {host: [\n`]) {
+      const problems = (env: Record<string, string>) => {
+        try {
+          loadInContainer(bad, env);
+          return 'loaded';
+        } catch (err) {
+          return (err as Error).message.split('\n').slice(1).join('\n').replace(/^\S*config\.yaml:/gm, 'config.yaml:');
+        }
+      };
+      expect(problems(imageEnv())).toMatch(/error: /);
+      expect(problems(imageEnv())).toBe(problems({ AIRFLOW_TOKEN_BROKER_CONFIG: imageEnv().AIRFLOW_TOKEN_BROKER_CONFIG! }));
+    }
+  });
+
   it('container-keys-and-data-on-the-volumes: compose mounts the key and data paths writable, not in the read-only config mount', () => {
     const { loaded, inContainer } = loadInContainer(MINIMAL);
     const configPath = containerConfigPath(imageEnv());
