@@ -1,7 +1,7 @@
 // Issue #14 item 4: the Dockerfile and compose.yaml checked by the tools operators use, installed from package
 // registries (scripts/ensure-deploy-tools.sh). What needs a container engine (building the image, running it) is
 // not done here: docs/operations.md, "What npm test checks".
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -17,6 +17,24 @@ describe('docker/Dockerfile', () => {
     const res = runTool(tools.hadolint, ['--no-color', '--failure-threshold', 'info', 'docker/Dockerfile']);
     expect(res.stdout + res.stderr).toBe('');
     expect(res.code).toBe(0);
+  });
+});
+
+describe('the build context (.dockerignore)', () => {
+  const ignored = () =>
+    readFileSync('.dockerignore', 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+
+  it('build-context-leaves-out-keys-and-local-state: private keys, modules and data never reach the builder', () => {
+    expect(ignored()).toEqual(expect.arrayContaining(['keys', 'node_modules', 'dist', 'data', '.git', 'docker/broker.env']));
+  });
+
+  it('what the Dockerfile copies from the context is not ignored', () => {
+    const copied = [...readFileSync('docker/Dockerfile', 'utf8').matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/));
+    expect(copied).toEqual(expect.arrayContaining(['package.json', 'src', 'console']));
+    for (const path of copied) expect({ path, ignored: ignored().some((p) => path === p || path.startsWith(`${p}/`)) }).toEqual({ path, ignored: false });
   });
 });
 
