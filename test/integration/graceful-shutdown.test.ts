@@ -8,6 +8,7 @@ import { startServer } from '../../src/server.js';
 import { basic, startDirectory } from '../helpers/broker-harness.js';
 import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 import { SlowUpstream } from '../helpers/slow-upstream.js';
+import { startBrokerBeforeStandIn, type StandInSetup } from '../helpers/recording-upstream.js';
 
 /**
  * Graceful shutdown under load (issue #14, item 2), with the real `serve` process: keep-alive clients against a
@@ -276,4 +277,38 @@ describe('keep-alive-shorter-than-load-balancer-idle-timeout', () => {
       await Promise.all([byDefault.stop(), shorter.stop()]);
     }
   }, 30_000);
+});
+
+describe('long-polls-at-the-stream-limit', () => {
+  // In process, against the stand-in (its modes show each stage): what `Drain.endLongPolls` does to each call.
+  let setup: StandInSetup;
+  beforeAll(async () => void (setup = await startBrokerBeforeStandIn({}, undefined, 'v2', undefined, { long_poll: '1h' })));
+  afterAll(() => setup.close());
+  const call = (path: string) => fetch(`${setup.broker.url}/airflow/prod/api/v2${path}`, { headers: { authorization: `Bearer ${setup.token}` } });
+  const WAIT = '/dags/etl_daily/dagRuns/manual_1/wait?interval=0.05';
+
+  it('a streaming /wait ends with the going-away line; one Airflow has not answered yet gets 503 with Retry-After; other calls finish', async () => {
+    const { upstream, broker } = setup;
+    upstream.mode = 'ndjson';
+    upstream.stream = { everyMs: 50, lines: 100_000, then: 'success' };
+    const streaming = await call(WAIT);
+    expect(streaming.status).toBe(200);
+    upstream.mode = 'slow';
+    const unanswered = call(WAIT);
+    upstream.mode = 'late';
+    const ordinary = call('/dags/etl_daily');
+    await new Promise((r) => setTimeout(r, 100));
+    broker.services.drain.endLongPolls();
+    const lines = (await streaming.text()).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.at(-1)).toMatchObject({ error: 'temporarily_unavailable', error_description: expect.stringContaining('shutting down') });
+    expect(lines.slice(0, -1).every((l) => l.state === 'running')).toBe(true);
+    const refused = await unanswered;
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toMatchObject({ error: 'temporarily_unavailable' });
+    expect((await ordinary).status).toBe(200);
+    // A long poll that comes after (on a connection still open) is answered 503 at once.
+    upstream.mode = 'ndjson';
+    expect((await call(WAIT)).status).toBe(503);
+  });
 });
