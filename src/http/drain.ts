@@ -25,7 +25,10 @@ export class Drain {
     const drain = this;
     this.closed = function (this: ServerResponse) {
       drain.inFlight.delete(this);
-      if (drain.inFlight.size === 0) drain.wake?.();
+      if (drain.inFlight.size > 0) return;
+      const wake = drain.wake;
+      drain.wake = undefined;
+      wake?.();
     };
   }
 
