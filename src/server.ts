@@ -19,7 +19,14 @@ export interface RunningServer {
    * (the keys that changed, never their values) as needing a restart, rather than silently not applied.
    */
   reload(): void;
-  stop(): Promise<void>;
+  /** Drains and stops (docs/operations.md, "Shutdown and drain"); idempotent. */
+  stop(): Promise<Shutdown>;
+}
+
+/** How a stop went: `drained` when every request finished within `server.shutdown_grace`, else `cut` were cut. */
+export interface Shutdown {
+  drained: boolean;
+  cut: number;
 }
 
 export interface StartOptions {
@@ -31,9 +38,17 @@ export interface StartOptions {
 export async function startServer(configFile: string, options: StartOptions = {}): Promise<RunningServer> {
   const loaded = loadConfig(configFile);
   const services = await createServices(loaded);
-  const { host, port, shutdown_grace } = loaded.config.server;
-  const server = createServer(createRequestListener(services));
-  server.keepAliveTimeout = 5_000;
+  const { host, port, shutdown_grace, shutdown_stream_limit, keep_alive_timeout } = loaded.config.server;
+  const { drain } = services;
+  const listener = createRequestListener(services);
+  const server = createServer((req, res) => {
+    drain.track(res);
+    listener(req, res);
+  });
+  // Longer than the idle timeout of the load balancer in front, so that it is always the one to close an idle
+  // connection: else it may send a request on a connection the broker is closing (a 502 to the caller).
+  server.keepAliveTimeout = keep_alive_timeout;
+  // Node counts it from a request's first byte, not from when its connection went idle: it needs not exceed the above.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   await listen(server, host, port);
@@ -43,7 +58,7 @@ export async function startServer(configFile: string, options: StartOptions = {}
   services.upstreamProbes.start();
   const url = `http://${host}:${(server.address() as AddressInfo).port}`;
   services.logger.info({ url, ops_url: ops?.url, issuer: loaded.config.issuer, policy_hash: services.policies.current().hash }, 'airflow-token-broker listening');
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<Shutdown> | undefined;
   return {
     server,
     services,
@@ -55,13 +70,21 @@ export async function startServer(configFile: string, options: StartOptions = {}
     },
     stop() {
       stopping ??= (async () => {
-        const closed = new Promise<void>((r) => server.close(() => r()));
+        // Out of the load balancer first, then no new connection; idle keep-alive connections close now, the
+        // others after their answer (`Connection: close`).
+        drain.begin();
+        server.close();
         server.closeIdleConnections();
-        const grace = new Promise<void>((r) => setTimeout(r, shutdown_grace).unref());
-        await Promise.race([closed, grace]);
+        const timers: NodeJS.Timeout[] = [setTimeout(() => drain.endLongPolls(), shutdown_stream_limit ?? shutdown_grace / 2)];
+        const graceOver = new Promise<false>((r) => timers.push(setTimeout(() => r(false), shutdown_grace)));
+        const drained = await Promise.race([drain.idle().then(() => true), graceOver]);
+        timers.forEach(clearTimeout);
+        const cut = drain.requestsInFlight;
+        if (!drained) services.logger.error({ in_flight: cut, shutdown_grace }, 'shutdown grace ran out: cutting the requests still in flight');
         server.closeAllConnections();
         await ops?.close();
         await services.close();
+        return { drained, cut };
       })();
       return stopping;
     },

@@ -4,6 +4,7 @@ import { Directories } from './directory/directories.js';
 import type { KeyStore } from './keys/key-store.js';
 import { logKeyProblems, openKeyStores } from './keys/open-key-stores.js';
 import { createAuditLog, type AuditLog } from './observability/audit-log.js';
+import { Drain } from './http/drain.js';
 import { RecentDecisions } from './observability/recent-decisions.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -53,6 +54,8 @@ export interface Services {
   /** Keys of the per-caller Airflow tokens (`trusted-jwks` upstreams); never the client-token keys. */
   airflowKeys: KeyStore;
   deployments: ReadonlyMap<string, Deployment>;
+  /** This process's shutdown: the server tracks its requests in it, `/readyz` reads it, long polls end by it. */
+  drain: Drain;
   /** Reachability of each deployment, for `/readyz` and `atb_upstream_up`; `start()`ed by the server. */
   upstreamProbes: UpstreamProbes;
   authenticator: ProxyAuthenticator;
@@ -88,7 +91,8 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   const now = overrides.now ?? Date.now;
   const logger = overrides.logger ?? createLogger(config.logging.level);
   const recentDecisions = new RecentDecisions();
-  const audit = recentDecisions.tee(overrides.audit ?? createAuditLog(paths.auditFile ? { file: paths.auditFile, maxBytes: config.audit.max_file_size, maxFiles: config.audit.max_files } : (config.audit.destination as 'stdout' | 'stderr')));
+  const auditOut = overrides.audit ? undefined : createAuditLog(paths.auditFile ? { file: paths.auditFile, maxBytes: config.audit.max_file_size, maxFiles: config.audit.max_files } : (config.audit.destination as 'stdout' | 'stderr'));
+  const audit = recentDecisions.tee(overrides.audit ?? auditOut!);
   const { keys, airflowKeys } = await openKeyStores(loaded, logger, now);
   keys.startReloading(config.keys.reload_interval, logKeyProblems(logger, 'signing keys'));
   airflowKeys.startReloading(config.keys.reload_interval, logKeyProblems(logger, 'Airflow signing keys'));
@@ -124,7 +128,8 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     },
   });
   const rl = config.rate_limits;
-  const deployments = buildDeployments(config, airflowKeys, now);
+  const drain = new Drain();
+  const deployments = buildDeployments(config, airflowKeys, now, drain.longPollsEnd);
   const probe = config.server.ops.upstream_probe;
   // Without people's logins nothing keeps state there: no file is created, no Redis is needed.
   const sessionStore: ExpiringStore = config.login
@@ -157,6 +162,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     },
     airflowKeys,
     deployments,
+    drain,
     upstreamProbes,
     authenticator: new ProxyAuthenticator(verifier, {
       keys,
@@ -175,7 +181,8 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       await Promise.all([...deployments.values()].map((d) => d.client.close()));
       revocations.close();
       await sessionStore.close();
-      audit.flush();
+      // Every line written out before the process exits (a flush alone leaves a write under way unfinished).
+      await (auditOut ? auditOut.close() : audit.flush());
     },
   };
 }

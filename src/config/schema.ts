@@ -389,7 +389,27 @@ export const configSchema = z
               'used for the client IP of rate limits and logs.',
           }),
         body_limit: z.string().default('16kb').meta({ description: 'Largest accepted request body.' }),
-        shutdown_grace: duration().prefault('10s').meta({ description: 'How long in-flight requests may finish.' }),
+        shutdown_grace: duration().prefault('10s').meta({
+          description:
+            'On SIGTERM/SIGINT: how long in-flight requests may finish. `/readyz` answers 503 at once, new connections ' +
+            'are refused, answers carry `Connection: close`, the audit stream is flushed, and the process exits 0; a ' +
+            'request still unanswered at the end is cut, logged, and the exit code is 1. Keep Kubernetes\' ' +
+            '`terminationGracePeriodSeconds` above it (plus any `preStop` sleep).',
+        }),
+        shutdown_stream_limit: duration().optional().meta({
+          description:
+            'On shutdown: how long a long poll still streaming (`GET .../dagRuns/{id}/wait`) may go on. Then it ends with ' +
+            'a final `{"error":"temporarily_unavailable",...}` NDJSON line saying the broker is shutting down: call ' +
+            '`/wait` again (another instance answers). Shorter than `shutdown_grace`; default: half of it.',
+          examples: ['20s'],
+        }),
+        keep_alive_timeout: duration().prefault('65s').meta({
+          description:
+            'How long an idle keep-alive connection stays open. Longer than the idle timeout of the load balancer in ' +
+            'front (AWS ALB and ingress-nginx: 60 s; Google Cloud: 600 s, so raise it there), or the load balancer may ' +
+            'send a request on a connection the broker is closing: a 502 to the caller. (Node\'s own default is 5 s.)',
+          examples: ['620s'],
+        }),
         readiness: z
           .enum(['any', 'all', 'proxy', 'issuance'])
           .default('any')
@@ -442,6 +462,10 @@ export const configSchema = z
       .refine((s) => s.port === 0 || s.ops.port !== s.port, {
         message: 'the ops listener needs a port of its own',
         path: ['ops', 'port'],
+      })
+      .refine((s) => s.shutdown_stream_limit === undefined || s.shutdown_stream_limit < s.shutdown_grace, {
+        message: 'must be shorter than shutdown_grace, so that a long poll ends with its line before the grace runs out',
+        path: ['shutdown_stream_limit'],
       })
       .prefault({}),
     policy_file: z.string().meta({

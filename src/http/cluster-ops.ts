@@ -30,9 +30,11 @@ export function answerPrimary(local: OpsSource, registry: Registry): void {
 /**
  * The primary's ops source when several workers serve the port: metrics summed over the workers (prom-client's
  * cluster aggregation; gauges such as `atb_upstream_up` take the minimum), readiness of every worker by pid.
- * Ready when at least one worker runs and every running worker says it is ready within `timeoutMs`.
+ * Ready when at least one worker runs and every running worker says it is ready within `timeoutMs`, and not
+ * `stopping` (the primary's SIGTERM: not ready at once, `draining: true`, whatever the workers say yet).
  */
-export function clusterOps(timeoutMs = 2_000): OpsSource {
+export function clusterOps(options: { stopping?: () => boolean; timeoutMs?: number } = {}): OpsSource {
+  const { stopping = () => false, timeoutMs = 2_000 } = options;
   const aggregator = new AggregatorRegistry();
   let nextId = 0;
   return {
@@ -40,13 +42,17 @@ export function clusterOps(timeoutMs = 2_000): OpsSource {
     metricsContentType: aggregator.contentType,
     async readiness() {
       const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
-      const reports = await Promise.all(workers.map((w) => ask(w, nextId++, timeoutMs)));
-      const ready = workers.length > 0 && reports.every((r) => r?.ready === true);
+      // Draining: answered at once, without asking workers that are finishing their requests.
+      const draining = stopping();
+      const reports = draining ? workers.map(() => DRAINING) : await Promise.all(workers.map((w) => ask(w, nextId++, timeoutMs)));
+      const ready = !draining && workers.length > 0 && reports.every((r) => r?.ready === true);
       const byPid = Object.fromEntries(workers.map((w, i) => [String(w.process.pid), reports[i]?.body ?? { status: 'no_answer' }]));
-      return { ready, body: { status: ready ? 'ready' : 'not_ready', workers: byPid } };
+      return { ready, body: { status: ready ? 'ready' : 'not_ready', draining, workers: byPid } };
     },
   };
 }
+
+const DRAINING: ReadinessReport = { ready: false, body: { status: 'not_ready', draining: true } };
 
 function ask(worker: Worker, id: number, timeoutMs: number): Promise<ReadinessReport | undefined> {
   return new Promise((resolve) => {

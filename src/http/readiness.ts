@@ -49,13 +49,19 @@ export function readinessReport(checks: readonly ReadinessCheck[], rule: Readine
 }
 
 /**
- * What this broker process reports. Issuance is ready when every directory has been discovered and a key signs;
+ * What this broker process reports. Nothing is ready once shutdown has begun (`draining`). Issuance is ready when every directory has been discovered and a key signs;
  * the proxy when a published key that has signed verifies broker tokens (it never asks a directory). The policy's reload status
  * and each deployment's reachability are shown but gate nothing (a refused reload keeps the last good policy
  * running; restarting the broker would not bring Airflow back).
  */
-export function readinessChecks(s: Pick<Services, 'directories' | 'keys' | 'policies' | 'policyReloader' | 'upstreamProbes'>): ReadinessCheck[] {
+export function readinessChecks(s: Pick<Services, 'directories' | 'keys' | 'policies' | 'policyReloader' | 'upstreamProbes' | 'drain'>): ReadinessCheck[] {
   return [
+    {
+      // From SIGTERM on: out of the load balancer at once, while in-flight requests finish.
+      name: 'draining',
+      gates: ['issuance', 'proxy'],
+      run: () => ({ ok: !s.drain.started, detail: s.drain.started }),
+    },
     {
       name: 'directories',
       gates: ['issuance'],

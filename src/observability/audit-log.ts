@@ -91,19 +91,26 @@ export interface AuditLog {
   flush(): void;
 }
 
+/** An audit log the process closes last: {@link ClosableAuditLog.close} has written out every line before it resolves. */
+export interface ClosableAuditLog extends AuditLog {
+  /** Writes out what is buffered and waits for a write under way (a `flush` alone does not); later lines are written synchronously. */
+  close(): Promise<void>;
+}
+
 /**
  * Writes audit records as JSON lines (buffered, asynchronous) to stdout, stderr or a file. A record carries
  * no token, secret or header: only the fields of its type, each cut to the limits of `bounded-values.ts`
  * (a caller-chosen `client_id`, path or id list cannot make a line large).
  */
-export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string; maxBytes: number; maxFiles: number }): AuditLog {
+export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string; maxBytes: number; maxFiles: number }): ClosableAuditLog {
+  let sync = false;
   const open = () =>
     destination === 'stdout'
-      ? pino.destination({ dest: 1, sync: false })
+      ? pino.destination({ dest: 1, sync })
       : destination === 'stderr'
-        ? pino.destination({ dest: 2, sync: false })
+        ? pino.destination({ dest: 2, sync })
         : // Opened synchronously, so a rotated file is writable at once and every rotation happens on time.
-          pino.destination({ dest: openSync(destination.file, 'a', 0o600), sync: false });
+          pino.destination({ dest: openSync(destination.file, 'a', 0o600), sync });
   if (typeof destination === 'object') mkdirSync(dirname(destination.file), { recursive: true, mode: 0o700 });
   let dest = open();
   const rotation = typeof destination === 'object' ? destination : undefined;
@@ -142,6 +149,18 @@ export function createAuditLog(destination: 'stdout' | 'stderr' | { file: string
     flush: () => {
       drain();
       ready(dest);
+    },
+    close: async () => {
+      if (sync) return;
+      drain();
+      const ending = dest;
+      // Lines that come meanwhile (a request cut at the end of the grace is still audited) are written at once.
+      sync = true;
+      dest = open();
+      await new Promise<void>((resolve) => {
+        ending.once('close', resolve);
+        ending.end();
+      });
     },
   };
 }

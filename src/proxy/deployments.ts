@@ -5,6 +5,7 @@ import type { UpstreamCredentials } from '../airflow/credentials/upstream-creden
 import type { KeyStore } from '../keys/key-store.js';
 import { apiVersions, type ApiVersion } from '../airflow/api-versions.js';
 import { CorsPolicy } from '../http/cors-policy.js';
+import { DrainingAirflowClient } from './draining-airflow-client.js';
 import type { IdLookups } from './resolve-checks.js';
 
 /** One proxied Airflow deployment: its pool, its credential mode and its token audience. */
@@ -27,17 +28,16 @@ function bytes(size: string): number {
   return Number(m[1]) * ({ b: 1, kb: 1024, mb: 1024 * 1024 }[(m[2] ?? 'b').toLowerCase()] ?? 1);
 }
 
-/** The deployments the proxy fronts: every upstream that has a `url`. */
-export function buildDeployments(config: Config, airflowKeys: KeyStore, now: () => number): Map<string, Deployment> {
+/**
+ * The deployments the proxy fronts: every upstream that has a `url`. With `longPollsEnd` (the server's `Drain`),
+ * their long polls end when it is aborted.
+ */
+export function buildDeployments(config: Config, airflowKeys: KeyStore, now: () => number, longPollsEnd?: AbortSignal): Map<string, Deployment> {
   const deployments = new Map<string, Deployment>();
   for (const [name, up] of Object.entries(config.upstreams)) {
     if (!up.url || !up.credentials) continue;
-    const client = new AirflowClient({
-      url: up.url,
-      connectTimeoutMs: up.timeouts.connect,
-      headersTimeoutMs: up.timeouts.headers,
-      bodyTimeoutMs: up.timeouts.body,
-    });
+    const options = { url: up.url, connectTimeoutMs: up.timeouts.connect, headersTimeoutMs: up.timeouts.headers, bodyTimeoutMs: up.timeouts.body };
+    const client = longPollsEnd ? new DrainingAirflowClient(options, longPollsEnd) : new AirflowClient(options);
     const credentials = credentialsForUpstream(up.api, up.credentials, { client, airflowKeys, brokerIssuer: config.issuer, now });
     deployments.set(name, { name, api: apiVersions[up.api], audience: up.audience, config: up, client, credentials, maxBodyBytes: bytes(up.max_request_body), cors: up.cors && new CorsPolicy(up.cors, up.cors.allowed_methods) });
   }

@@ -87,3 +87,29 @@ it('writes a proxy decision as the general path would, and counts multi-byte cha
     expect(rest).toMatchObject({ log: 'audit', request_id: `r-${i}` });
   });
 });
+
+/**
+ * Regression (issue #14, item 2): `flush()` then `process.exit` lost the lines of a write sonic-boom was retrying
+ * (stdout a non-blocking pipe whose reader lags: 296 of 10 000 lines gone when tried). `close()` waits for it.
+ */
+it('audit-lines-lost-at-exit: every line reaches a lagging stdout pipe when the process exits after close()', async () => {
+  const { spawn } = await import('node:child_process');
+  const { resolve } = await import('node:path');
+  const script = [
+    "process.stdout.write(''); // Node makes a pipe on stdout non-blocking",
+    `const { createAuditLog } = await import(${JSON.stringify(resolve('dist/src/observability/audit-log.js'))});`,
+    "const audit = createAuditLog('stdout');",
+    'for (let round = 0; round < 20; round++) {',
+    "  for (let i = 0; i < 500; i++) audit.admin({ event: 'admin_revocation', request_id: `r-${round}-${i}`, admin_sub: 'x'.repeat(200), admin_client_id: 'c', target: { jti: 'j' } });",
+    '  await new Promise((r) => setImmediate(r));',
+    '}',
+    'await audit.close();',
+    'process.exit(0);',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout.pause();
+  let lines = 0;
+  setTimeout(() => child.stdout.on('data', (c: Buffer) => (lines += c.toString().split('\n').length - 1)).resume(), 1_000);
+  await new Promise((r) => child.stdout.on('end', r));
+  expect(lines).toBe(10_000);
+});

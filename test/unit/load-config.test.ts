@@ -19,6 +19,7 @@ describe('a valid config', () => {
       trust_proxy: false,
       body_limit: '16kb',
       shutdown_grace: 10_000,
+      keep_alive_timeout: 65_000,
       readiness: 'any',
       workers: 1,
       // Probes and metrics on loopback unless an operator opens them up.
@@ -71,6 +72,8 @@ describe('a broken config is refused with every problem located', () => {
     ['same-audience.yaml', ['10:15 error: upstreams.staging.audience: same audience as upstream "prod"']],
     ['workers-with-audit-file.yaml', ['3:12 error: server.workers: several workers cannot rotate one audit file: send audit to stdout or stderr']],
     ['ops-same-port.yaml', ['4:16 error: server.ops.port: the ops listener needs a port of its own']],
+    // A long poll cut by the grace would end without its going-away line.
+    ['stream-limit-past-grace.yaml', ['4:26 error: server.shutdown_stream_limit: must be shorter than shutdown_grace, so that a long poll ends with its line before the grace runs out']],
     ['redis-without-url.yaml', ['6:3 error: revocation.redis: store: redis needs revocation.redis.url']],
     ['session-redis-without-url.yaml', ['10:18 error: login.session_store.redis: store: redis needs login.session_store.redis.url']],
     // Each worker would hold its own sessions: a login on one would be unknown to the next request's worker.
