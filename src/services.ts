@@ -162,6 +162,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       keys,
       cacheSize: config.proxy.token_cache_size,
       now,
+      revocations,
     }),
     sessionStore,
     logins,
