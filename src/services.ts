@@ -168,6 +168,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       keys,
       cacheSize: config.proxy.token_cache_size,
       now,
+      revocations,
     }),
     sessionStore,
     logins,

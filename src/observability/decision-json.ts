@@ -6,7 +6,8 @@ import { boundString, boundValue, MAX_LOGGED_ITEMS, MAX_LOGGED_STRING } from './
  * order, same bounds), without walking the record generically once per request. What repeats is serialized once:
  * the token's part (`client_id`, `sub`, `roles`) per frozen roles list (the proxy's cached token holds one), and
  * the values of a closed set (deployment, operation, resource, action, reason, rule role, policy hash) in a small
- * memo. What the caller chooses per request (request id, path, ids) is bounded and serialized every time.
+ * memo; the decision's part (`operation` to `filtered`) once per frozen ids list (the proxy's audit freezes a reused
+ * decision's). What the caller chooses per request (request id, path) is bounded and serialized every time.
  */
 export function decisionJson(r: DecisionAuditRecord): string {
   // The recent-decisions ring and the audit log both ask for the same record's line, one after the other.
@@ -18,12 +19,8 @@ export function decisionJson(r: DecisionAuditRecord): string {
   let out = `{"event":${known(r.event)},"request_id":${text(r.request_id)},"deployment":${known(r.deployment)}`;
   out += tokenPart(r.client_id, r.sub, r.roles);
   out += `,"method":${text(r.method)},"path":${text(r.path)}`;
-  if (r.operation !== undefined) out += `,"operation":${known(r.operation)}`;
-  if (r.resource !== undefined) out += `,"resource":${known(r.resource)}`;
-  if (r.action !== undefined) out += `,"action":${known(r.action)}`;
-  out += `,"resource_ids":${list(r.resource_ids)},"decision":${known(r.decision)},"reason":${known(r.reason)}`;
-  if (r.rule !== undefined) out += `,"rule":{"role":${known(r.rule.role)},"effect":${known(r.rule.effect)},"index":${JSON.stringify(r.rule.index)}}`;
-  out += `,"filtered":${r.filtered ? 'true' : 'false'},"policy_hash":${known(r.policy_hash)}`;
+  out += decisionPart(r);
+  out += `,"policy_hash":${known(r.policy_hash)}`;
   if (r.upstream_status !== undefined) out += `,"upstream_status":${JSON.stringify(r.upstream_status)}`;
   if (r.token_rejection !== undefined) out += `,"token_rejection":${known(r.token_rejection)}`;
   last.record = r;
@@ -58,6 +55,36 @@ function known(value: string): string {
     if (value.length > MAX_LOGGED_STRING) return json; // never a large key in the memo
     if (knownText.size >= KNOWN_MAX) knownText.clear();
     knownText.set(value, json);
+  }
+  return json;
+}
+
+/** The fields a decision gives the record, `operation` to `filtered`. */
+type DecisionPart = Pick<DecisionAuditRecord, 'operation' | 'resource' | 'action' | 'resource_ids' | 'decision' | 'reason' | 'rule' | 'filtered'>;
+
+/**
+ * Keyed by the ids list itself, only a frozen one with a frozen rule or none (the proxy's audit gives a reused
+ * decision's record the same two: `proxy-trail.ts`), and served only when every other field is the same too.
+ */
+const decisionParts = new WeakMap<readonly string[], DecisionPart & { json: string }>();
+function decisionPart(r: DecisionPart): string {
+  const memo = decisionParts.get(r.resource_ids);
+  if (
+    memo && memo.rule === r.rule && memo.operation === r.operation && memo.resource === r.resource && memo.action === r.action &&
+    memo.decision === r.decision && memo.reason === r.reason && memo.filtered === r.filtered
+  ) {
+    return memo.json;
+  }
+  let json = '';
+  if (r.operation !== undefined) json += `,"operation":${known(r.operation)}`;
+  if (r.resource !== undefined) json += `,"resource":${known(r.resource)}`;
+  if (r.action !== undefined) json += `,"action":${known(r.action)}`;
+  json += `,"resource_ids":${list(r.resource_ids)},"decision":${known(r.decision)},"reason":${known(r.reason)}`;
+  if (r.rule !== undefined) json += `,"rule":{"role":${known(r.rule.role)},"effect":${known(r.rule.effect)},"index":${JSON.stringify(r.rule.index)}}`;
+  json += `,"filtered":${r.filtered ? 'true' : 'false'}`;
+  if (Object.isFrozen(r.resource_ids) && (r.rule === undefined || Object.isFrozen(r.rule))) {
+    const { operation, resource, action, resource_ids, decision, reason, rule, filtered } = r;
+    decisionParts.set(r.resource_ids, { operation, resource, action, resource_ids, decision, reason, rule, filtered, json });
   }
   return json;
 }

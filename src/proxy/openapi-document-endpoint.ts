@@ -3,7 +3,6 @@ import { gzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import type { Operation } from '../airflow/catalog/operation.js';
 import { OAuthError } from '../errors/oauth-error.js';
-import { compilePrincipal } from '../policy/evaluator.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import type { ProxyAuthenticator, VerifiedToken } from './authenticate.js';
 import type { Decision } from './authorize.js';
@@ -11,6 +10,7 @@ import type { Deployment } from './deployments.js';
 import { exposeOpenApiDocument, type OpenApiDocument } from './openapi-document.js';
 import { callableOperations } from './openapi-document-access.js';
 import type { OpenApiDocumentCache } from './openapi-document-cache.js';
+import { principalOf } from './principal-of.js';
 
 export interface OpenApiEndpointOptions {
   /** `<issuer>` and the proxy's `path_prefix`: the document's server is `<issuer><prefix>/<deployment>`. */
@@ -68,10 +68,10 @@ export function serveOpenApiDocument(o: OpenApiEndpointOptions) {
       document = write(deployment, await o.documents.get(deployment), PUBLIC, deployment.name, () => true);
     } else {
       trail.token = await o.authenticator.verifiedToken(req.headers.authorization, deployment.audience);
-      const { claims, roles } = trail.token;
+      const { claims } = trail.token;
       const policy = o.policies.current();
       trail.policyHash = policy.hash;
-      const principal = compilePrincipal(policy, { roles, details: claims.authorization_details }, deployment.name);
+      const principal = principalOf(trail.token, policy, deployment.name);
       const caller = { subject: claims.sub, clientId: claims.client_id, roles: principal.rolesHere, policy, claims: claims as unknown as Record<string, unknown> };
       const airflow = await o.documents.get(deployment, () => deployment.credentials.authorization(caller));
       // Deployment names have no space; a narrowed token's document is its own.

@@ -22,3 +22,10 @@ export async function sendList(res: ServerResponse, status: number, body: unknow
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': data.length, ...(compress ? { 'content-encoding': 'gzip' } : {}) });
   res.end(data);
 }
+
+/** Sends a small JSON answer the proxy wrote itself (an empty filtered batch, the Airflow key set), as it is. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body ?? null);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

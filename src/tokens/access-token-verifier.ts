@@ -3,7 +3,7 @@ import { OAuthError } from '../errors/oauth-error.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { parseCompactJws } from './compact-jws.js';
 import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_TYPE, type AccessTokenClaims } from './access-token.js';
-import type { RevocationStore } from './revocation-store.js';
+import type { RevocableToken, RevocationStore } from './revocation-store.js';
 import { tokenRejection, type TokenRejection } from './token-rejection.js';
 
 export interface VerifierOptions {
@@ -92,7 +92,7 @@ export class AccessTokenVerifier {
     }
   }
 
-  async assertNotRevoked(claims: AccessTokenClaims): Promise<void> {
+  async assertNotRevoked(claims: RevocableToken): Promise<void> {
     if (await this.revocations.isRevoked(claims)) throw new InvalidTokenError('ERR_REVOKED', undefined, claims);
   }
 

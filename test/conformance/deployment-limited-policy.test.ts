@@ -171,6 +171,19 @@ describe('deployment names against the configured upstreams', () => {
 
 describe('decisions the proxy reuses (issue #13)', () => {
   const read = (token: string, dag: string) => fetch(`${broker.url}/airflow/prod/api/v2/dags/${dag}`, { headers: { authorization: `Bearer ${token}` } });
+  /** Runs `during` under a reloaded policy that denies reading `etl_daily` to etl-operator, then restores the file. */
+  const whileDailyReadsDenied = async (during: () => Promise<void>) => {
+    const file = join(broker.dir, 'policy.yaml');
+    const good = readFileSync(file, 'utf8');
+    writeFileSync(file, good.replace('  etl-operator:\n', '  etl-operator:\n    deny:\n      - dags: ["etl_daily"]\n        actions: [read]\n'));
+    try {
+      expect(broker.services.policyReloader.reload('admin')).toMatchObject({ outcome: 'reloaded' });
+      await during();
+    } finally {
+      writeFileSync(file, good);
+      broker.services.policyReloader.reload('admin');
+    }
+  };
 
   it('decision-cache-policy-reload-through-the-proxy: the call allowed before a reload is refused right after one that denies it', async () => {
     const token = (await tokenFor(PROD_AUDIENCE, etl, { scope: 'etl-operator' })).access_token as string;
@@ -178,19 +191,41 @@ describe('decisions the proxy reuses (issue #13)', () => {
     expect((await read(token, 'etl_daily')).status).toBe(200);
     // Another DAG in the same path shape is decided on its own id.
     expect((await read(token, 'payroll_monthly')).status).toBe(403);
-    const file = join(broker.dir, 'policy.yaml');
-    const good = readFileSync(file, 'utf8');
-    writeFileSync(file, good.replace('  etl-operator:\n', '  etl-operator:\n    deny:\n      - dags: ["etl_daily"]\n        actions: [read]\n'));
-    try {
-      expect(broker.services.policyReloader.reload('admin')).toMatchObject({ outcome: 'reloaded' });
+    await whileDailyReadsDenied(async () => {
       const refused = await read(token, 'etl_daily');
       expect(refused.status).toBe(403);
       expect(await refused.json()).toMatchObject({ reason: 'deny-rule-matched' });
       expect(broker.audit.decisions.at(-1)).toMatchObject({ decision: 'deny', reason: 'deny-rule-matched', policy_hash: broker.services.policies.current().hash });
-    } finally {
-      writeFileSync(file, good);
-      broker.services.policyReloader.reload('admin');
-    }
+    });
     expect((await read(token, 'etl_daily')).status).toBe(200);
+  });
+
+  const narrowed = async (dags: string[]) =>
+    (await tokenFor(PROD_AUDIENCE, etl, { scope: 'etl-operator', authorization_details: JSON.stringify([{ type: 'airflow', dags, actions: ['read'] }]) })).access_token as string;
+
+  it('narrowed-token-decision-of-another-narrowed-token: a call decided for one narrowed token is decided afresh for another of the same scope', async () => {
+    const daily = await narrowed(['etl_daily']);
+    const weekly = await narrowed(['etl_weekly']);
+    for (let i = 0; i < 2; i++) expect((await read(daily, 'etl_daily')).status).toBe(200);
+    const refused = await read(weekly, 'etl_daily');
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ reason: 'outside-authorization-details' });
+    expect((await read(weekly, 'etl_weekly')).status).toBe(200);
+    // And the unnarrowed token of that scope is not held to either narrowing.
+    const whole = (await tokenFor(PROD_AUDIENCE, etl, { scope: 'etl-operator' })).access_token as string;
+    expect((await read(whole, 'etl_weekly')).status).toBe(200);
+    expect((await read(whole, 'etl_daily')).status).toBe(200);
+    expect((await read(daily, 'etl_weekly')).status).toBe(403);
+  });
+
+  it('narrowed-token-principal-policy-reload: a narrowed token used before a reload is held to the reloaded policy at once', async () => {
+    const daily = await narrowed(['etl_daily']);
+    for (let i = 0; i < 2; i++) expect((await read(daily, 'etl_daily')).status).toBe(200);
+    await whileDailyReadsDenied(async () => {
+      const refused = await read(daily, 'etl_daily');
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toMatchObject({ reason: 'deny-rule-matched' });
+    });
+    expect((await read(daily, 'etl_daily')).status).toBe(200);
   });
 });

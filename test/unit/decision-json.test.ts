@@ -29,6 +29,22 @@ describe('decisionJson: the audit fast path writes what the general path writes'
     }
   });
 
+  it('decision-line-matches-general-path: one frozen ids list and rule seen with another decision', () => {
+    const resource_ids = Object.freeze(['etl_daily']);
+    const rule = Object.freeze({ role: 'etl-operator', effect: 'allow' as const, index: 0 });
+    const reused = { ...base, resource_ids, rule };
+    decisionJson(reused);
+    const others: Array<Partial<DecisionAuditRecord>> = [
+      { reason: 'deny-rule-matched' }, { decision: 'deny' }, { filtered: true }, { operation: 'get_dag_source' }, { resource: 'pools' },
+      { action: 'trigger' }, { rule: undefined }, { rule: Object.freeze({ ...rule, index: 1 }) }, { rule: { ...rule, role: 'viewer' } },
+    ];
+    for (const other of others) {
+      const record = { ...reused, ...other };
+      expect(decisionJson(record)).toBe(JSON.stringify(boundValue(record)));
+    }
+    expect(decisionJson({ ...reused, request_id: 'next' })).toBe(JSON.stringify(boundValue({ ...reused, request_id: 'next' })));
+  });
+
   it('decision-line-matches-general-path: more distinct values than the memo holds', () => {
     for (let i = 0; i < 3_000; i++) {
       const record = { ...base, deployment: `d${i}`, operation: `op${i % 7}`, policy_hash: `h${i}`, roles: Object.freeze([`r${i}`]) };
