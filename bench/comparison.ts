@@ -131,3 +131,20 @@ export function secondHalfGrowth(samples: readonly { atS: number; rssBytes: numb
   if (!middle) return undefined;
   return (Math.max(...secondHalf.map((m) => m.rssBytes)) - middle.rssBytes) / middle.rssBytes;
 }
+
+/**
+ * RSS growth over the second half, phase-free: the highest RSS of the last quarter over the highest RSS of the
+ * third quarter. V8 lets the old generation fill to a multiple of the live heap before each mark-compact and may
+ * hand the pages back after it, so RSS is a sawtooth (380-560 MB with the token cache full); one sample (the
+ * middle) can fall on a trough or a peak, a quarter of a long run holds several teeth. A growing envelope (a
+ * leak, a heap that keeps raising its limit) shows here; the teeth do not. Undefined without samples in both.
+ */
+export function secondHalfPeakGrowth(samples: readonly { atS: number; rssBytes: number | undefined }[], durationS: number): number | undefined {
+  const peak = (from: number, to: number) => {
+    const inRange = samples.filter((m) => m.rssBytes !== undefined && m.atS >= from * durationS && (to === 1 ? true : m.atS < to * durationS));
+    return inRange.length ? Math.max(...inRange.map((m) => m.rssBytes!)) : undefined;
+  };
+  const third = peak(0.5, 0.75);
+  const last = peak(0.75, 1);
+  return third === undefined || last === undefined ? undefined : (last - third) / third;
+}

@@ -1,4 +1,4 @@
-import { comparisonRatios, formatComparison, halfLoadConnections, halfLoadRefusal, median, secondHalfGrowth, summarizeRounds, swing, verdict } from '../../bench/comparison.js';
+import { comparisonRatios, formatComparison, halfLoadConnections, halfLoadRefusal, median, secondHalfGrowth, secondHalfPeakGrowth, summarizeRounds, swing, verdict } from '../../bench/comparison.js';
 import { flameGraphSvg } from '../../bench/flame-graph.js';
 import { formatSideBySide, summarizeProfile, type CpuProfile } from '../../bench/profile-summary.js';
 import type { MeasuredRun } from '../../bench/report.js';
@@ -126,6 +126,31 @@ describe('bench half load and memory arithmetic', () => {
     // Shrinking after the middle is no growth: the middle itself is the highest.
     expect(secondHalfGrowth([{ atS: 50, rssBytes: 500 * MB }, { atS: 60, rssBytes: 450 * MB }], 100)).toBe(0);
     expect(secondHalfGrowth([{ atS: 10, rssBytes: 500 * MB }], 100)).toBeUndefined();
+  });
+});
+
+describe('bench memory envelope', () => {
+  const MB = 2 ** 20;
+  const saw = (from: number, to: number, trough: number, peak: number) =>
+    Array.from({ length: to - from }, (_, i) => ({ atS: from + i, rssBytes: ((from + i) % 20 < 10 ? trough : peak) * MB }));
+
+  it('second-half-peak-growth-ignores-the-sawtooth-and-sees-a-rising-envelope', () => {
+    // A steady sawtooth 380-560 MB whose middle sample is a trough: the middle-sample figure says +47 %, the envelope 0.
+    const steady = saw(0, 400, 380, 560);
+    expect(steady[200]!.rssBytes).toBe(380 * MB);
+    expect(secondHalfGrowth(steady, 400)).toBeCloseTo(180 / 380, 10);
+    expect(secondHalfPeakGrowth(steady, 400)).toBe(0);
+    // The same teeth, the last quarter's peaks 10 % higher: a rising envelope.
+    const rising = [...saw(0, 300, 380, 560), ...saw(300, 400, 380, 616)];
+    expect(secondHalfPeakGrowth(rising, 400)).toBeCloseTo(0.1, 10);
+    // Lower peaks at the end: the envelope fell (negative growth).
+    expect(secondHalfPeakGrowth([...saw(0, 300, 380, 560), ...saw(300, 400, 380, 500)], 400)).toBeCloseTo(-60 / 560, 10);
+  });
+
+  it('second-half-peak-growth-needs-samples-in-both-quarters', () => {
+    expect(secondHalfPeakGrowth([{ atS: 10, rssBytes: MB }, { atS: 60, rssBytes: MB }], 100)).toBeUndefined();
+    expect(secondHalfPeakGrowth([{ atS: 60, rssBytes: MB }, { atS: 80, rssBytes: undefined }], 100)).toBeUndefined();
+    expect(secondHalfPeakGrowth([{ atS: 60, rssBytes: 100 * MB }, { atS: 74.9, rssBytes: 110 * MB }, { atS: 75, rssBytes: 121 * MB }], 100)).toBeCloseTo(0.1, 10);
   });
 });
 
