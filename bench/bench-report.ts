@@ -40,7 +40,7 @@ export function writeReport(runs: MeasuredRun[], findings: ProxyFindings, wrkVer
   const proxyTargets = {
     proxy_vs_direct: ratios.proxy_vs_upstream_direct === undefined ? undefined : { threshold: settings.targets.proxyVsDirect, measured: ratios.proxy_vs_upstream_direct, met: ratios.proxy_vs_upstream_direct >= settings.targets.proxyVsDirect },
     added_p99_ms_at_half_load: half ? { threshold: settings.targets.addedP99Ms, measured: half.addedP99Ms, met: half.addedP99Ms !== undefined && half.addedP99Ms <= settings.targets.addedP99Ms } : undefined,
-    memory_bounded: memory ? { measured_second_half_peak_growth: memory.secondHalfPeakGrowth, middle_sample_growth: memory.secondHalfGrowth, met: memory.plateau } : undefined,
+    memory_bounded: memory ? { measured_second_half_spread: memory.secondHalfSpread, peak_growth: memory.secondHalfPeakGrowth, middle_sample_growth: memory.secondHalfGrowth, met: memory.plateau } : undefined,
     airflow_proxy_vs_direct: airflowBest ? { threshold: settings.targets.airflowProxyVsDirect, measured: airflowBest.ratio, met: airflowBest.ratio >= settings.targets.airflowProxyVsDirect } : undefined,
   };
   const comparison = findings.comparison && comparisonFindings(findings.comparison, findings);
@@ -127,6 +127,7 @@ export function writeReport(runs: MeasuredRun[], findings: ProxyFindings, wrkVer
       after: memory.after,
       second_half_rss_growth: memory.secondHalfGrowth,
       second_half_rss_peak_growth: memory.secondHalfPeakGrowth,
+      second_half_rss_spread: memory.secondHalfSpread,
       plateau: memory.plateau,
     },
     airflow: findings.airflow,
@@ -180,9 +181,9 @@ function formatProxyFindings(
       `  broker RSS: before ${mb(memory.before.rssBytes)}; ${points}; after ${mb(memory.after.rssBytes)}; max ${mb(Math.max(...rss.map((m) => m.rssBytes!)))};` +
         ` heap used before ${mb(memory.before.heapUsedBytes)}, after ${mb(memory.after.heapUsedBytes)}`,
       `  at the middle and the end: ${[middleOf(memory), memory.samples.at(-1)].map((m) => (m ? memorySplit(m) : '?')).join('; ')}`,
-      `  RSS growth over the second half: peak of the last quarter over peak of the third ${pct(memory.secondHalfPeakGrowth)}` +
-        ` (the highest sample after the middle over the middle sample: ${pct(memory.secondHalfGrowth)}, which depends on where the middle falls in GC's sawtooth)`,
-      `  target < ${100 * settings.targets.rssGrowth}% (peak over peak) after >= ${(2 * TOKEN_CACHE_SIZE).toLocaleString('en-US')} distinct tokens: ${memory.plateau ? 'MET (plateau)' : 'NOT MET'}`,
+      `  RSS over the second half: highest over lowest +${pct(memory.secondHalfSpread)}; peak of the last quarter over peak of the third ${pct(memory.secondHalfPeakGrowth)}` +
+        ` (a rising trend); highest after the middle over the middle sample ${pct(memory.secondHalfGrowth)}`,
+      `  target < ${100 * settings.targets.rssGrowth}% (highest over lowest in the second half) after >= ${(2 * TOKEN_CACHE_SIZE).toLocaleString('en-US')} distinct tokens: ${memory.plateau ? 'MET (plateau)' : 'NOT MET'}`,
       ...(memory.distinctSent < memory.minted ? [`  NOTE: only ${memory.distinctSent.toLocaleString('en-US')} of the ${memory.minted.toLocaleString('en-US')} minted tokens went through in ${memory.durationS}s`] : []),
     );
   }
@@ -280,8 +281,8 @@ function formatComparisonFindings(c: Comparison, f: ComparisonFindings): string[
  * The growth to judge: the measured one when it decides (a plateau, or growth past the target), infinite when the
  * run was too short to count (fewer than twice the token cache's size of distinct tokens) however little it grew.
  */
-function rssVerdictValue(memory: { plateau: boolean; secondHalfPeakGrowth?: number | undefined } | undefined, target: number): number | undefined {
+function rssVerdictValue(memory: { plateau: boolean; secondHalfSpread?: number | undefined } | undefined, target: number): number | undefined {
   if (memory === undefined) return undefined;
-  const growth = memory.secondHalfPeakGrowth;
+  const growth = memory.secondHalfSpread;
   return memory.plateau || (growth !== undefined && growth >= target) ? growth : Infinity;
 }

@@ -148,3 +148,12 @@ export function secondHalfPeakGrowth(samples: readonly { atS: number; rssBytes: 
   const last = peak(0.75, 1);
   return third === undefined || last === undefined ? undefined : (last - third) / third;
 }
+
+/**
+ * How flat RSS stayed over the second half: its highest sample there over its lowest, minus 1. Phase-free and
+ * strict: a sawtooth of GC counts in full, however it falls against the middle. The bench's verdict.
+ */
+export function secondHalfSpread(samples: readonly { atS: number; rssBytes: number | undefined }[], durationS: number): number | undefined {
+  const rss = samples.filter((m) => m.rssBytes !== undefined && m.atS >= durationS / 2).map((m) => m.rssBytes!);
+  return rss.length ? Math.max(...rss) / Math.min(...rss) - 1 : undefined;
+}

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAnchor, type AnchorInputs } from './anchors.js';
 import type { BenchContext } from './bench-context.js';
-import { halfLoadConnections, halfLoadRefusal, secondHalfGrowth, secondHalfPeakGrowth, summarizeRounds, type TargetSummary } from './comparison.js';
+import { halfLoadConnections, halfLoadRefusal, secondHalfGrowth, secondHalfPeakGrowth, secondHalfSpread, summarizeRounds, type TargetSummary } from './comparison.js';
 import { residentBytes } from './cpu-usage.js';
 import { mintDistinctTokens } from './distinct-tokens.js';
 import { countedWrk, measure, measureRounds, measureRun } from './measure.js';
@@ -73,8 +73,10 @@ export interface DistinctTokens {
   after: MemorySample;
   /** RSS growth over the second half of the run, relative to the RSS sampled at its middle (phase-sensitive). */
   secondHalfGrowth: number | undefined;
-  /** The highest RSS of the last quarter over the highest of the third (`secondHalfPeakGrowth`): the verdict's figure. */
+  /** The highest RSS of the last quarter over the highest of the third (`secondHalfPeakGrowth`): a rising trend. */
   secondHalfPeakGrowth: number | undefined;
+  /** Highest over lowest RSS of the second half, minus 1 (`secondHalfSpread`): the verdict's figure. */
+  secondHalfSpread: number | undefined;
   plateau: boolean;
 }
 
@@ -232,6 +234,7 @@ async function measureDistinctTokens(ctx: BenchContext, broker: { url: string; o
   const after = await sample();
   const growth = secondHalfGrowth(samples, durationS);
   const peakGrowth = secondHalfPeakGrowth(samples, durationS);
+  const spread = secondHalfSpread(samples, durationS);
   const distinctSent = Math.min(run.result.requests, settings.distinctTokens);
   return {
     minted: settings.distinctTokens,
@@ -244,8 +247,9 @@ async function measureDistinctTokens(ctx: BenchContext, broker: { url: string; o
     after,
     secondHalfGrowth: growth === undefined ? undefined : round(growth, 3),
     secondHalfPeakGrowth: peakGrowth === undefined ? undefined : round(peakGrowth, 3),
-    // Level: the envelope grew under 5% in the second half, after far more distinct tokens than the cache holds.
-    plateau: peakGrowth !== undefined && peakGrowth < settings.targets.rssGrowth && distinctSent >= 2 * TOKEN_CACHE_SIZE,
+    secondHalfSpread: spread === undefined ? undefined : round(spread, 3),
+    // Flat: RSS within 5% over the whole second half, after far more distinct tokens than the cache holds.
+    plateau: spread !== undefined && spread < settings.targets.rssGrowth && distinctSent >= 2 * TOKEN_CACHE_SIZE,
   };
 }
 

@@ -1,4 +1,4 @@
-import { comparisonRatios, formatComparison, halfLoadConnections, halfLoadRefusal, median, secondHalfGrowth, secondHalfPeakGrowth, summarizeRounds, swing, verdict } from '../../bench/comparison.js';
+import { comparisonRatios, formatComparison, halfLoadConnections, halfLoadRefusal, median, secondHalfGrowth, secondHalfPeakGrowth, secondHalfSpread, summarizeRounds, swing, verdict } from '../../bench/comparison.js';
 import { flameGraphSvg } from '../../bench/flame-graph.js';
 import { formatSideBySide, summarizeProfile, type CpuProfile } from '../../bench/profile-summary.js';
 import type { MeasuredRun } from '../../bench/report.js';
@@ -145,6 +145,15 @@ describe('bench memory envelope', () => {
     expect(secondHalfPeakGrowth(rising, 400)).toBeCloseTo(0.1, 10);
     // Lower peaks at the end: the envelope fell (negative growth).
     expect(secondHalfPeakGrowth([...saw(0, 300, 380, 560), ...saw(300, 400, 380, 500)], 400)).toBeCloseTo(-60 / 560, 10);
+  });
+
+  it('second-half-spread-counts-the-whole-sawtooth-wherever-the-middle-falls', () => {
+    expect(secondHalfSpread(saw(0, 400, 380, 560), 400)).toBeCloseTo(180 / 380, 10);
+    // Starting the sawtooth on a peak at the middle changes nothing.
+    expect(secondHalfSpread(saw(10, 410, 380, 560), 400)).toBeCloseTo(180 / 380, 10);
+    const flat = [...saw(0, 200, 100, 600), { atS: 200, rssBytes: 410 * MB }, { atS: 300, rssBytes: 418 * MB }, { atS: 399, rssBytes: undefined }];
+    expect(secondHalfSpread(flat, 400)).toBeCloseTo(8 / 410, 10);
+    expect(secondHalfSpread([{ atS: 10, rssBytes: MB }], 400)).toBeUndefined();
   });
 
   it('second-half-peak-growth-needs-samples-in-both-quarters', () => {
