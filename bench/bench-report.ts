@@ -4,7 +4,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { comparisonRatios, formatComparison, formatVerdict, verdict, type Verdict } from './comparison.js';
 import type { KeptProfiles } from './profiles.js';
-import { DIRECT_ID, OURS_ID, type Comparison, type ProxyFindings } from './proxy-scenarios.js';
+import { DIRECT_ID, OURS_ID, type Comparison, type DistinctTokens, type HalfLoad, type MemorySample, type ProxyFindings } from './proxy-scenarios.js';
 import { bestRuns, formatBest, formatRuns, otherLoad, wrkLabel, type MeasuredRun } from './report.js';
 import { RESULTS_DIR, ROOT, round, settings, TOKEN_CACHE_SIZE } from './settings.js';
 
@@ -39,8 +39,8 @@ export function writeReport(runs: MeasuredRun[], findings: ProxyFindings, wrkVer
   const memory = findings.distinctTokens;
   const proxyTargets = {
     proxy_vs_direct: ratios.proxy_vs_upstream_direct === undefined ? undefined : { threshold: settings.targets.proxyVsDirect, measured: ratios.proxy_vs_upstream_direct, met: ratios.proxy_vs_upstream_direct >= settings.targets.proxyVsDirect },
-    added_p99_ms_at_half_load: half ? { threshold: settings.targets.addedP99Ms, measured: half.addedP99Ms, met: half.addedP99Ms <= settings.targets.addedP99Ms } : undefined,
-    memory_bounded: memory ? { measured_second_half_growth: memory.secondHalfGrowth, met: memory.plateau } : undefined,
+    added_p99_ms_at_half_load: half ? { threshold: settings.targets.addedP99Ms, measured: half.addedP99Ms, met: half.addedP99Ms !== undefined && half.addedP99Ms <= settings.targets.addedP99Ms } : undefined,
+    memory_bounded: memory ? { measured_second_half_spread: memory.secondHalfSpread, peak_growth: memory.secondHalfPeakGrowth, middle_sample_growth: memory.secondHalfGrowth, met: memory.plateau } : undefined,
     airflow_proxy_vs_direct: airflowBest ? { threshold: settings.targets.airflowProxyVsDirect, measured: airflowBest.ratio, met: airflowBest.ratio >= settings.targets.airflowProxyVsDirect } : undefined,
   };
   const comparison = findings.comparison && comparisonFindings(findings.comparison, findings);
@@ -109,10 +109,8 @@ export function writeReport(runs: MeasuredRun[], findings: ProxyFindings, wrkVer
     proxy_targets: proxyTargets,
     half_load: half && {
       peak_requests_per_second: half.peakRequestsPerSecond,
-      probes: half.probes,
-      wrk: wrkLabel(half.proxied),
-      proxied: { requests_per_second: round(half.proxied.result.requestsPerSecond, 1), latency_ms: half.proxied.result.latencyMs },
-      direct: { requests_per_second: round(half.direct.result.requestsPerSecond, 1), latency_ms: half.direct.result.latencyMs },
+      max_swing: settings.halfLoad.maxSwing,
+      attempts: half.attempts,
       added_p99_ms: half.addedP99Ms,
     },
     distinct_tokens: memory && {
@@ -128,6 +126,8 @@ export function writeReport(runs: MeasuredRun[], findings: ProxyFindings, wrkVer
       samples: memory.samples,
       after: memory.after,
       second_half_rss_growth: memory.secondHalfGrowth,
+      second_half_rss_peak_growth: memory.secondHalfPeakGrowth,
+      second_half_rss_spread: memory.secondHalfSpread,
       plateau: memory.plateau,
     },
     airflow: findings.airflow,
@@ -143,6 +143,8 @@ export function writeReport(runs: MeasuredRun[], findings: ProxyFindings, wrkVer
   process.stdout.write(out.join('\n'));
   return runsWithErrors.length || anchorErrors.length ? 1 : 0;
 }
+
+const pct = (fraction: number | undefined) => (fraction === undefined ? '?' : `${(100 * fraction).toFixed(1)}%`);
 
 function mb(bytes: number | undefined): string {
   return bytes === undefined ? '?' : `${(bytes / 2 ** 20).toFixed(0)} MB`;
@@ -167,15 +169,7 @@ function formatProxyFindings(
     out.push(`  CPU cores during the best proxy run (${wrkLabel(best)}): ${cpu}, wrk ${best.cores.wrk.toFixed(2)} of ${best.cores.machineCores}`);
   }
   const half = findings.halfLoad;
-  if (half) {
-    const p = half.proxied.result;
-    const d = half.direct.result;
-    out.push(
-      `half load: -t1 -c${half.connections}, proxy ${Math.round(p.requestsPerSecond)} req/s (${((100 * p.requestsPerSecond) / half.peakRequestsPerSecond).toFixed(0)}% of its ${half.peakRequestsPerSecond} peak);` +
-        ` p50/p90/p99 proxy ${p.latencyMs.p50}/${p.latencyMs.p90}/${p.latencyMs.p99} ms, direct ${d.latencyMs.p50}/${d.latencyMs.p90}/${d.latencyMs.p99} ms;` +
-        ` added p99 ${half.addedP99Ms.toFixed(3)} ms -- target <= ${settings.targets.addedP99Ms} ms: ${metOrNot(targets.added_p99_ms_at_half_load)}`,
-    );
-  }
+  if (half) out.push(...formatHalfLoad(half, metOrNot(targets.added_p99_ms_at_half_load)));
   const memory = findings.distinctTokens;
   if (memory) {
     const rss = memory.samples.filter((m) => m.rssBytes !== undefined);
@@ -186,7 +180,10 @@ function formatProxyFindings(
         ` (${memory.distinctSent.toLocaleString('en-US')} distinct tokens, token cache ${TOKEN_CACHE_SIZE.toLocaleString('en-US')}) at ${Math.round(memory.run.result.requestsPerSecond)} req/s`,
       `  broker RSS: before ${mb(memory.before.rssBytes)}; ${points}; after ${mb(memory.after.rssBytes)}; max ${mb(Math.max(...rss.map((m) => m.rssBytes!)))};` +
         ` heap used before ${mb(memory.before.heapUsedBytes)}, after ${mb(memory.after.heapUsedBytes)}`,
-      `  RSS growth over the second half: ${memory.secondHalfGrowth === undefined ? '?' : `${(100 * memory.secondHalfGrowth).toFixed(1)}%`} -- target < ${100 * settings.targets.rssGrowth}% after >= ${(2 * TOKEN_CACHE_SIZE).toLocaleString('en-US')} distinct tokens: ${memory.plateau ? 'MET (plateau)' : 'NOT MET'}`,
+      `  at the middle and the end: ${[middleOf(memory), memory.samples.at(-1)].map((m) => (m ? memorySplit(m) : '?')).join('; ')}`,
+      `  RSS over the second half: highest over lowest +${pct(memory.secondHalfSpread)}; peak of the last quarter over peak of the third ${pct(memory.secondHalfPeakGrowth)}` +
+        ` (a rising trend); highest after the middle over the middle sample ${pct(memory.secondHalfGrowth)}`,
+      `  target < ${100 * settings.targets.rssGrowth}% (highest over lowest in the second half) after >= ${(2 * TOKEN_CACHE_SIZE).toLocaleString('en-US')} distinct tokens: ${memory.plateau ? 'MET (plateau)' : 'NOT MET'}`,
       ...(memory.distinctSent < memory.minted ? [`  NOTE: only ${memory.distinctSent.toLocaleString('en-US')} of the ${memory.minted.toLocaleString('en-US')} minted tokens went through in ${memory.durationS}s`] : []),
     );
   }
@@ -197,6 +194,35 @@ function formatProxyFindings(
     out.push(`  target proxied/direct >= ${settings.targets.airflowProxyVsDirect}: ${metOrNot(targets.airflow_proxy_vs_direct)}`);
   }
   return out;
+}
+
+/** One attempt per line (refused ones say why), then the accepted one's figures against the target. */
+function formatHalfLoad(half: HalfLoad, met: string): string[] {
+  const out = [`half load (peak ${half.peakRequestsPerSecond} req/s; refused when the stand-in direct moves more than ${settings.halfLoad.maxSwing}x):`];
+  half.attempts.forEach((a, i) => {
+    const p = a.proxied;
+    const d = a.direct;
+    out.push(
+      `  attempt ${i + 1}: -t1 -c${a.connections}, proxy ${Math.round(p.requestsPerSecond)} req/s (${((100 * p.requestsPerSecond) / half.peakRequestsPerSecond).toFixed(0)}% of peak), ` +
+        `p50/p99 proxy ${p.p50Ms}/${p.p99Ms} ms, direct ${d.p50Ms}/${d.p99Ms} ms (medians of ${p.rounds}); direct gauge ${a.gauges.join(', ')} req/s` +
+        (a.refused ? ` -- REFUSED: ${a.refused}` : ''),
+    );
+  });
+  const a = half.accepted;
+  out.push(
+    a
+      ? `  added p99 ${half.addedP99Ms!.toFixed(3)} ms (p99 proxy/direct ${(a.proxied.p99Ms / a.direct.p99Ms).toFixed(2)}x) -- target <= ${settings.targets.addedP99Ms} ms: ${met}`
+      : `  added p99: not reported, every attempt was refused -- target <= ${settings.targets.addedP99Ms} ms: NOT MET (not measured)`,
+  );
+  return out;
+}
+
+const middleOf = (memory: DistinctTokens) => memory.samples.find((m) => m.atS >= memory.durationS / 2);
+
+/** RSS split into the V8 heap (committed / used), external memory and the native rest. */
+function memorySplit(m: MemorySample): string {
+  const rest = m.rssBytes !== undefined && m.heapTotalBytes !== undefined && m.externalBytes !== undefined ? m.rssBytes - m.heapTotalBytes - m.externalBytes : undefined;
+  return `${m.atS}s RSS ${mb(m.rssBytes)} = heap ${mb(m.heapTotalBytes)} (used ${mb(m.heapUsedBytes)}) + external ${mb(m.externalBytes)} + native rest ${mb(rest)}`;
 }
 
 function gitInfo(): { commit: string | undefined; dirty: boolean } {
@@ -255,8 +281,8 @@ function formatComparisonFindings(c: Comparison, f: ComparisonFindings): string[
  * The growth to judge: the measured one when it decides (a plateau, or growth past the target), infinite when the
  * run was too short to count (fewer than twice the token cache's size of distinct tokens) however little it grew.
  */
-function rssVerdictValue(memory: { plateau: boolean; secondHalfGrowth?: number | undefined } | undefined, target: number): number | undefined {
+function rssVerdictValue(memory: { plateau: boolean; secondHalfSpread?: number | undefined } | undefined, target: number): number | undefined {
   if (memory === undefined) return undefined;
-  const growth = memory.secondHalfGrowth;
+  const growth = memory.secondHalfSpread;
   return memory.plateau || (growth !== undefined && growth >= target) ? growth : Infinity;
 }

@@ -91,3 +91,69 @@ export function formatComparison(summaries: readonly TargetSummary[]): string {
 export function formatVerdict(v: Verdict): string {
   return `${v.what}: ${v.measured === undefined ? 'not measured' : fmt(v.measured, 3)} -- ${v.met ? 'MET' : 'NOT MET'}`;
 }
+
+/** How far a set of figures moves: the highest over the lowest (1 when steady, Infinity when one is 0). */
+export function swing(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('swing of nothing');
+  const low = Math.min(...values);
+  const high = Math.max(...values);
+  return low > 0 ? high / low : Infinity;
+}
+
+/**
+ * Why a half-load measurement must not be reported, or undefined when it may. The stand-in direct is the
+ * machine's gauge: when its req/s moves more than `maxSwing` times between the measurement's own direct runs,
+ * another process took the cores meanwhile, and an added p99 from those runs says more about the host than
+ * about the proxy.
+ */
+export function halfLoadRefusal(direct: { label: string; requestsPerSecond: readonly number[] }[], maxSwing: number): string | undefined {
+  const moved = direct.filter((d) => d.requestsPerSecond.length > 1 && swing(d.requestsPerSecond) > maxSwing);
+  if (moved.length === 0) return undefined;
+  return moved
+    .map((d) => `${d.label} moved ${swing(d.requestsPerSecond).toFixed(1)}x (${d.requestsPerSecond.map((r) => Math.round(r)).join(', ')} req/s), more than ${maxSwing}x`)
+    .join('; ');
+}
+
+/** Of the probes (connections, req/s), the connection count whose req/s is nearest half the peak. */
+export function halfLoadConnections(probes: readonly { connections: number; requestsPerSecond: number }[], peak: number): number {
+  if (probes.length === 0) throw new Error('no half-load probe');
+  return probes.reduce((a, b) => (Math.abs(b.requestsPerSecond - peak / 2) < Math.abs(a.requestsPerSecond - peak / 2) ? b : a)).connections;
+}
+
+/**
+ * RSS growth over the second half of a run: the highest RSS sampled at or after half the duration, over the RSS
+ * of the first sample there (the middle). Undefined without a sample in the second half. A run that levels off
+ * gives about 0 however much it grew while its caches filled in the first half.
+ */
+export function secondHalfGrowth(samples: readonly { atS: number; rssBytes: number | undefined }[], durationS: number): number | undefined {
+  const secondHalf = samples.filter((m): m is { atS: number; rssBytes: number } => m.rssBytes !== undefined && m.atS >= durationS / 2);
+  const middle = secondHalf[0];
+  if (!middle) return undefined;
+  return (Math.max(...secondHalf.map((m) => m.rssBytes)) - middle.rssBytes) / middle.rssBytes;
+}
+
+/**
+ * RSS growth over the second half, phase-free: the highest RSS of the last quarter over the highest RSS of the
+ * third quarter. V8 lets the old generation fill to a multiple of the live heap before each mark-compact and may
+ * hand the pages back after it, so RSS is a sawtooth (380-560 MB with the token cache full); one sample (the
+ * middle) can fall on a trough or a peak, a quarter of a long run holds several teeth. A growing envelope (a
+ * leak, a heap that keeps raising its limit) shows here; the teeth do not. Undefined without samples in both.
+ */
+export function secondHalfPeakGrowth(samples: readonly { atS: number; rssBytes: number | undefined }[], durationS: number): number | undefined {
+  const peak = (from: number, to: number) => {
+    const inRange = samples.filter((m) => m.rssBytes !== undefined && m.atS >= from * durationS && (to === 1 ? true : m.atS < to * durationS));
+    return inRange.length ? Math.max(...inRange.map((m) => m.rssBytes!)) : undefined;
+  };
+  const third = peak(0.5, 0.75);
+  const last = peak(0.75, 1);
+  return third === undefined || last === undefined ? undefined : (last - third) / third;
+}
+
+/**
+ * How flat RSS stayed over the second half: its highest sample there over its lowest, minus 1. Phase-free and
+ * strict: a sawtooth of GC counts in full, however it falls against the middle. The bench's verdict.
+ */
+export function secondHalfSpread(samples: readonly { atS: number; rssBytes: number | undefined }[], durationS: number): number | undefined {
+  const rss = samples.filter((m) => m.rssBytes !== undefined && m.atS >= durationS / 2).map((m) => m.rssBytes!);
+  return rss.length ? Math.max(...rss) / Math.min(...rss) - 1 : undefined;
+}

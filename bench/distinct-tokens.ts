@@ -29,9 +29,14 @@ export async function mintDistinctTokens(options: {
   count: number;
   /** One file per wrk thread, one token per line; the tokens are dealt round-robin. */
   files: string[];
+  /**
+   * Seconds each token lives; by default the template's lifetime. A long run must outlive its first tokens: wrk
+   * starts its file over at the end, and a token minted minutes before the run would by then be refused as expired.
+   */
+  lifetimeS?: number;
 }): Promise<void> {
   const { claims, sign } = await brokerSigner(options.template, options.keysDir);
-  const ttl = claims.exp! - claims.iat!;
+  const ttl = options.lifetimeS ?? claims.exp! - claims.iat!;
 
   const outs = options.files.map((f) => createWriteStream(f));
   // One shared wait per full stream, rather than a 'drain' listener per signer.

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAnchor, type AnchorInputs } from './anchors.js';
 import type { BenchContext } from './bench-context.js';
-import { summarizeRounds, type TargetSummary } from './comparison.js';
+import { halfLoadConnections, halfLoadRefusal, secondHalfGrowth, secondHalfPeakGrowth, secondHalfSpread, summarizeRounds, type TargetSummary } from './comparison.js';
 import { residentBytes } from './cpu-usage.js';
 import { mintDistinctTokens } from './distinct-tokens.js';
 import { countedWrk, measure, measureRounds, measureRun } from './measure.js';
@@ -31,19 +31,35 @@ export interface Comparison {
   errors: { id: AnchorId; error: string }[];
 }
 
-export interface HalfLoad {
-  peakRequestsPerSecond: number;
+export interface HalfLoadAttempt {
   probes: { connections: number; requestsPerSecond: number }[];
+  /** Stand-in direct at the full-load shape before the probes and after each one: the machine's gauge. */
+  gauges: number[];
   connections: number;
-  proxied: MeasuredRun;
-  direct: MeasuredRun;
-  addedP99Ms: number;
+  proxied: TargetSummary;
+  direct: TargetSummary;
+  /** Why this attempt's figures are not reported (the direct figures moved too much), or undefined. */
+  refused: string | undefined;
 }
 
+export interface HalfLoad {
+  peakRequestsPerSecond: number;
+  attempts: HalfLoadAttempt[];
+  /** The first attempt that was not refused; none when every attempt was. */
+  accepted: HalfLoadAttempt | undefined;
+  /** Median p99 proxied minus median p99 direct of the accepted attempt. */
+  addedP99Ms: number | undefined;
+}
+
+/** The broker's memory at one moment: RSS from /proc, the rest from its own Prometheus metrics (V8's view). */
 export interface MemorySample {
   atS: number;
   rssBytes: number | undefined;
+  /** V8 heap committed (all spaces), of which `heapUsedBytes` holds objects. */
+  heapTotalBytes: number | undefined;
   heapUsedBytes: number | undefined;
+  /** Memory outside the V8 heap that V8 knows of (array buffers, buffers). RSS minus the heap and this is native: malloc, code, stacks. */
+  externalBytes: number | undefined;
 }
 
 export interface DistinctTokens {
@@ -55,12 +71,17 @@ export interface DistinctTokens {
   before: MemorySample;
   samples: MemorySample[];
   after: MemorySample;
-  /** RSS growth over the second half of the run, relative to the RSS at its middle. */
+  /** RSS growth over the second half of the run, relative to the RSS sampled at its middle (phase-sensitive). */
   secondHalfGrowth: number | undefined;
+  /** The highest RSS of the last quarter over the highest of the third (`secondHalfPeakGrowth`): a rising trend. */
+  secondHalfPeakGrowth: number | undefined;
+  /** Highest over lowest RSS of the second half, minus 1 (`secondHalfSpread`): the verdict's figure. */
+  secondHalfSpread: number | undefined;
   plateau: boolean;
 }
 
 export const OURS_ID = 'proxy-comparison:ours';
+const DISTINCT_TOKEN_LIFETIME_S = 50 * 60;
 export const DIRECT_ID = 'proxy-comparison:direct';
 
 const comparisonSelected = () => selected('proxy-comparison') || (settings.scenarios?.some((s) => s.startsWith('anchor-')) ?? false);
@@ -112,43 +133,55 @@ async function measureComparison(ctx: BenchContext, inputs: AnchorInputs, direct
 
 /**
  * wrk keeps every connection busy, so load is set by the connection count: find the count at which the proxy
- * serves about half its peak, then measure the proxy and the stand-in direct at that count.
+ * serves about half its peak, then measure the proxy and the stand-in direct at that count in interleaved
+ * rounds. The stand-in direct gauges the machine: at the full-load shape before the probes and after each, and
+ * at the chosen count in every round. When either moves more than BENCH_HALF_LOAD_MAX_SWING (2x), the attempt is
+ * refused (the report says why) and made again, up to BENCH_HALF_LOAD_ATTEMPTS times.
  */
 async function measureHalfLoad(ctx: BenchContext, direct: Scenario, proxied: Scenario, runs: MeasuredRun[]): Promise<HalfLoad> {
   const peakRun = bestRuns(runs).find((b) => b.scenario === 'proxy' || b.scenario === OURS_ID);
-  const script = writeWrkScript(ctx.tmp, 'proxy-half-load', proxied.request);
-  const wrk = (threads: number, connections: number, durationS: number) =>
-    countedWrk(ctx, proxied.through, { url: proxied.url, script, threads, connections, durationS, timeoutS: settings.timeoutS });
+  const proxiedScript = writeWrkScript(ctx.tmp, 'proxy-half-load', proxied.request);
+  const directScript = writeWrkScript(ctx.tmp, 'half-load-direct', direct.request);
+  const wrk = (target: Scenario, script: string, shape: { threads: number; connections: number }, durationS: number) =>
+    countedWrk(ctx, target.through, { url: target.url, script, ...shape, durationS, timeoutS: settings.timeoutS });
   let peak = peakRun?.requestsPerSecond;
   if (peak === undefined) {
     const shape = settings.connections.at(-1)!;
-    peak = (await wrk(shape.threads, shape.connections, settings.durationS)).requestsPerSecond;
+    peak = (await wrk(proxied, proxiedScript, shape, settings.durationS)).requestsPerSecond;
   }
-  const probes: HalfLoad['probes'] = [];
-  for (const connections of [1, 2, 3, 4, 6, 8, 12, 16, 24, 32]) {
-    const probe = await wrk(1, connections, 3);
-    probes.push({ connections, requestsPerSecond: Math.round(probe.requestsPerSecond) });
-    process.stderr.write(`half-load probe -t1 -c${connections}: ${Math.round(probe.requestsPerSecond)} req/s (peak ${Math.round(peak)})\n`);
-    if (probe.requestsPerSecond >= peak / 2) break;
+  const gauge = async () => Math.round((await wrk(direct, directScript, settings.proxyShape, 2)).requestsPerSecond);
+  const attempts: HalfLoadAttempt[] = [];
+  for (let attempt = 1; attempt <= settings.halfLoad.attempts; attempt++) {
+    const probes: HalfLoadAttempt['probes'] = [];
+    const gauges = [await gauge()];
+    for (const connections of [1, 2, 3, 4, 6, 8, 12, 16, 24, 32]) {
+      const probe = await wrk(proxied, proxiedScript, { threads: 1, connections }, 3);
+      probes.push({ connections, requestsPerSecond: Math.round(probe.requestsPerSecond) });
+      gauges.push(await gauge());
+      process.stderr.write(`half-load probe -t1 -c${connections}: ${Math.round(probe.requestsPerSecond)} req/s (peak ${Math.round(peak)}); direct gauge ${gauges.at(-1)} req/s\n`);
+      if (probe.requestsPerSecond >= peak / 2) break;
+    }
+    const connections = halfLoadConnections(probes, peak);
+    const targets = [
+      { ...proxied, id: 'proxy-half-load:proxy', title: 'proxy -> stand-in at ~half peak' },
+      { ...direct, id: 'proxy-half-load:direct', title: 'stand-in direct, same connections' },
+    ];
+    const measured = await measureRounds(ctx, targets, { threads: 1, connections }, settings.rounds, settings.proxyDurationS);
+    runs.push(...measured);
+    const [proxiedSummary, directSummary] = summarizeRounds(measured);
+    const refused = halfLoadRefusal(
+      [
+        { label: `stand-in direct at ${wrkLabel(settings.proxyShape)} between the probes`, requestsPerSecond: gauges },
+        { label: `stand-in direct at -t1 -c${connections} over the rounds`, requestsPerSecond: measured.filter((r) => r.scenario === 'proxy-half-load:direct').map((r) => r.result.requestsPerSecond) },
+      ],
+      settings.halfLoad.maxSwing,
+    );
+    attempts.push({ probes, gauges, connections, proxied: proxiedSummary!, direct: directSummary!, refused });
+    if (!refused) break;
+    process.stderr.write(`half load, attempt ${attempt}: refused, not reported: ${refused}\n`);
   }
-  const connections = probes.reduce((a, b) => (Math.abs(b.requestsPerSecond - peak / 2) < Math.abs(a.requestsPerSecond - peak / 2) ? b : a)).connections;
-  const shape = { threads: 1, connections };
-  const proxiedRun = await measureRun(ctx, { ...proxied, id: 'proxy-half-load:proxy', title: 'proxy -> stand-in at ~half peak' }, script, shape);
-  const directRun = await measureRun(
-    ctx,
-    { ...direct, id: 'proxy-half-load:direct', title: 'stand-in direct, same connections' },
-    writeWrkScript(ctx.tmp, 'half-load-direct', direct.request),
-    shape,
-  );
-  runs.push(proxiedRun, directRun);
-  return {
-    peakRequestsPerSecond: Math.round(peak),
-    probes,
-    connections,
-    proxied: proxiedRun,
-    direct: directRun,
-    addedP99Ms: round(proxiedRun.result.latencyMs.p99 - directRun.result.latencyMs.p99, 3),
-  };
+  const accepted = attempts.find((a) => !a.refused);
+  return { peakRequestsPerSecond: Math.round(peak), attempts, accepted, addedP99Ms: accepted && round(accepted.proxied.p99Ms - accepted.direct.p99Ms, 3) };
 }
 
 /**
@@ -162,7 +195,8 @@ async function measureDistinctTokens(ctx: BenchContext, broker: { url: string; o
   const keysDir = join(ctx.tmp, 'keys');
   process.stderr.write(`minting ${settings.distinctTokens.toLocaleString('en-US')} distinct tokens offline...\n`);
   const mintStart = performance.now();
-  await mintDistinctTokens({ template, keysDir, count: settings.distinctTokens, files });
+  // 50 minutes: longer than minting a million tokens and the longest run, within the broker's default max_ttl (1 h).
+  await mintDistinctTokens({ template, keysDir, count: settings.distinctTokens, files, lifetimeS: DISTINCT_TOKEN_LIFETIME_S });
   const mintSeconds = round((performance.now() - mintStart) / 1000, 1);
   const first = readFileSync(files[0]!, 'utf8').slice(0, 4096).split('\n')[0]!;
   await preflight([{ ...proxied, request: { method: 'GET', headers: { Authorization: `Bearer ${first}` } } }]);
@@ -179,7 +213,7 @@ async function measureDistinctTokens(ctx: BenchContext, broker: { url: string; o
 
   const pid = ctx.tracked.get('broker')!.pid;
   const start = performance.now();
-  const sample = async (): Promise<MemorySample> => ({ atS: round((performance.now() - start) / 1000, 1), rssBytes: residentBytes(pid), heapUsedBytes: await heapUsed(broker.opsUrl) });
+  const sample = async (): Promise<MemorySample> => ({ atS: round((performance.now() - start) / 1000, 1), rssBytes: residentBytes(pid), ...(await heapFigures(broker.opsUrl)) });
   const before = await sample();
   const samples: MemorySample[] = [];
   const script = writeBearerCyclingScript(ctx.tmp, 'proxy-distinct-tokens', { method: 'GET' }, files);
@@ -198,10 +232,9 @@ async function measureDistinctTokens(ctx: BenchContext, broker: { url: string; o
   });
   runs.push(run);
   const after = await sample();
-  const rss = samples.filter((m) => m.rssBytes !== undefined);
-  const middle = rss.find((m) => m.atS >= durationS / 2);
-  const secondHalfMax = Math.max(...rss.filter((m) => m.atS >= durationS / 2).map((m) => m.rssBytes!));
-  const secondHalfGrowth = middle ? round((secondHalfMax - middle.rssBytes!) / middle.rssBytes!, 3) : undefined;
+  const growth = secondHalfGrowth(samples, durationS);
+  const peakGrowth = secondHalfPeakGrowth(samples, durationS);
+  const spread = secondHalfSpread(samples, durationS);
   const distinctSent = Math.min(run.result.requests, settings.distinctTokens);
   return {
     minted: settings.distinctTokens,
@@ -212,21 +245,27 @@ async function measureDistinctTokens(ctx: BenchContext, broker: { url: string; o
     before,
     samples,
     after,
-    secondHalfGrowth,
-    // Level: under 5% growth in the second half, after far more distinct tokens than the cache holds.
-    plateau: secondHalfGrowth !== undefined && secondHalfGrowth < settings.targets.rssGrowth && distinctSent >= 2 * TOKEN_CACHE_SIZE,
+    secondHalfGrowth: growth === undefined ? undefined : round(growth, 3),
+    secondHalfPeakGrowth: peakGrowth === undefined ? undefined : round(peakGrowth, 3),
+    secondHalfSpread: spread === undefined ? undefined : round(spread, 3),
+    // Flat: RSS within 5% over the whole second half, after far more distinct tokens than the cache holds.
+    plateau: spread !== undefined && spread < settings.targets.rssGrowth && distinctSent >= 2 * TOKEN_CACHE_SIZE,
   };
 }
 
-/** V8 heap in use, from the broker's own Prometheus metrics (on its ops listener). */
-async function heapUsed(opsUrl: string): Promise<number | undefined> {
+/** The V8 heap and external memory, from the broker's own Prometheus metrics (on its ops listener). */
+async function heapFigures(opsUrl: string): Promise<Pick<MemorySample, 'heapTotalBytes' | 'heapUsedBytes' | 'externalBytes'>> {
+  let text = '';
   try {
-    const text = await (await fetch(`${opsUrl}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
-    const m = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
-    return m ? Number(m[1]) : undefined;
+    text = await (await fetch(`${opsUrl}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
   } catch {
-    return undefined;
+    // No figures this time: the sample keeps its RSS.
   }
+  const metric = (name: string) => {
+    const m = new RegExp(`^${name} (\\d+(?:\\.\\d+)?(?:e\\+\\d+)?)$`, 'm').exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  return { heapTotalBytes: metric('nodejs_heap_size_total_bytes'), heapUsedBytes: metric('nodejs_heap_size_used_bytes'), externalBytes: metric('nodejs_external_memory_bytes') };
 }
 
 /** Scenario airflow: starts a real Airflow 3 (scripts/airflow/start.sh); skipped with a message when it cannot. */

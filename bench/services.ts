@@ -109,7 +109,7 @@ export async function startBroker(ctx: BenchContext, directoryIssuer: string, st
   const configFile = join(tmp, 'config.yaml');
   writeFileSync(configFile, stringify(config));
   const env = { ...process.env, [STAND_IN.passwordEnv]: STAND_IN.password, [REAL_AIRFLOW.passwordEnv]: REAL_AIRFLOW.password };
-  const proc = ctx.group.spawn('broker', process.execPath, [...profileArgs(ctx, 'broker'), join(ROOT, 'dist/src/cli/main.js'), 'serve', '--config', configFile], env);
+  const proc = ctx.group.spawn('broker', process.execPath, [...profileArgs(ctx, 'broker'), ...settings.brokerNodeArgs, join(ROOT, 'dist/src/cli/main.js'), 'serve', '--config', configFile], env);
   await waitUntilReady(proc, `${url}/readyz`, 20_000);
   ctx.tracked.set('broker', { pid: proc.pid, tree: settings.brokerWorkers > 1 });
   return { url, opsUrl: `http://127.0.0.1:${opsPort}`, process: proc };

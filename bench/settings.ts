@@ -56,6 +56,8 @@ export const settings = {
   cpuProfile: process.env.BENCH_CPU_PROF === '1',
   /** `server.workers` of the broker (several processes need an audit stream: the broker's stdout). */
   brokerWorkers: Number(process.env.BENCH_BROKER_WORKERS ?? 1),
+  /** Node flags of the broker alone (`--trace-gc`, `--max-semi-space-size=16`...), split on spaces. */
+  brokerNodeArgs: (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
   /** Rounds of the real-Airflow comparison, in ABBA order (2 = direct, proxied, proxied, direct). */
   airflowRounds: Math.max(1, Number(process.env.BENCH_AIRFLOW_ROUNDS ?? 2)),
   targetTokenExchangesPerSecond: Number(process.env.BENCH_TARGET ?? 3000),
@@ -68,6 +70,11 @@ export const settings = {
   rounds: Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3)),
   proxyShape: shapes(process.env.BENCH_PROXY_CONNECTIONS ?? '1x32', 'BENCH_PROXY_CONNECTIONS')[0]!,
   proxyDurationS: Number(process.env.BENCH_PROXY_DURATION ?? 8),
+  /** The half-load measurement: refused when the stand-in direct moves more than `maxSwing` times; tried again. */
+  halfLoad: {
+    maxSwing: Number(process.env.BENCH_HALF_LOAD_MAX_SWING ?? 2),
+    attempts: Math.max(1, Number(process.env.BENCH_HALF_LOAD_ATTEMPTS ?? 3)),
+  },
   targets: {
     proxyVsDirect: 0.3,
     addedP99Ms: 2,

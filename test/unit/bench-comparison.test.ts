@@ -1,4 +1,4 @@
-import { comparisonRatios, formatComparison, median, summarizeRounds, verdict } from '../../bench/comparison.js';
+import { comparisonRatios, formatComparison, halfLoadConnections, halfLoadRefusal, median, secondHalfGrowth, secondHalfPeakGrowth, secondHalfSpread, summarizeRounds, swing, verdict } from '../../bench/comparison.js';
 import { flameGraphSvg } from '../../bench/flame-graph.js';
 import { formatSideBySide, summarizeProfile, type CpuProfile } from '../../bench/profile-summary.js';
 import type { MeasuredRun } from '../../bench/report.js';
@@ -70,6 +70,96 @@ describe('bench comparison arithmetic', () => {
     expect(verdict('p99 ratio', undefined, '<=', 1.5).met).toBe(false);
     expect(verdict('rss', Infinity, '<=', 0.05).met).toBe(false);
     expect(verdict('ratio', NaN, '>=', 0.8).met).toBe(false);
+  });
+});
+
+describe('bench half load and memory arithmetic', () => {
+  it('swing-is-the-highest-over-the-lowest', () => {
+    expect(swing([100, 150, 120])).toBeCloseTo(1.5, 10);
+    expect(swing([7])).toBe(1);
+    expect(swing([0, 5])).toBe(Infinity);
+    expect(() => swing([])).toThrow();
+  });
+
+  it('half-load-refused-when-the-direct-figures-move-more-than-the-swing', () => {
+    const steady = [
+      { label: 'gauge', requestsPerSecond: [20_000, 14_000, 25_000] },
+      { label: 'rounds', requestsPerSecond: [9_000, 10_000] },
+    ];
+    expect(halfLoadRefusal(steady, 2)).toBeUndefined();
+    // Exactly 2x is still accepted; one figure alone cannot move.
+    expect(halfLoadRefusal([{ label: 'gauge', requestsPerSecond: [10_000, 20_000] }, { label: 'one', requestsPerSecond: [1] }], 2)).toBeUndefined();
+    const why = halfLoadRefusal([steady[0]!, { label: 'rounds', requestsPerSecond: [9_000, 3_600, 8_000] }], 2);
+    expect(why).toBe('rounds moved 2.5x (9000, 3600, 8000 req/s), more than 2x');
+    const both = halfLoadRefusal([{ label: 'gauge', requestsPerSecond: [30_000, 10_000] }, { label: 'rounds', requestsPerSecond: [0, 5] }], 2);
+    expect(both).toContain('gauge moved 3.0x');
+    expect(both).toContain('rounds moved Infinityx');
+  });
+
+  it('half-load-connections-nearest-half-the-peak', () => {
+    const probes = [
+      { connections: 1, requestsPerSecond: 900 },
+      { connections: 2, requestsPerSecond: 1_700 },
+      { connections: 3, requestsPerSecond: 2_300 },
+    ];
+    expect(halfLoadConnections(probes, 4_000)).toBe(2);
+    expect(halfLoadConnections(probes, 4_800)).toBe(3);
+    expect(halfLoadConnections(probes, 1_000)).toBe(1);
+    expect(() => halfLoadConnections([], 4_000)).toThrow();
+  });
+
+  it('second-half-growth-is-measured-from-the-middle-sample', () => {
+    const MB = 2 ** 20;
+    // Grows while the caches fill (first half), then 500 -> at most 520 MB: 4 %, whatever came before.
+    const samples = [
+      { atS: 0, rssBytes: 200 * MB },
+      { atS: 40, rssBytes: 480 * MB },
+      { atS: 49.9, rssBytes: undefined },
+      { atS: 50, rssBytes: 500 * MB },
+      { atS: 70, rssBytes: 520 * MB },
+      { atS: 90, rssBytes: undefined },
+      { atS: 100, rssBytes: 510 * MB },
+    ];
+    expect(secondHalfGrowth(samples, 100)).toBeCloseTo(0.04, 10);
+    // A first second-half sample without RSS is skipped: the middle is the next one that has it.
+    expect(secondHalfGrowth(samples.slice(2), 99.8)).toBeCloseTo(0.04, 10);
+    // Shrinking after the middle is no growth: the middle itself is the highest.
+    expect(secondHalfGrowth([{ atS: 50, rssBytes: 500 * MB }, { atS: 60, rssBytes: 450 * MB }], 100)).toBe(0);
+    expect(secondHalfGrowth([{ atS: 10, rssBytes: 500 * MB }], 100)).toBeUndefined();
+  });
+});
+
+describe('bench memory envelope', () => {
+  const MB = 2 ** 20;
+  const saw = (from: number, to: number, trough: number, peak: number) =>
+    Array.from({ length: to - from }, (_, i) => ({ atS: from + i, rssBytes: ((from + i) % 20 < 10 ? trough : peak) * MB }));
+
+  it('second-half-peak-growth-ignores-the-sawtooth-and-sees-a-rising-envelope', () => {
+    // A steady sawtooth 380-560 MB whose middle sample is a trough: the middle-sample figure says +47 %, the envelope 0.
+    const steady = saw(0, 400, 380, 560);
+    expect(steady[200]!.rssBytes).toBe(380 * MB);
+    expect(secondHalfGrowth(steady, 400)).toBeCloseTo(180 / 380, 10);
+    expect(secondHalfPeakGrowth(steady, 400)).toBe(0);
+    // The same teeth, the last quarter's peaks 10 % higher: a rising envelope.
+    const rising = [...saw(0, 300, 380, 560), ...saw(300, 400, 380, 616)];
+    expect(secondHalfPeakGrowth(rising, 400)).toBeCloseTo(0.1, 10);
+    // Lower peaks at the end: the envelope fell (negative growth).
+    expect(secondHalfPeakGrowth([...saw(0, 300, 380, 560), ...saw(300, 400, 380, 500)], 400)).toBeCloseTo(-60 / 560, 10);
+  });
+
+  it('second-half-spread-counts-the-whole-sawtooth-wherever-the-middle-falls', () => {
+    expect(secondHalfSpread(saw(0, 400, 380, 560), 400)).toBeCloseTo(180 / 380, 10);
+    // Starting the sawtooth on a peak at the middle changes nothing.
+    expect(secondHalfSpread(saw(10, 410, 380, 560), 400)).toBeCloseTo(180 / 380, 10);
+    const flat = [...saw(0, 200, 100, 600), { atS: 200, rssBytes: 410 * MB }, { atS: 300, rssBytes: 418 * MB }, { atS: 399, rssBytes: undefined }];
+    expect(secondHalfSpread(flat, 400)).toBeCloseTo(8 / 410, 10);
+    expect(secondHalfSpread([{ atS: 10, rssBytes: MB }], 400)).toBeUndefined();
+  });
+
+  it('second-half-peak-growth-needs-samples-in-both-quarters', () => {
+    expect(secondHalfPeakGrowth([{ atS: 10, rssBytes: MB }, { atS: 60, rssBytes: MB }], 100)).toBeUndefined();
+    expect(secondHalfPeakGrowth([{ atS: 60, rssBytes: MB }, { atS: 80, rssBytes: undefined }], 100)).toBeUndefined();
+    expect(secondHalfPeakGrowth([{ atS: 60, rssBytes: 100 * MB }, { atS: 74.9, rssBytes: 110 * MB }, { atS: 75, rssBytes: 121 * MB }], 100)).toBeCloseTo(0.1, 10);
   });
 });
 
