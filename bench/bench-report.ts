@@ -190,7 +190,12 @@ function formatProxyFindings(
   const airflow = findings.airflow;
   if (airflow && 'skipped' in airflow) out.push(`real Airflow: skipped (${airflow.skipped.split('\n')[0]})`);
   else if (airflow) {
-    for (const pair of airflow.runs) out.push(`real Airflow ${pair.shape}: direct ${pair.direct} req/s, proxied ${pair.proxied} req/s, ratio ${pair.ratio.toFixed(3)}`);
+    for (const pair of airflow.runs) {
+      out.push(`real Airflow ${pair.shape}: direct ${pair.direct} req/s, proxied ${pair.proxied} req/s, ratio ${pair.ratio.toFixed(3)}`);
+      // Same Airflow CPU per call on both legs: Airflow does the same work for the proxy's call, the gap is elsewhere.
+      const cpu = pair.airflowCpuMsPerCall;
+      if (cpu) out.push(`  Airflow CPU per call: direct ${cpu.direct} ms, proxied ${cpu.proxied} ms; broker ${pair.brokerCpuMsPerCall ?? '?'} ms per proxied call`);
+    }
     out.push(`  target proxied/direct >= ${settings.targets.airflowProxyVsDirect}: ${metOrNot(targets.airflow_proxy_vs_direct)}`);
   }
   return out;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { summarizeAirflowPair, type AirflowPair } from './airflow-pairs.js';
 import { startAnchor, type AnchorInputs } from './anchors.js';
 import type { BenchContext } from './bench-context.js';
 import { halfLoadConnections, halfLoadRefusal, secondHalfGrowth, secondHalfPeakGrowth, secondHalfSpread, summarizeRounds, type TargetSummary } from './comparison.js';
@@ -18,7 +19,7 @@ export interface ProxyFindings {
   comparison?: Comparison;
   halfLoad?: HalfLoad;
   distinctTokens?: DistinctTokens;
-  airflow?: { skipped: string } | { runs: { shape: string; direct: number; proxied: number; ratio: number }[] };
+  airflow?: { skipped: string } | { runs: AirflowPair[] };
 }
 
 export interface Comparison {
@@ -291,21 +292,17 @@ export async function measureRealAirflow(ctx: BenchContext, broker: { url: strin
     await preflight([direct, proxied]);
     const directScript = writeWrkScript(ctx.tmp, 'airflow-direct', direct.request);
     const proxiedScript = writeWrkScript(ctx.tmp, 'airflow-proxy', proxied.request);
-    const pairs: { shape: string; direct: number; proxied: number; ratio: number }[] = [];
+    const pairs: AirflowPair[] = [];
     // Airflow's own throughput drifts during a run (SQLite, GC): measure in ABBA order (direct, proxied,
     // proxied, direct, ...) so a linear drift cancels, and compare the means.
     for (const shape of settings.airflowConnections) {
-      const sums = { direct: 0, proxied: 0 };
+      const measured: MeasuredRun[] = [];
       for (let i = 0; i < settings.airflowRounds; i++) {
         const order = i % 2 === 0 ? (['direct', 'proxied'] as const) : (['proxied', 'direct'] as const);
-        for (const which of order) {
-          const run = await measureRun(ctx, which === 'direct' ? direct : proxied, which === 'direct' ? directScript : proxiedScript, shape);
-          runs.push(run);
-          sums[which] += run.result.requestsPerSecond;
-        }
+        for (const which of order) measured.push(await measureRun(ctx, which === 'direct' ? direct : proxied, which === 'direct' ? directScript : proxiedScript, shape));
       }
-      const n = settings.airflowRounds;
-      pairs.push({ shape: wrkLabel(shape), direct: round(sums.direct / n, 1), proxied: round(sums.proxied / n, 1), ratio: round(sums.proxied / sums.direct, 3) });
+      runs.push(...measured);
+      pairs.push(summarizeAirflowPair(wrkLabel(shape), measured));
     }
     return { runs: pairs };
   } finally {
