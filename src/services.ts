@@ -14,7 +14,7 @@ import { PolicyReloader } from './policy/policy-reloader.js';
 import { GrantRegistry } from './broker/grants/grant.js';
 import { clientCredentialsGrant } from './broker/grants/client-credentials-grant.js';
 import { tokenExchangeGrant } from './broker/grants/token-exchange-grant.js';
-import { RateLimiter } from './broker/rate-limiter.js';
+import { openRateLimits, type RateLimits } from './broker/open-rate-limits.js';
 import { TokenService } from './broker/token-service.js';
 import { adminAudience } from './broker/target.js';
 import { AccessTokenIssuer } from './tokens/access-token-issuer.js';
@@ -49,7 +49,8 @@ export interface Services {
   grants: GrantRegistry;
   tokens: TokenService;
   verifier: AccessTokenVerifier;
-  limits: { perClient: RateLimiter; perAddress: RateLimiter };
+  /** Shared by every instance through Redis when `rate_limits.store` says so, else per process. */
+  limits: RateLimits;
   /** Keys of the per-caller Airflow tokens (`trusted-jwks` upstreams); never the client-token keys. */
   airflowKeys: KeyStore;
   deployments: ReadonlyMap<string, Deployment>;
@@ -123,7 +124,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       metrics.policyLastReloadOk.set(r.outcome === 'refused' ? 0 : 1);
     },
   });
-  const rl = config.rate_limits;
+  const limits = await openRateLimits(config, logger, now);
   const deployments = buildDeployments(config, airflowKeys, now);
   const probe = config.server.ops.upstream_probe;
   // Without people's logins nothing keeps state there: no file is created, no Redis is needed.
@@ -151,10 +152,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     grants,
     tokens: new TokenService(config, policies, issuer, revocations, now),
     verifier,
-    limits: {
-      perClient: new RateLimiter({ requests: rl.per_client.requests, perMs: rl.per_client.per }, rl.max_tracked, now),
-      perAddress: new RateLimiter({ requests: rl.per_ip.requests, perMs: rl.per_ip.per }, rl.max_tracked, now),
-    },
+    limits,
     airflowKeys,
     deployments,
     upstreamProbes,
@@ -175,6 +173,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       await Promise.all([...deployments.values()].map((d) => d.client.close()));
       revocations.close();
       await sessionStore.close();
+      await limits.close();
       audit.flush();
     },
   };
