@@ -15,6 +15,7 @@ import { GrantRegistry } from './broker/grants/grant.js';
 import { clientCredentialsGrant } from './broker/grants/client-credentials-grant.js';
 import { tokenExchangeGrant } from './broker/grants/token-exchange-grant.js';
 import { openRateLimits, type RateLimits } from './broker/open-rate-limits.js';
+import { openSharedRedis } from './redis/shared-redis.js';
 import { TokenService } from './broker/token-service.js';
 import { adminAudience } from './broker/target.js';
 import { AccessTokenIssuer } from './tokens/access-token-issuer.js';
@@ -88,7 +89,9 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   const { config, paths } = loaded;
   const now = overrides.now ?? Date.now;
   const logger = overrides.logger ?? createLogger(config.logging.level);
-  const recentDecisions = new RecentDecisions();
+  // Rate limits and the recent-decisions view, shared by every instance when a Redis is configured for them.
+  const sharedRedis = await openSharedRedis(config, logger);
+  const recentDecisions = new RecentDecisions(undefined, sharedRedis?.decisions);
   const audit = recentDecisions.tee(overrides.audit ?? createAuditLog(paths.auditFile ? { file: paths.auditFile, maxBytes: config.audit.max_file_size, maxFiles: config.audit.max_files } : (config.audit.destination as 'stdout' | 'stderr')));
   const { keys, airflowKeys } = await openKeyStores(loaded, logger, now);
   keys.startReloading(config.keys.reload_interval, logKeyProblems(logger, 'signing keys'));
@@ -124,7 +127,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       metrics.policyLastReloadOk.set(r.outcome === 'refused' ? 0 : 1);
     },
   });
-  const limits = await openRateLimits(config, logger, now);
+  const limits = openRateLimits(config, sharedRedis, logger, now);
   const deployments = buildDeployments(config, airflowKeys, now);
   const probe = config.server.ops.upstream_probe;
   // Without people's logins nothing keeps state there: no file is created, no Redis is needed.
@@ -173,7 +176,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       await Promise.all([...deployments.values()].map((d) => d.client.close()));
       revocations.close();
       await sessionStore.close();
-      await limits.close();
+      await sharedRedis?.close();
       audit.flush();
     },
   };

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { connectRedis } from '../redis/connect-redis.js';
+import type { RedisClientType } from 'redis';
 import { RedisRateLimiter } from '../redis/redis-rate-limiter.js';
 import { ProcessRateLimiter, type RateLimiter } from './rate-limiter.js';
 
@@ -8,23 +8,10 @@ import { ProcessRateLimiter, type RateLimiter } from './rate-limiter.js';
 export interface RateLimits {
   perClient: RateLimiter;
   perAddress: RateLimiter;
-  close(): Promise<void>;
 }
 
-/**
- * The Redis that shares `rate_limits` between instances, or undefined when they are counted per process
- * (`store: process`, or `auto` without any Redis configured).
- */
-export function sharedLimitsRedis(config: Config): { url: string; key_prefix: string; connect_timeout: number } | undefined {
-  const rl = config.rate_limits;
-  if (rl.store === 'process') return undefined;
-  if (rl.redis) return rl.redis;
-  const revocation = config.revocation.store === 'redis' ? config.revocation.redis : undefined;
-  return revocation && { ...revocation, key_prefix: `${revocation.key_prefix}rate:` };
-}
-
-/** Per process, or shared through Redis (connected within `connect_timeout`, else start-up fails like the other stores). */
-export async function openRateLimits(config: Config, logger: Logger, now: () => number): Promise<RateLimits> {
+/** Per process, or shared through `redis` (src/redis/shared-redis.ts). */
+export function openRateLimits(config: Config, redis: { client: RedisClientType; keyPrefix: string } | undefined, logger: Logger, now: () => number): RateLimits {
   const rl = config.rate_limits;
   const perClient = { requests: rl.per_client.requests, perMs: rl.per_client.per };
   const perAddress = { requests: rl.per_ip.requests, perMs: rl.per_ip.per };
@@ -32,14 +19,10 @@ export async function openRateLimits(config: Config, logger: Logger, now: () => 
     perClient: new ProcessRateLimiter(perClient, rl.max_tracked, now),
     perAddress: new ProcessRateLimiter(perAddress, rl.max_tracked, now),
   };
-  const redis = sharedLimitsRedis(config);
-  if (!redis) return { ...local, close: async () => {} };
-  const client = await connectRedis({ url: redis.url, connectTimeoutMs: redis.connect_timeout, what: 'rate limits', logger });
-  const shared = { keyPrefix: redis.key_prefix, logger };
+  if (!redis) return local;
+  const shared = { keyPrefix: redis.keyPrefix, logger };
   return {
-    perClient: new RedisRateLimiter(client, { ...shared, name: 'per_client', limit: perClient, fallback: local.perClient }),
-    perAddress: new RedisRateLimiter(client, { ...shared, name: 'per_ip', limit: perAddress, fallback: local.perAddress }),
-    // A client still reconnecting to a stopped Redis would wait for it: dropped at once instead.
-    close: async () => (client.isReady ? client.close().catch(() => {}) : client.destroy()),
+    perClient: new RedisRateLimiter(redis.client, { ...shared, name: 'per_client', limit: perClient, fallback: local.perClient }),
+    perAddress: new RedisRateLimiter(redis.client, { ...shared, name: 'per_ip', limit: perAddress, fallback: local.perAddress }),
   };
 }

@@ -1,6 +1,6 @@
 import type { DevDirectory } from '../../scripts/dev-directory.js';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
-import { sharedLimitsRedis } from '../../src/broker/open-rate-limits.js';
+import { sharedRedisConnection } from '../../src/redis/shared-redis.js';
 import { basic, startBroker, startDirectory, tokenRequest, type Broker } from '../helpers/broker-harness.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 
@@ -113,7 +113,7 @@ it('config: rate_limits.store redis needs a Redis to share them in', () => {
   // Sharing through the revocation store's Redis, or counting per process, needs nothing more.
   process.env.ATB_TEST_SHARED_REDIS_URL = 'redis://r:6379';
   const revocation = { store: 'redis', redis: { url: '${ATB_TEST_SHARED_REDIS_URL}', key_prefix: 'b1:' } } as const;
-  expect(sharedLimitsRedis(configSchema.parse({ ...base, revocation }))).toEqual({ url: 'redis://r:6379', key_prefix: 'b1:rate:', connect_timeout: 5_000 });
-  expect(sharedLimitsRedis(configSchema.parse({ ...base, rate_limits: { store: 'process' }, revocation }))).toBeUndefined();
-  expect(sharedLimitsRedis(configSchema.parse(base))).toBeUndefined();
+  expect(sharedRedisConnection(configSchema.parse({ ...base, revocation }))).toEqual({ url: 'redis://r:6379', key_prefix: 'b1:rate:', connect_timeout: 5_000 });
+  expect(sharedRedisConnection(configSchema.parse({ ...base, rate_limits: { store: 'process' }, revocation }))).toBeUndefined();
+  expect(sharedRedisConnection(configSchema.parse(base))).toBeUndefined();
 });
