@@ -77,7 +77,7 @@ export class RedisDecisionStream {
 
   private async read(end: string) {
     try {
-      return await this.client.xRevRange(this.key, end, '-', { COUNT: PAGE });
+      return (await this.client.xRevRange(this.key, end, '-', { COUNT: PAGE })) ?? [];
     } catch (err) {
       throw new OAuthError('temporarily_unavailable', 'the shared recent-decisions store is unavailable, retry later', { retryAfter: 2, cause: err });
     }
