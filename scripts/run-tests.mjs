@@ -19,6 +19,7 @@ const needed = [
   ['unzip', 'unzip'],
   ['chromium', 'chromium'],
   ['openssl', 'openssl'],
+  ['haproxy', 'haproxy'],
 ].filter(([cmd]) => !has(cmd));
 if (needed.length > 0) {
   const packages = needed.map(([, pkg]) => pkg);

@@ -15,7 +15,8 @@ import { PolicyReloader } from './policy/policy-reloader.js';
 import { GrantRegistry } from './broker/grants/grant.js';
 import { clientCredentialsGrant } from './broker/grants/client-credentials-grant.js';
 import { tokenExchangeGrant } from './broker/grants/token-exchange-grant.js';
-import { RateLimiter } from './broker/rate-limiter.js';
+import { openRateLimits, type RateLimits } from './broker/open-rate-limits.js';
+import { openSharedRedis } from './redis/shared-redis.js';
 import { TokenService } from './broker/token-service.js';
 import { adminAudience } from './broker/target.js';
 import { AccessTokenIssuer } from './tokens/access-token-issuer.js';
@@ -50,7 +51,8 @@ export interface Services {
   grants: GrantRegistry;
   tokens: TokenService;
   verifier: AccessTokenVerifier;
-  limits: { perClient: RateLimiter; perAddress: RateLimiter };
+  /** Shared by every instance through Redis when `rate_limits.store` says so, else per process. */
+  limits: RateLimits;
   /** Keys of the per-caller Airflow tokens (`trusted-jwks` upstreams); never the client-token keys. */
   airflowKeys: KeyStore;
   deployments: ReadonlyMap<string, Deployment>;
@@ -90,7 +92,9 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
   const { config, paths } = loaded;
   const now = overrides.now ?? Date.now;
   const logger = overrides.logger ?? createLogger(config.logging.level);
-  const recentDecisions = new RecentDecisions();
+  // Rate limits and the recent-decisions view, shared by every instance when a Redis is configured for them.
+  const sharedRedis = await openSharedRedis(config, logger);
+  const recentDecisions = new RecentDecisions(undefined, sharedRedis?.decisions);
   const auditOut = overrides.audit ? undefined : createAuditLog(paths.auditFile ? { file: paths.auditFile, maxBytes: config.audit.max_file_size, maxFiles: config.audit.max_files } : (config.audit.destination as 'stdout' | 'stderr'));
   const audit = recentDecisions.tee(overrides.audit ?? auditOut!);
   const { keys, airflowKeys } = await openKeyStores(loaded, logger, now);
@@ -127,7 +131,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       metrics.policyLastReloadOk.set(r.outcome === 'refused' ? 0 : 1);
     },
   });
-  const rl = config.rate_limits;
+  const limits = openRateLimits(config, sharedRedis, logger, now);
   const drain = new Drain();
   const deployments = buildDeployments(config, airflowKeys, now, drain.longPollsEnd);
   const probe = config.server.ops.upstream_probe;
@@ -156,10 +160,7 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
     grants,
     tokens: new TokenService(config, policies, issuer, revocations, now),
     verifier,
-    limits: {
-      perClient: new RateLimiter({ requests: rl.per_client.requests, perMs: rl.per_client.per }, rl.max_tracked, now),
-      perAddress: new RateLimiter({ requests: rl.per_ip.requests, perMs: rl.per_ip.per }, rl.max_tracked, now),
-    },
+    limits,
     airflowKeys,
     deployments,
     drain,
@@ -184,6 +185,8 @@ export async function createServices(loaded: LoadedConfig, overrides: ServiceOve
       await sessionStore.close();
       // Every line written out before the process exits (a flush alone leaves a write under way unfinished).
       await (auditOut ? auditOut.close() : audit.flush());
+      // After the audit: its last decisions go to the shared recent-decisions stream before the connection closes.
+      await sharedRedis?.close();
     },
   };
 }

@@ -153,14 +153,14 @@ export function adminRouter(s: Services): Router {
       res.json({ kind, value, lifted });
     },
 
-    'GET /decisions': (req, res) => {
+    'GET /decisions': async (req, res) => {
       const q = req.query;
       const sub = typeof q.sub === 'string' ? q.sub : undefined;
       const clientId = typeof q.client_id === 'string' ? q.client_id : undefined;
       if (sub === undefined && clientId === undefined) throw invalidRequest('give sub or client_id');
       const limit = q.limit === undefined ? 50 : Number(q.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalidRequest('limit must be an integer from 1 to 1000');
-      res.set('Cache-Control', 'no-store').json({ decisions: s.recentDecisions.find({ sub, client_id: clientId }, limit) });
+      res.set('Cache-Control', 'no-store').json({ decisions: await s.recentDecisions.findEverywhere({ sub, client_id: clientId }, limit) });
     },
   };
   for (const route of ADMIN_ROUTES) {

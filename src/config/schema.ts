@@ -565,7 +565,16 @@ export const configSchema = z
           .int()
           .positive()
           .default(100_000)
-          .meta({ description: 'Most clients/addresses tracked at once; the least recently seen are dropped.' }),
+          .meta({ description: 'Most clients/addresses tracked at once per process; the least recently seen are dropped.' }),
+        store: z.enum(['auto', 'process', 'redis']).default('auto').meta({
+          description:
+            '`redis` shares every limit between the instances behind a load balancer (N instances allow it once, not N ' +
+            'times); `process` counts per process (per worker); `auto` is `redis` when `rate_limits.redis` is set or the ' +
+            'revocation store is Redis, else `process`. While Redis cannot answer, each instance limits on its own.',
+        }),
+        redis: redisConnection('atb:rate:')
+          .optional()
+          .meta({ description: 'Where shared limits are kept. Default: `revocation.redis` (its URL, `key_prefix` + `rate:`).' }),
       })
       .prefault({})
       .meta({
@@ -636,6 +645,11 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     if (config.login && !Object.hasOwn(config.directories, config.login.directory)) {
       ctx.addIssue({ code: 'custom', path: ['login', 'directory'], message: `no directory named "${config.login.directory}"` });
+    }
+  })
+  .superRefine((config, ctx) => {
+    if (config.rate_limits.store === 'redis' && !config.rate_limits.redis && config.revocation.store !== 'redis') {
+      ctx.addIssue({ code: 'custom', path: ['rate_limits', 'redis'], message: 'store: redis needs rate_limits.redis.url (or revocation.store redis)' });
     }
   })
   .superRefine((config, ctx) => {

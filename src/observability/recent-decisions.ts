@@ -2,9 +2,25 @@ import type { AuditLog, DecisionAuditRecord } from './audit-log.js';
 import { boundString } from './bounded-values.js';
 import { decisionJson } from './decision-json.js';
 
+/** One remembered decision: its audit line's JSON, the two fields it is found by, and when it was recorded (ms). */
+export interface RecentDecision {
+  json: string;
+  sub: string | undefined;
+  clientId: string | undefined;
+  time: number;
+}
+
+/** Where decisions are also remembered for every instance (`RedisDecisionStream`, src/redis/redis-decision-stream.ts). */
+export interface SharedDecisions {
+  /** Called on the proxy's path: buffers, never waits. */
+  add(entry: RecentDecision): void;
+  find(filter: { sub?: string | undefined; client_id?: string | undefined }, limit: number): Promise<Array<DecisionAuditRecord & { time: string }>>;
+}
+
 /**
- * The last proxy decisions of this instance, for the admin API ("what did this subject just try?"). A fixed
- * ring: memory is bounded whatever the traffic. The audit log remains the record of everything.
+ * The last proxy decisions of this instance, for the admin API ("what did this subject just try?"); given
+ * `shared`, each is also sent to the view of every instance. A fixed ring: memory is bounded whatever the traffic.
+ * The audit log remains the record of everything.
  */
 export class RecentDecisions {
   /**
@@ -17,13 +33,23 @@ export class RecentDecisions {
   private readonly times: number[] = [];
   private next = 0;
 
-  constructor(private readonly capacity = 10_000) {}
+  constructor(
+    private readonly capacity = 10_000,
+    private readonly shared?: SharedDecisions,
+  ) {}
 
   push(record: DecisionAuditRecord): void {
     const { sub, client_id: clientId } = record;
-    this.ring[this.next] = { json: decisionJson(record), sub: sub === undefined ? sub : boundString(sub), clientId: clientId === undefined ? clientId : boundString(clientId) };
-    this.times[this.next] = Date.now();
+    const entry = { json: decisionJson(record), sub: sub === undefined ? sub : boundString(sub), clientId: clientId === undefined ? clientId : boundString(clientId) };
+    this.ring[this.next] = entry;
+    const time = (this.times[this.next] = Date.now());
     this.next = (this.next + 1) % this.capacity;
+    this.shared?.add({ ...entry, time });
+  }
+
+  /** {@link find} over every instance when decisions are shared (`GET /admin/decisions`), else this one's. */
+  async findEverywhere(filter: { sub?: string | undefined; client_id?: string | undefined }, limit: number): Promise<Array<DecisionAuditRecord & { time: string }>> {
+    return this.shared ? this.shared.find(filter, limit) : this.find(filter, limit);
   }
 
   /** Newest first, matching every given field. */

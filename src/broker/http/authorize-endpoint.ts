@@ -101,8 +101,8 @@ function requirePerson(people: SessionReader) {
 
 /** A person cannot fill the shared session store with codes (and so lock everyone else out of logging in). */
 function limitCodesPerPerson(limiter: RateLimiter) {
-  return function limitByPerson(req: Request, _res: Response, next: NextFunction): void {
-    const wait = limiter.take(`person:${req.authorizingPerson!.identity.subject}`);
+  return async function limitByPerson(req: Request, _res: Response, next: NextFunction): Promise<void> {
+    const wait = await limiter.take(`person:${req.authorizingPerson!.identity.subject}`);
     next(wait > 0 ? new OAuthError('temporarily_unavailable', 'too many logins in a short time, retry later', { status: 429, retryAfter: wait }) : undefined);
   };
 }

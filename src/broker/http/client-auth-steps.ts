@@ -22,8 +22,8 @@ function limited(s: Services, limit: 'per_client' | 'per_ip', retryAfter: number
 }
 
 export function rateLimitByAddress(s: Services) {
-  return function limitByAddress(req: Request, _res: Response, next: NextFunction): void {
-    const wait = s.limits.perAddress.take(req.ip ?? 'unknown');
+  return async function limitByAddress(req: Request, _res: Response, next: NextFunction): Promise<void> {
+    const wait = await s.limits.perAddress.take(req.ip ?? 'unknown');
     next(wait > 0 ? limited(s, 'per_ip', wait) : undefined);
   };
 }
@@ -35,9 +35,9 @@ export function readClientCredentials(req: Request, _res: Response, next: NextFu
 
 /** Keyed by the claimed client id, before it is checked, so guessing a client's secret is throttled too. */
 export function rateLimitByClient(s: Services) {
-  return function limitByClient(req: Request, _res: Response, next: NextFunction): void {
+  return async function limitByClient(req: Request, _res: Response, next: NextFunction): Promise<void> {
     if (!req.client) return next();
-    const wait = s.limits.perClient.take(req.client.clientId);
+    const wait = await s.limits.perClient.take(req.client.clientId);
     next(wait > 0 ? limited(s, 'per_client', wait) : undefined);
   };
 }
