@@ -5,7 +5,7 @@ import { OAuthError } from '../errors/oauth-error.js';
  * The shutdown of one broker process, as its listener sees it (docs/operations.md, "Shutdown and drain"). The server
  * `track`s every request; on SIGTERM `begin()` makes `/readyz` answer 503 and every answer not yet begun carry
  * `Connection: close` (the caller's next request opens a connection elsewhere); `endLongPolls()`, at
- * `server.shutdown_stream_limit`, aborts {@link longPollsEnd}, which the deployments' Airflow clients listen to;
+ * `server.shutdown_stream_limit`, aborts {@link longPollsEnd}, which each deployment carries and the relay's long polls listen to;
  * `idle()` resolves once the last request has closed.
  *
  * @example

@@ -5,7 +5,6 @@ import type { UpstreamCredentials } from '../airflow/credentials/upstream-creden
 import type { KeyStore } from '../keys/key-store.js';
 import { apiVersions, type ApiVersion } from '../airflow/api-versions.js';
 import { CorsPolicy } from '../http/cors-policy.js';
-import { DrainingAirflowClient } from './draining-airflow-client.js';
 import type { IdLookups } from './resolve-checks.js';
 
 /** One proxied Airflow deployment: its pool, its credential mode and its token audience. */
@@ -19,6 +18,8 @@ export interface Deployment {
   maxBodyBytes: number;
   /** Browser apps' access (`upstreams.<name>.cors`); undefined: no CORS. */
   cors: CorsPolicy | undefined;
+  /** Aborted when the broker shuts down (the server's `Drain`): the relay then ends this deployment's long polls. */
+  longPollsEnd?: AbortSignal;
 }
 
 const SIZE = /^(\d+)(b|kb|mb)?$/i;
@@ -37,9 +38,9 @@ export function buildDeployments(config: Config, airflowKeys: KeyStore, now: () 
   for (const [name, up] of Object.entries(config.upstreams)) {
     if (!up.url || !up.credentials) continue;
     const options = { url: up.url, connectTimeoutMs: up.timeouts.connect, headersTimeoutMs: up.timeouts.headers, bodyTimeoutMs: up.timeouts.body };
-    const client = longPollsEnd ? new DrainingAirflowClient(options, longPollsEnd) : new AirflowClient(options);
+    const client = new AirflowClient(options);
     const credentials = credentialsForUpstream(up.api, up.credentials, { client, airflowKeys, brokerIssuer: config.issuer, now });
-    deployments.set(name, { name, api: apiVersions[up.api], audience: up.audience, config: up, client, credentials, maxBodyBytes: bytes(up.max_request_body), cors: up.cors && new CorsPolicy(up.cors, up.cors.allowed_methods) });
+    deployments.set(name, { name, api: apiVersions[up.api], audience: up.audience, config: up, client, credentials, maxBodyBytes: bytes(up.max_request_body), cors: up.cors && new CorsPolicy(up.cors, up.cors.allowed_methods), longPollsEnd });
   }
   return deployments;
 }

@@ -47,7 +47,7 @@ export type RelayedCall = Omit<UpstreamRequest, 'signal'>;
  * aborted at its limit, whatever stage it is in.
  */
 export async function forward(deployment: Deployment, call: RelayedCall, credentials: CallerCredentials, res: ServerResponse, longPoll?: LongPoll): Promise<void> {
-  const flight = new CallInFlight(res, longPoll?.limitMs);
+  const flight = new CallInFlight(res, longPoll?.limitMs, longPoll && deployment.longPollsEnd);
   try {
     // Never compressed for a long poll: a gzip stream cut short could not take an error line.
     const sent = longPoll ? { ...call, headers: { ...call.headers, 'accept-encoding': 'identity' }, bodyTimeoutMs: longPoll.pauseMs } : call;
@@ -69,7 +69,8 @@ export async function forwardBare(client: AirflowClient, call: RelayedCall, res:
 
 /**
  * The call the proxy is making to Airflow for one caller: aborted at once when the caller goes away (its connection
- * closed before the answer was complete), or when a long poll reaches its limit (a 504 `upstream_timeout`).
+ * closed before the answer was complete), or when a long poll reaches its limit (a 504 `upstream_timeout`) or the
+ * broker shuts down (`ends`: the drain's reason, `temporarily_unavailable`).
  * Airflow's answer to an earlier try (a refusal), and whatever is left unread at the end, are aborted too.
  */
 class CallInFlight {
@@ -82,6 +83,7 @@ class CallInFlight {
   constructor(
     private readonly res: ServerResponse,
     limitMs: number | undefined,
+    private readonly ends?: AbortSignal,
   ) {
     if (res.closed) this.hangUp();
     else res.on('close', this.hangUp);
@@ -89,6 +91,8 @@ class CallInFlight {
       const reached = new OAuthError('upstream_timeout', `the long poll reached the proxy's time limit (timeouts.long_poll, ${formatDuration(limitMs)}); call it again to go on waiting`);
       this.timer = setTimeout(() => this.stop(reached), limitMs);
     }
+    if (ends?.aborted) this.shutDown();
+    else ends?.addEventListener('abort', this.shutDown, { once: true });
   }
 
   /** Sends `call` and waits for Airflow's status and headers. */
@@ -102,6 +106,7 @@ class CallInFlight {
   end(): void {
     clearTimeout(this.timer);
     this.res.off('close', this.hangUp);
+    this.ends?.removeEventListener('abort', this.shutDown);
     this.answer?.abort(SUPERSEDED);
   }
 
@@ -109,6 +114,8 @@ class CallInFlight {
     this.stopped ??= reason;
     this.answer?.abort(reason);
   }
+
+  private readonly shutDown = (): void => this.stop(this.ends!.reason as Error);
 
   private readonly hangUp = (): void => {
     if (this.res.writableFinished) return;

@@ -58,9 +58,7 @@ describe('with the revocation store in Redis (rate_limits.store auto)', () => {
   });
 
   it('rate-limit-multiplied-by-instances: per client, two instances allow the limit once', async () => {
-    const statuses: number[] = [];
-    for (const [i, broker] of [a, b, a, b].entries()) statuses.push((await token(broker, 'demo-etl', `guess-${i}`)).status);
-    expect(statuses).toEqual([401, 401, 401, 429]);
+    expect(await statusesInTurn([a, b, a, b], () => 'demo-etl', (i) => `guess-${i}`)).toEqual([401, 401, 401, 429]);
     const limited = await token(a, 'demo-etl', 'demo-etl-secret');
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
@@ -68,9 +66,7 @@ describe('with the revocation store in Redis (rate_limits.store auto)', () => {
 
   it('rate-limit-multiplied-by-instances: per address, other clients on the other instance are limited too', async () => {
     // The 5 requests above came from this address too: one more passes, then every instance refuses.
-    const statuses: number[] = [];
-    for (const [i, broker] of [b, a, b, a].entries()) statuses.push((await token(broker, `client-${i}`, 'x')).status);
-    expect(statuses).toEqual([401, 429, 429, 429]);
+    expect(await statusesInTurn([b, a, b, a], (i) => `client-${i}`, () => 'x')).toEqual([401, 429, 429, 429]);
   });
 });
 
@@ -90,9 +86,7 @@ describe('rate_limits.redis of its own, and Redis stopped while limiting', () =>
   });
 
   it('rate-limit-multiplied-by-instances: shared through rate_limits.redis with a sqlite revocation store', async () => {
-    const statuses: number[] = [];
-    for (const [i, broker] of [a, b, a, b].entries()) statuses.push((await token(broker, 'svc-reporting', `guess-${i}`)).status);
-    expect(statuses).toEqual([401, 401, 401, 429]);
+    expect(await statusesInTurn([a, b, a, b], () => 'svc-reporting', (i) => `guess-${i}`)).toEqual([401, 401, 401, 429]);
   });
 
   it('rate-limiter-redis-down-answers-500: each instance limits on its own, never a 500, never unlimited', async () => {
@@ -117,3 +111,10 @@ it('config: rate_limits.store redis needs a Redis to share them in', () => {
   expect(sharedRedisConnection(configSchema.parse({ ...base, rate_limits: { store: 'process' }, revocation }))).toBeUndefined();
   expect(sharedRedisConnection(configSchema.parse(base))).toBeUndefined();
 });
+
+/** The token endpoint's status for request i at `order[i]`, one after the other (the limit counts in order). */
+async function statusesInTurn(order: Broker[], client: (i: number) => string, secret: (i: number) => string): Promise<number[]> {
+  const statuses: number[] = [];
+  for (const [i, broker] of order.entries()) statuses.push((await token(broker, client(i), secret(i))).status);
+  return statuses;
+}
