@@ -59,8 +59,8 @@ function known(value: string): string {
   return json;
 }
 
-/** The fields a decision gives the record, `operation` to `filtered`. */
-type DecisionPart = Pick<DecisionAuditRecord, 'operation' | 'resource' | 'action' | 'resource_ids' | 'decision' | 'reason' | 'rule' | 'filtered'>;
+/** The fields a decision gives the record, `operation` to `filtered` (the proxy's audit builds one per decision). */
+export type DecisionPart = Pick<DecisionAuditRecord, 'operation' | 'resource' | 'action' | 'resource_ids' | 'decision' | 'reason' | 'rule' | 'filtered'>;
 
 /**
  * Keyed by the ids list itself, only a frozen one with a frozen rule or none (the proxy's audit gives a reused

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { AuditLog, DecisionAuditRecord } from '../observability/audit-log.js';
+import type { DecisionPart } from '../observability/decision-json.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ALL } from '../policy/evaluator.js';
 import type { PolicyStore } from '../policy/policy-store.js';
@@ -56,8 +57,6 @@ export function auditProxyCall(s: { audit: AuditLog; metrics: Metrics; policies:
   s.audit.decision(record);
   if (trail.deployment) s.metrics.countProxyDecision(trail.deployment, record.filtered ? 'filtered' : record.decision);
 }
-
-type DecisionPart = Pick<DecisionAuditRecord, 'operation' | 'resource' | 'action' | 'resource_ids' | 'decision' | 'reason' | 'rule' | 'filtered'>;
 
 const NO_DECISION: DecisionPart = Object.freeze({
   operation: undefined, resource: undefined, action: undefined, resource_ids: Object.freeze([]), decision: 'deny', reason: 'unknown', rule: undefined, filtered: false,
